@@ -1,0 +1,1 @@
+"""Pure analytics over pandas DataFrames: no I/O, no clock reads, no SQL, no Slack."""

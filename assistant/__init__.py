@@ -1,0 +1,1 @@
+"""What the bot says and does: settings, jobs, terminal and Slack front ends."""

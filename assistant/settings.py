@@ -1,0 +1,68 @@
+"""Configuration from the environment (and an optional ``.env`` file), validated up front.
+
+Every setting is read here once by ``bot.py`` and passed down; nothing else reads the
+environment.  A bad or missing setting stops start-up with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from db.engine import DatabaseUrlError, normalise_database_url
+
+DEFAULT_DATABASE_URL = "sqlite:///crm-bot.db"
+
+
+class Settings(BaseSettings):
+    """All of crm-bot's settings.  Environment variable names are given as aliases."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
+                                      populate_by_name=True)
+
+    database_url: str = Field(DEFAULT_DATABASE_URL, alias="DATABASE_URL",
+                              description="SQLAlchemy URL of the store: sqlite:///PATH or postgresql://...")
+    rejects_dir: Path = Field(Path("rejects"), alias="CRM_REJECTS_DIR",
+                              description="Where importers write the rows they reject, with reasons.")
+    import_batch_rows: int = Field(20_000, ge=100, le=1_000_000, alias="CRM_IMPORT_BATCH_ROWS",
+                                   description="Rows per import transaction.")
+    log_level: str = Field("WARNING", alias="CRM_LOG_LEVEL", pattern="^(DEBUG|INFO|WARNING|ERROR)$",
+                           description="Python logging level.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        try:
+            normalise_database_url(value)
+        except DatabaseUrlError as exc:
+            raise ValueError(str(exc)) from exc
+        return value
+
+
+class SettingsError(RuntimeError):
+    """Settings that cannot be used; the message names each bad variable."""
+
+
+def describe_settings_error(error: ValidationError) -> str:
+    """One line per problem, naming the environment variable to fix."""
+    lines = []
+    for problem in error.errors():
+        field = str(problem["loc"][0]) if problem["loc"] else "?"
+        alias = Settings.model_fields[field].alias if field in Settings.model_fields else field
+        given = problem.get("input")
+        secret = field in ("database_url", "DATABASE_URL")  # may hold a password
+        shown = f" (got {given!r})" if given is not None and not secret and not isinstance(given, dict) else ""
+        message = problem["msg"].removeprefix("Value error, ")
+        lines.append(f"{alias or field}: {message}{shown}")
+    return "Configuration error:\n  " + "\n  ".join(lines) + \
+        "\nSet it in the environment or in a .env file (see README, Configuration)."
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings; raise ``SettingsError`` with a readable message if any is bad."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise SettingsError(describe_settings_error(exc)) from exc

@@ -1,0 +1,210 @@
+"""crm-bot's composition root and command line.
+
+Settings, the database engine and (in later commands) the Slack app and scheduler are built
+here and handed down; nothing is built at import time.  Run ``crm-bot --help``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+
+from assistant import terminal
+from assistant.settings import Settings, SettingsError, load_settings
+from db import migrate
+from db.engine import DatabaseUrlError, make_engine, make_session_factory
+from db.importers import FORMATS, ImportFileError, ImportOptions, ImportReport, import_file
+from db.sample import ONLINE_RETAIL_SAMPLE
+from db.stats import store_summary
+
+app = typer.Typer(help="crm-bot: a conversational CRM assistant for Slack, on your own order data.",
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+import_app = typer.Typer(help="Load CSV exports into the store (idempotent: re-running changes nothing).",
+                         no_args_is_help=True)
+db_app = typer.Typer(help="Database schema: upgrade, check, current.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+app.add_typer(db_app, name="db")
+
+console = Console()
+errors = Console(stderr=True)
+
+
+class UserError(Exception):
+    """Stops a command with a message for the person at the terminal (exit code 2)."""
+
+
+@dataclass
+class Deps:
+    """What commands need, built once from the settings."""
+
+    settings: Settings
+    engine: Engine
+
+
+def build_deps(database: Path | None = None) -> Deps:
+    """Read settings and build the engine; ``database`` overrides DATABASE_URL with a SQLite file."""
+    overrides = {"database_url": f"sqlite:///{database}"} if database else {}
+    settings = load_settings(**overrides)
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return Deps(settings=settings, engine=make_engine(settings.database_url))
+
+
+def ensure_schema(engine: Engine, create: bool) -> None:
+    """Create the schema of an empty database (``create``), or insist it is current."""
+    current = migrate.current_revision(engine)
+    if current == migrate.head_revision(engine):
+        return
+    if current is None and create:
+        migrate.upgrade(engine)
+        return
+    raise UserError(f"the database schema is at revision {current or 'none'}, this version of crm-bot needs "
+                    f"{migrate.head_revision(engine)}: run `crm-bot db upgrade` first.")
+
+
+def _parse_renames(pairs: list[str]) -> dict[str, str]:
+    renames = {}
+    for pair in pairs:
+        old, sep, new = pair.partition("=")
+        if not sep or not old.strip() or not new.strip():
+            raise UserError(f"--map {pair!r}: expected FILE_COLUMN=EXPECTED_COLUMN, e.g. --map 'Order No=order_id'")
+        renames[old.strip()] = new.strip()
+    return renames
+
+
+def run_import(deps: Deps, source_format: str, path: Path, options: ImportOptions) -> ImportReport:
+    """Import with a progress bar and print the report."""
+    with terminal.import_progress(errors, f"Importing {path.name}") as progress:
+        report = import_file(deps.engine, source_format, path, options, progress=progress)  # type: ignore[arg-type]
+    console.print(terminal.import_report(report))
+    return report
+
+
+def _options(deps: Deps, renames: list[str], encoding: str, date_format: str | None, force: bool) -> ImportOptions:
+    return ImportOptions(encoding=encoding, date_format=date_format, renames=_parse_renames(renames),
+                         batch_rows=deps.settings.import_batch_rows, reject_dir=deps.settings.rejects_dir,
+                         force=force)
+
+
+MapOption = Annotated[list[str], typer.Option("--map", help="Read file column OLD as NEW: --map OLD=NEW "
+                                                             "(repeatable).")]
+EncodingOption = Annotated[str, typer.Option(help="Text encoding of the file (e.g. cp1252 for old Excel "
+                                                  "exports).")]
+DateFormatOption = Annotated[str | None, typer.Option(help="strftime layout of the dates if not ISO 8601, "
+                                                           "e.g. '%m/%d/%Y %H:%M'.")]
+ForceOption = Annotated[bool, typer.Option(help="Re-check every row even if this exact file was imported "
+                                                "before.")]
+PathArgument = Annotated[Path, typer.Argument(help="CSV file, plain or .gz.")]
+
+
+def _import_command(source_format: str, path: Path, renames: list[str], encoding: str,
+                    date_format: str | None, force: bool) -> None:
+    deps = build_deps()
+    ensure_schema(deps.engine, create=True)
+    run_import(deps, source_format, path, _options(deps, renames, encoding, date_format, force))
+
+
+@import_app.command("online-retail")
+def import_online_retail(path: PathArgument, renames: MapOption = [],  # noqa: B006 (typer reads the default)
+                         encoding: EncodingOption = "utf-8", date_format: DateFormatOption = None,
+                         force: ForceOption = False) -> None:
+    """UCI Online Retail / Online Retail II (InvoiceNo or Invoice, UnitPrice or Price, CustomerID or Customer ID)."""
+    _import_command("online-retail", path, renames, encoding, date_format, force)
+
+
+@import_app.command("customers")
+def import_customers(path: PathArgument, renames: MapOption = [],  # noqa: B006
+                     encoding: EncodingOption = "utf-8", date_format: DateFormatOption = None,
+                     force: ForceOption = False) -> None:
+    """Customers: customer_id, name, email, phone, country, created_at, owner (+ any extra attribute columns)."""
+    _import_command("customers", path, renames, encoding, date_format, force)
+
+
+@import_app.command("orders")
+def import_orders(path: PathArgument, renames: MapOption = [],  # noqa: B006
+                  encoding: EncodingOption = "utf-8", date_format: DateFormatOption = None,
+                  force: ForceOption = False) -> None:
+    """Orders, one row per line: order_id, customer_id, date, sku, description, quantity, unit_price, status."""
+    _import_command("orders", path, renames, encoding, date_format, force)
+
+
+@app.command()
+def demo(database: Annotated[Path | None, typer.Option(help="SQLite file to use instead of DATABASE_URL.")]
+         = None) -> None:
+    """Create the store, load the bundled Online Retail sample and show what is in it. No Slack needed."""
+    deps = build_deps(database)
+    console.print(f"Store: [bold]{deps.engine.url.render_as_string(hide_password=True)}[/bold]")
+    migrate.upgrade(deps.engine)
+    report = run_import(deps, "online-retail", ONLINE_RETAIL_SAMPLE, _options(deps, [], "utf-8", None, False))
+    if report.status == "skipped":
+        console.print("The sample is already loaded.")
+    with make_session_factory(deps.engine)() as session:
+        console.print(terminal.store_summary(store_summary(session), currency="£"))
+    console.print("Sample: UCI Online Retail subset (CC BY 4.0, Chen et al. 2012); see db/sample/README.md.\n"
+                  "Next: `crm-bot import online-retail PATH.csv.gz` loads a full export into the same store.")
+
+
+@app.command()
+def stats() -> None:
+    """Show what the store holds."""
+    deps = build_deps()
+    ensure_schema(deps.engine, create=False)
+    with make_session_factory(deps.engine)() as session:
+        console.print(terminal.store_summary(store_summary(session)))
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Apply schema migrations (safe to run any number of times)."""
+    deps = build_deps()
+    migrate.upgrade(deps.engine, revision)
+    console.print(f"Schema at revision {migrate.current_revision(deps.engine)}.")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the schema revision of the database and the one this version needs."""
+    deps = build_deps()
+    current, head = migrate.current_revision(deps.engine), migrate.head_revision(deps.engine)
+    console.print(f"database: {current or 'empty'}; this version needs: {head}"
+                  + ("" if current == head else " (run `crm-bot db upgrade`)"))
+
+
+@db_app.command("check")
+def db_check() -> None:
+    """Fail if the models and the migrations disagree (run by CI)."""
+    deps = build_deps()
+    migrate.upgrade(deps.engine)
+    migrate.check(deps.engine)
+    console.print("Models and migrations agree.")
+
+
+def main() -> None:
+    """Console-script entry point: turn known failures into messages, not tracebacks."""
+    try:
+        app()
+    except (SettingsError, UserError, DatabaseUrlError) as exc:
+        errors.print(f"[red]Error:[/red] {exc}", highlight=False)
+        sys.exit(2)
+    except ImportFileError as exc:
+        done = "\nNothing from this file was written." if exc.nothing_written else ""
+        errors.print(f"[red]Cannot import:[/red] {exc}{done}", highlight=False)
+        sys.exit(2)
+    except OperationalError as exc:
+        errors.print(f"[red]Database unavailable:[/red] {str(exc.orig).strip().splitlines()[0]}\n"
+                     "Check DATABASE_URL and that the database server is running.", highlight=False)
+        sys.exit(3)
+
+
+if __name__ == "__main__":
+    main()
+
+
+__all__ = ["FORMATS", "app", "main"]

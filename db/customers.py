@@ -1,0 +1,47 @@
+"""Customer look-ups the bot does: by external id, by e-mail, by a fragment of the name."""
+
+from __future__ import annotations
+
+from sqlalchemy import case, func, or_, select
+from sqlalchemy.orm import Session
+
+from db.models import Customer
+
+
+def by_external_id(session: Session, external_id: str) -> Customer | None:
+    """The customer with this id in the business's own systems, if any."""
+    return session.scalar(select(Customer).where(Customer.external_id == external_id.strip()))
+
+
+def by_email(session: Session, email: str) -> list[Customer]:
+    """Customers with this address (compared case-insensitively; B2B contacts may share one)."""
+    return list(session.scalars(select(Customer).where(Customer.email == email.strip().lower())
+                                .order_by(Customer.id)))
+
+
+def search(session: Session, text: str, limit: int = 10) -> list[Customer]:
+    """Customers whose id, e-mail or name contains ``text`` (case-insensitive), best first.
+
+    Exact id matches come first, then e-mail, then name matches.  ``text`` is bound as a
+    parameter; ``%`` and ``_`` in it match literally.
+    """
+    needle = text.strip().lower()
+    if not needle:
+        return []
+    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%"
+    rank = case((func.lower(Customer.external_id) == needle, 0), (Customer.email == needle, 1), else_=2)
+    query = (
+        select(Customer)
+        .where(or_(func.lower(Customer.external_id).like(pattern, escape="\\"),
+                   Customer.email.like(pattern, escape="\\"),
+                   func.lower(Customer.name).like(pattern, escape="\\")))
+        .order_by(rank, Customer.name, Customer.id)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def count(session: Session) -> int:
+    """How many customers the store holds."""
+    return int(session.scalar(select(func.count(Customer.id))) or 0)

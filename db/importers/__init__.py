@@ -1,0 +1,33 @@
+"""CSV -> store importers: Online Retail (I and II), generic customers and generic orders.
+
+Use ``import_file``; the formats and cleaning rules are documented in docs/importing.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from db.importers.customers import import_customer_file
+from db.importers.formats import GENERIC_ORDERS, ONLINE_RETAIL
+from db.importers.report import ImportReport
+from db.importers.runner import Clock, ImportOptions, Progress, import_order_file, utcnow
+from db.importers.source import ImportFileError
+
+FORMATS = ("online-retail", "customers", "orders")
+
+__all__ = ["FORMATS", "ImportFileError", "ImportOptions", "ImportReport", "import_file"]
+
+
+def import_file(engine: Engine, source_format: str, path: Path, options: ImportOptions | None = None,
+                progress: Progress | None = None, clock: Clock = utcnow) -> ImportReport:
+    """Import ``path`` in ``source_format`` (one of ``FORMATS``) into the store behind ``engine``."""
+    options = options or ImportOptions()
+    if source_format == "customers":
+        return import_customer_file(engine, path, options, progress, clock)
+    if source_format == "online-retail":
+        return import_order_file(engine, path, ONLINE_RETAIL, options, progress, clock)
+    if source_format == "orders":
+        return import_order_file(engine, path, GENERIC_ORDERS, options, progress, clock)
+    raise ValueError(f"unknown import format {source_format!r}; expected one of {', '.join(FORMATS)}")

@@ -1,0 +1,84 @@
+"""The file formats crm-bot imports: their columns and how a row's order kind is decided.
+
+docs/importing.md documents these for users; keep the two in step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from db.importers.order_lines import OrderKindRule
+from db.importers.rules import STATUS_KINDS
+from db.importers.source import ColumnSpec
+
+
+@dataclass(frozen=True)
+class OrderFormat:
+    """An orders-like CSV layout."""
+
+    name: str
+    columns: tuple[ColumnSpec, ...]
+    order_kind_rule: OrderKindRule
+    bad_kind_detail: str = ""
+
+
+def _online_retail_kind(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    # UCI Online Retail: an invoice number starting with C is a cancellation (credit note),
+    # with A a bad-debt adjustment; every other invoice is a sale.
+    prefix = frame["order_id"].str[:1].str.upper()
+    kind = pd.Series("sale", index=frame.index, dtype=object)
+    kind[prefix == "C"] = "cancellation"
+    kind[prefix == "A"] = "adjustment"
+    return kind, pd.Series(None, index=frame.index, dtype=object)
+
+
+def _status_kind(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    status = frame["status"].str.strip()
+    kind = status.str.lower().map(STATUS_KINDS)
+    return kind.where(kind.notna(), None), status.where(status != "", None)
+
+
+ONLINE_RETAIL = OrderFormat(
+    name="online-retail",
+    columns=(
+        ColumnSpec("order_id", ("InvoiceNo", "Invoice"), help="invoice number; C... = cancellation"),
+        ColumnSpec("sku", ("StockCode",)),
+        ColumnSpec("description", ("Description",), required=False),
+        ColumnSpec("quantity", ("Quantity",)),
+        ColumnSpec("date", ("InvoiceDate",)),
+        ColumnSpec("unit_price", ("UnitPrice", "Price")),
+        ColumnSpec("customer_id", ("CustomerID", "Customer ID")),
+        ColumnSpec("country", ("Country",), required=False),
+        ColumnSpec("status", (), required=False),
+    ),
+    order_kind_rule=_online_retail_kind,
+)
+
+GENERIC_ORDERS = OrderFormat(
+    name="orders",
+    columns=(
+        ColumnSpec("order_id", ("order", "order_number", "order_no", "invoice", "invoice_no")),
+        ColumnSpec("customer_id", ("customer", "customer_no", "client_id"), required=False),
+        ColumnSpec("date", ("order_date", "ordered_at", "invoice_date", "created_at")),
+        ColumnSpec("sku", ("product_code", "product_id", "stock_code", "item_code")),
+        ColumnSpec("description", ("product_name", "product", "item_name"), required=False),
+        ColumnSpec("quantity", ("qty",)),
+        ColumnSpec("unit_price", ("price", "item_price")),
+        ColumnSpec("status", ("order_status",), required=False),
+        ColumnSpec("country", ("ship_country", "shipping_country"), required=False),
+    ),
+    order_kind_rule=_status_kind,
+    bad_kind_detail=" (expected e.g. completed, shipped, pending, cancelled, returned, refunded)",
+)
+
+CUSTOMER_COLUMNS = (
+    ColumnSpec("customer_id", ("id", "customer", "customer_no", "client_id")),
+    ColumnSpec("name", ("full_name", "customer_name", "company"), required=False),
+    ColumnSpec("email", ("e_mail", "email_address"), required=False),
+    ColumnSpec("phone", ("telephone", "phone_number", "mobile"), required=False),
+    ColumnSpec("country", (), required=False),
+    ColumnSpec("created_at", ("created", "signup_date", "customer_since"), required=False),
+    ColumnSpec("owner", ("account_owner", "rep", "sales_rep"), required=False),
+)

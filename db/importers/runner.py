@@ -1,0 +1,198 @@
+"""The import loop: read a chunk, clean it, write it in one transaction, record progress.
+
+Each batch commits together with the import run's progress counter, so after a crash
+(even ``kill -9``) the store holds whole batches only and a re-run of the same command
+completes the import: rows already stored are recognised by their natural keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import Engine, select, update
+
+from db.importers.formats import OrderFormat
+from db.importers.order_lines import PreparedLines, Rejection, prepare_lines
+from db.importers.report import ImportReport, RejectWriter
+from db.importers.source import ImportFileError, inspect_file, read_chunks, resolve_columns
+from db.importers.writer import IdCache, write_order_lines
+from db.models import ImportRun
+
+Progress = Callable[[int, int], None]
+"""Called after each batch with (rows done, estimated rows in the file)."""
+
+Clock = Callable[[], datetime]
+
+_COMMON_DATE_FORMATS = ("%m/%d/%Y %H:%M", "%d/%m/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%d/%m/%Y %H:%M:%S",
+                        "%d.%m.%Y %H:%M", "%m/%d/%Y", "%d/%m/%Y", "%d.%m.%Y", "%Y/%m/%d %H:%M")
+
+
+def utcnow() -> datetime:
+    """Naive UTC now: import runs are stamped in UTC."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass
+class ImportOptions:
+    """How to read the file and where to report."""
+
+    encoding: str = "utf-8"
+    date_format: str | None = None
+    renames: dict[str, str] = field(default_factory=dict)
+    batch_rows: int = 20_000
+    reject_dir: Path = Path("rejects")
+    force: bool = False
+    """Re-check every row even if this exact file was imported before."""
+
+
+def skipped_as_imported(engine: Engine, report: ImportReport, sha256: str, options: ImportOptions) -> bool:
+    """True (and ``report`` says so) when this exact file already went in completely.
+
+    Re-reading it would change nothing (imports are idempotent), so the user gets an instant
+    answer; ``--force`` re-checks every row anyway, e.g. after deleting data by hand.
+    """
+    if options.force:
+        return False
+    table = ImportRun.__table__
+    with engine.connect() as connection:
+        previous = connection.execute(
+            select(table.c.id, table.c.finished_at, table.c.counts)
+            .where(table.c.source_sha256 == sha256, table.c.source_format == report.source_format,
+                   table.c.status == "completed")
+            .order_by(table.c.id.desc()).limit(1)).first()
+    if previous is None:
+        return False
+    report.status = "skipped"
+    report.previous_run_id = previous.id
+    report.previous_finished_at = previous.finished_at
+    report.rows_read = int((previous.counts or {}).get("rows_read", 0))
+    return True
+
+
+def start_run(engine: Engine, source_format: str, path: Path, sha256: str, clock: Clock) -> int:
+    """Record a new import run and return its id."""
+    with engine.begin() as connection:
+        result = connection.execute(ImportRun.__table__.insert().values(
+            source_format=source_format, source_name=str(path), source_sha256=sha256,
+            started_at=clock(), status="running", rows_committed=0, counts={}))
+        return int(result.inserted_primary_key[0])
+
+
+def finish_run(engine: Engine, report: ImportReport, clock: Clock, error: str | None = None) -> None:
+    """Mark the run completed (or failed, with the error shown to the user)."""
+    report.status = "failed" if error else "completed"
+    with engine.begin() as connection:
+        connection.execute(update(ImportRun.__table__).where(ImportRun.__table__.c.id == report.run_id).values(
+            status=report.status, finished_at=clock(), counts=report.as_counts(), error=error,
+            reject_file=str(report.reject_file) if report.reject_file else None))
+
+
+def suggest_date_format(values: pd.Series) -> str | None:
+    """The first common layout that reads every sample value, for the error message."""
+    sample = values[values != ""].head(200)
+    for fmt in _COMMON_DATE_FORMATS:
+        if pd.to_datetime(sample, format=fmt, errors="coerce").notna().all():
+            return fmt
+    return None
+
+
+def _check_dates_readable(prepared: PreparedLines, chunk_dates: pd.Series, options: ImportOptions) -> None:
+    bad = sum(1 for r in prepared.rejected if r.reason == "bad_date")
+    if len(prepared.accepted) == 0 and bad and bad >= len(chunk_dates[chunk_dates != ""]):
+        example = chunk_dates[chunk_dates != ""].iloc[0]
+        expected = options.date_format or "ISO 8601 (e.g. 2011-12-09 12:50)"
+        hint = suggest_date_format(chunk_dates)
+        advice = f"pass --date-format '{hint}'" if hint else "pass --date-format with its strftime layout"
+        raise ImportFileError(f"none of the dates in the first rows could be read as {expected}, "
+                              f"e.g. {example!r}: {advice}.")
+
+
+def _assign_occurrence(lines: pd.DataFrame, seen: pd.Series) -> pd.Series:
+    """Number identical lines within an order across the whole file (see OrderLine).
+
+    ``seen`` counts the lines met so far by a 64-bit hash of (order, sku, quantity, price);
+    the updated counts are returned.  A hash collision would need ~4 billion distinct lines
+    to become likely.
+    """
+    if lines.empty:
+        lines["occurrence"] = pd.Series(dtype="int64")
+        return seen
+    key = pd.util.hash_pandas_object(lines[["order_ref", "sku", "quantity", "price_micros"]], index=False)
+    earlier = seen.reindex(key.to_numpy()).fillna(0).astype("int64").to_numpy()
+    lines["occurrence"] = lines.groupby(key.to_numpy(), sort=False).cumcount().to_numpy() + earlier
+    counts = key.value_counts()
+    return seen.add(counts, fill_value=0).astype("int64")
+
+
+def import_order_file(engine: Engine, path: Path, fmt: OrderFormat, options: ImportOptions,
+                      progress: Progress | None = None, clock: Clock = utcnow) -> ImportReport:
+    """Import an orders-like CSV (plain or .gz) into the store and return what happened.
+
+    Raises ``ImportFileError`` (before writing anything) when the file cannot be imported.
+    """
+    facts = inspect_file(path, options.encoding)
+    positions = resolve_columns(facts.header, fmt.columns, options.renames, path.name)
+    report = ImportReport(source_format=fmt.name, source_name=str(path))
+    if skipped_as_imported(engine, report, facts.sha256, options):
+        return report
+    report.run_id = start_run(engine, fmt.name, path, facts.sha256, clock)
+    stem = path.name.split(".")[0]
+    rejects = RejectWriter(options.reject_dir / f"{stem}.run{report.run_id}.rejects.csv",
+                           [spec.name for spec in fmt.columns])
+    cache = IdCache()
+    seen = pd.Series(dtype="int64")
+    estimated_rows = max(facts.line_count - 1, 0)
+    first = True
+    try:
+        for chunk in read_chunks(path, facts, options.encoding, positions, fmt.columns, options.batch_rows):
+            prepared = prepare_lines(chunk, fmt.order_kind_rule, options.date_format, fmt.bad_kind_detail)
+            if first:
+                _check_dates_readable(prepared, chunk.frame["date"], options)
+                first = False
+            lines = prepared.accepted
+            seen = _assign_occurrence(lines, seen)
+            with engine.begin() as connection:
+                outcome = write_order_lines(connection, lines, cache, report.run_id)
+                conflicts = set(outcome.conflicts)
+                batch_rejects = prepared.rejected + [
+                    Rejection(int(lines.at[i, "line"]), "order_conflict",
+                              f"order {lines.at[i, 'order_ref']} is stored for another customer", [])
+                    for i in sorted(conflicts)]
+                kept = lines.drop(index=list(conflicts))
+                _count_batch(report, chunk.rows_in_chunk, kept, batch_rejects, outcome.new_lines)
+                report.new_customers += outcome.new_customers
+                report.new_products += outcome.new_products
+                report.new_orders += outcome.new_orders
+                connection.execute(update(ImportRun.__table__)
+                                   .where(ImportRun.__table__.c.id == report.run_id)
+                                   .values(rows_committed=report.rows_read, counts=report.as_counts()))
+            cache.merge(outcome.learned)
+            rejects.write(batch_rejects)
+            if progress:
+                progress(report.rows_read, max(estimated_rows, report.rows_read))
+    except BaseException as exc:
+        report.reject_file = rejects.close()
+        finish_run(engine, report, clock, error=str(exc) or type(exc).__name__)
+        raise
+    report.reject_file = rejects.close()
+    finish_run(engine, report, clock)
+    return report
+
+
+def _count_batch(report: ImportReport, rows: int, kept: pd.DataFrame, rejected: list[Rejection],
+                 new_lines: int) -> None:
+    report.rows_read += rows
+    report.categories.update(kept["category"].value_counts().to_dict())
+    report.rejected.update(r.reason for r in rejected)
+    report.stored_new += new_lines
+    report.already_stored += len(kept) - new_lines
+    guest = int(kept["customer_ref"].isna().sum())
+    repeated = int((kept["occurrence"] > 0).sum())
+    if guest:
+        report.notes["guest_lines"] += guest
+    if repeated:
+        report.notes["repeated_lines"] += repeated

@@ -1,0 +1,134 @@
+"""Order queries: what analytics and the bot need, aggregated in SQL or streamed in chunks.
+
+Which lines count as *sales* is decided here, once (docs/data-model.md explains the rule):
+lines of ``sale`` orders, of merchandise (not postage, fees, ...), with a positive quantity
+and price, counting a repeated identical line once.  Credit lines (negative quantities on
+cancellation or return documents) are the *returns* that analytics nets against sales.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+import pandas as pd
+from sqlalchemy import ColumnElement, Select, and_, func, select
+from sqlalchemy.orm import Session
+
+from db.money import MICROS_PER_UNIT
+from db.models import Customer, Order, OrderLine, Product
+
+SALES_LINE: ColumnElement[bool] = and_(
+    Order.kind == "sale",
+    Product.kind == "product",
+    OrderLine.quantity > 0,
+    OrderLine.unit_price_micros > 0,
+    OrderLine.occurrence == 0,
+)
+"""The one definition of a sales line."""
+
+CREDIT_LINE: ColumnElement[bool] = and_(
+    Order.kind.in_(("cancellation", "return")),
+    Product.kind == "product",
+    OrderLine.quantity < 0,
+    OrderLine.unit_price_micros > 0,
+)
+"""A line that takes back goods sold earlier (a cancellation or return)."""
+
+LINE_COLUMNS = ("order_id", "order_ref", "customer_id", "customer_ref", "ordered_at", "sku", "quantity",
+                "unit_price", "value")
+
+
+def _lines_query(condition: ColumnElement[bool], as_of: datetime | None) -> Select:  # type: ignore[type-arg]
+    query = (
+        select(Order.id.label("order_id"), Order.external_id.label("order_ref"), Order.customer_id,
+               Customer.external_id.label("customer_ref"), Order.ordered_at, Product.sku,
+               OrderLine.quantity, OrderLine.unit_price_micros)
+        .join(Order, OrderLine.order_id == Order.id)
+        .join(Product, OrderLine.product_id == Product.id)
+        .outerjoin(Customer, Order.customer_id == Customer.id)
+        .where(condition)
+        .order_by(OrderLine.id)
+    )
+    if as_of is not None:
+        query = query.where(Order.ordered_at <= as_of)
+    return query
+
+
+def iter_sales_lines(session: Session, as_of: datetime | None = None, chunk_rows: int = 100_000,
+                     include_credits: bool = False) -> Iterator[pd.DataFrame]:
+    """Sales lines (and optionally credit lines) as DataFrames of ``LINE_COLUMNS``, chunk by chunk.
+
+    Rows are streamed from the database cursor, never loaded as ORM objects.  ``value`` is
+    quantity x unit price as a float in currency units (negative for credit lines).
+    """
+    condition = SALES_LINE if not include_credits else (SALES_LINE | CREDIT_LINE)
+    result = session.execute(_lines_query(condition, as_of), execution_options={"yield_per": chunk_rows})
+    for partition in result.partitions(chunk_rows):
+        frame = pd.DataFrame(partition, columns=[*LINE_COLUMNS[:-2], "unit_price_micros"])
+        frame["unit_price"] = frame.pop("unit_price_micros") / MICROS_PER_UNIT
+        frame["value"] = frame["quantity"] * frame["unit_price"]
+        yield frame
+
+
+def customer_order_totals(session: Session, as_of: datetime | None = None) -> pd.DataFrame:
+    """Per customer, aggregated in SQL: first and last sale, sale orders, sales value, credits.
+
+    Columns: ``customer_id, customer_ref, first_order_at, last_order_at, orders, sales_value,
+    credit_value`` (values in currency units, credits as a positive amount).  Customers with
+    neither sales nor credits are absent.  This is the input of RFM, pushed down to the database.
+    """
+    value = func.sum(OrderLine.quantity * OrderLine.unit_price_micros)
+    sales = (
+        select(Order.customer_id.label("customer_id"), func.min(Order.ordered_at).label("first_order_at"),
+               func.max(Order.ordered_at).label("last_order_at"),
+               func.count(func.distinct(Order.id)).label("orders"), value.label("sales_micros"))
+        .join(Order, OrderLine.order_id == Order.id).join(Product, OrderLine.product_id == Product.id)
+        .where(SALES_LINE, Order.customer_id.is_not(None))
+        .group_by(Order.customer_id)
+    )
+    credits = (
+        select(Order.customer_id.label("customer_id"), (-value).label("credit_micros"))
+        .join(Order, OrderLine.order_id == Order.id).join(Product, OrderLine.product_id == Product.id)
+        .where(CREDIT_LINE, Order.customer_id.is_not(None))
+        .group_by(Order.customer_id)
+    )
+    if as_of is not None:
+        sales = sales.where(Order.ordered_at <= as_of)
+        credits = credits.where(Order.ordered_at <= as_of)
+    sales_sq, credits_sq = sales.subquery(), credits.subquery()
+    query = (
+        select(Customer.id.label("customer_id"), Customer.external_id.label("customer_ref"),
+               sales_sq.c.first_order_at, sales_sq.c.last_order_at,
+               func.coalesce(sales_sq.c.orders, 0).label("orders"),
+               func.coalesce(sales_sq.c.sales_micros, 0).label("sales_micros"),
+               func.coalesce(credits_sq.c.credit_micros, 0).label("credit_micros"))
+        .outerjoin(sales_sq, sales_sq.c.customer_id == Customer.id)
+        .outerjoin(credits_sq, credits_sq.c.customer_id == Customer.id)
+        .where((sales_sq.c.customer_id.is_not(None)) | (credits_sq.c.customer_id.is_not(None)))
+        .order_by(Customer.id)
+    )
+    frame = pd.DataFrame(session.execute(query).all(),
+                         columns=["customer_id", "customer_ref", "first_order_at", "last_order_at", "orders",
+                                  "sales_micros", "credit_micros"])
+    frame["sales_value"] = frame.pop("sales_micros").astype("float64") / MICROS_PER_UNIT
+    frame["credit_value"] = frame.pop("credit_micros").astype("float64") / MICROS_PER_UNIT
+    return frame
+
+
+def orders_of_customer(session: Session, customer_id: int, limit: int = 20, offset: int = 0) -> pd.DataFrame:
+    """A customer's orders, newest first, with line count and value (for the bot's "Orders" view)."""
+    query = (
+        select(Order.external_id.label("order_ref"), Order.ordered_at, Order.kind,
+               func.count(OrderLine.id).label("lines"),
+               func.coalesce(func.sum(OrderLine.quantity * OrderLine.unit_price_micros), 0).label("value_micros"))
+        .join(OrderLine, OrderLine.order_id == Order.id)
+        .where(Order.customer_id == customer_id)
+        .group_by(Order.id, Order.external_id, Order.ordered_at, Order.kind)
+        .order_by(Order.ordered_at.desc(), Order.id.desc())
+        .limit(limit).offset(offset)
+    )
+    frame = pd.DataFrame(session.execute(query).all(), columns=["order_ref", "ordered_at", "kind", "lines",
+                                                                "value_micros"])
+    frame["value"] = frame.pop("value_micros").astype("float64") / MICROS_PER_UNIT
+    return frame
