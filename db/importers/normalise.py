@@ -100,6 +100,7 @@ def normalise_identifier(values: pd.Series) -> pd.Series:
     if floaty.any():
         cleaned = values.copy()
         cleaned[floaty] = values[floaty].str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
+    cleaned = cleaned.astype(object)
     return cleaned.where(cleaned != "", None)
 
 
