@@ -15,8 +15,8 @@ import pandas as pd
 from sqlalchemy import ColumnElement, Select, and_, func, select
 from sqlalchemy.orm import Session
 
-from db.money import MICROS_PER_UNIT
 from db.models import Customer, Order, OrderLine, Product
+from db.money import MICROS_PER_UNIT
 
 SALES_LINE: ColumnElement[bool] = and_(
     Order.kind == "sale",

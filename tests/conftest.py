@@ -39,18 +39,22 @@ def _admin_engine() -> Engine:
 @pytest.fixture(scope="session")
 def postgres_server_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test run, dropped at the end."""
+    yield from _fresh_postgres_database("main")
+
+
+def _fresh_postgres_database(purpose: str) -> Iterator[str]:
     admin = _admin_engine()
     try:
         with admin.connect() as connection:
             connection.execute(text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - any failure means "no server"
+    except Exception as exc:
         admin.dispose()
         if REQUIRE_POSTGRES:
             pytest.fail(f"PostgreSQL is required (CRM_REQUIRE_POSTGRES=1) but unreachable at "
                         f"{POSTGRES_ADMIN_URL}: {exc}")
         pytest.skip(f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL} ({type(exc).__name__}); "
                     "set CRM_TEST_POSTGRES_URL")
-    name = f"crm_bot_test_{uuid.uuid4().hex[:12]}"
+    name = f"crm_bot_test_{purpose}_{uuid.uuid4().hex[:12]}"
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
@@ -109,6 +113,28 @@ def engine(database_url: str) -> Iterator[Engine]:
     engine = make_engine(database_url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def sample_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """A store holding the bundled demo sample, imported once per backend per test run.
+
+    Shared by many tests: use it read-only (or roll back what you change).
+    """
+    from db.importers import ImportOptions, import_file
+    from db.sample import ONLINE_RETAIL_SAMPLE
+
+    folder = tmp_path_factory.mktemp("sample-store")
+    databases = _fresh_postgres_database("sample") if request.param == "postgresql" else iter(
+        [f"sqlite:///{folder / 'sample.db'}"])
+    url = next(databases)
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    import_file(engine, "online-retail", ONLINE_RETAIL_SAMPLE, ImportOptions(reject_dir=folder))
+    yield engine
+    engine.dispose()
+    for _ in databases:  # drops the PostgreSQL database
+        pass
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,7 @@ from db.importers.order_lines import PreparedLines, Rejection, prepare_lines
 from db.importers.report import ImportReport, RejectWriter
 from db.importers.source import ImportFileError, inspect_file, read_chunks, resolve_columns
 from db.importers.writer import IdCache, write_order_lines
+from db.maintenance import refresh_planner_statistics
 from db.models import ImportRun
 
 Progress = Callable[[int, int], None]
@@ -85,6 +86,8 @@ def start_run(engine: Engine, source_format: str, path: Path, sha256: str, clock
 def finish_run(engine: Engine, report: ImportReport, clock: Clock, error: str | None = None) -> None:
     """Mark the run completed (or failed, with the error shown to the user)."""
     report.status = "failed" if error else "completed"
+    if report.stored_new or report.updated:
+        refresh_planner_statistics(engine)
     with engine.begin() as connection:
         connection.execute(update(ImportRun.__table__).where(ImportRun.__table__.c.id == report.run_id).values(
             status=report.status, finished_at=clock(), counts=report.as_counts(), error=error,

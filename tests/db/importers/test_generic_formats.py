@@ -19,7 +19,7 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
     return path
 
 
-def run(engine: Engine, fmt: str, path: Path, tmp_path: Path, **options: object):  # noqa: ANN201
+def run(engine: Engine, fmt: str, path: Path, tmp_path: Path, **options: object):
     return import_file(engine, fmt, path, ImportOptions(reject_dir=tmp_path / "rejects", **options))  # type: ignore[arg-type]
 
 

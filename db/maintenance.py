@@ -1,0 +1,22 @@
+"""Housekeeping the database needs after bulk writes."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, text
+
+from db.models import Base
+
+
+def refresh_planner_statistics(engine: Engine) -> None:
+    """Update the query planner's statistics after a bulk load.
+
+    Without it PostgreSQL keeps planning for the empty tables it saw before the import (nested
+    loops over hundreds of thousands of rows: seconds instead of milliseconds) until autovacuum
+    gets round to it.  SQLite's ``PRAGMA optimize`` does the same job there.
+    """
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+            connection.execute(text(f"ANALYZE {tables}"))
+        else:
+            connection.execute(text("PRAGMA optimize"))

@@ -1,0 +1,93 @@
+"""The crm-bot command line, run as a user runs it: the installed console script, in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CRM_BOT = shutil.which("crm-bot", path=str(Path(sys.executable).parent)) or "crm-bot"
+
+
+def crm_bot(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("CRM_", "DATABASE_URL"))}
+    clean["COLUMNS"] = "160"
+    return subprocess.run([CRM_BOT, *args], cwd=cwd, env={**clean, **(env or {})}, capture_output=True,
+                          text=True, timeout=300, check=False)
+
+
+def test_demo_loads_the_sample_into_an_embedded_store_without_any_setting(tmp_path: Path) -> None:
+    result = crm_bot("demo", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "96,115 │ rows read" in out
+    assert "rejected (none)" in out
+    assert "The store now holds" in out
+    assert "│ customers" in out and "1,000" in out
+    assert "2010-12-01 .. 2011-12-09" in out
+    assert "CC BY 4.0" in out
+    assert (tmp_path / "crm-bot.db").exists()
+
+    again = crm_bot("demo", cwd=tmp_path)
+    assert again.returncode == 0
+    assert "already loaded" in again.stdout
+    assert "96,115" in again.stdout
+
+
+def test_demo_database_option_and_db_commands(tmp_path: Path) -> None:
+    assert crm_bot("demo", "--database", str(tmp_path / "data" / "demo.db"), cwd=tmp_path).returncode == 0
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'data' / 'demo.db'}"}
+    current = crm_bot("db", "current", cwd=tmp_path, env=env)
+    assert "this version needs" in current.stdout and "run `crm-bot db upgrade`" not in current.stdout
+    assert crm_bot("db", "check", cwd=tmp_path, env=env).returncode == 0
+    stats = crm_bot("stats", cwd=tmp_path, env=env)
+    assert stats.returncode == 0 and "96,115" in stats.stdout
+
+
+def test_wrong_file_gets_a_message_not_a_traceback(tmp_path: Path) -> None:
+    (tmp_path / "wrong.csv").write_text("name,amount\nx,1\n")
+    result = crm_bot("import", "online-retail", "wrong.csv", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "missing required column(s): order_id (or InvoiceNo / Invoice)" in result.stderr
+    assert "Found: name, amount" in result.stderr
+    assert "Nothing from this file was written" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_bad_map_option(tmp_path: Path) -> None:
+    (tmp_path / "c.csv").write_text("id\n1\n")
+    result = crm_bot("import", "customers", "c.csv", "--map", "nonsense", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "expected FILE_COLUMN=EXPECTED_COLUMN" in result.stderr
+
+
+def test_reject_file_and_summary_add_up(tmp_path: Path) -> None:
+    (tmp_path / "orders.csv").write_text("order_id,date,sku,quantity,unit_price\n1,2024-01-01,A,1,2\n"
+                                         "2,someday,A,1,2\n")
+    result = crm_bot("import", "orders", "orders.csv", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "2 │ rows read" in result.stdout and "1 │ rejected" in result.stdout
+    rejects = list((tmp_path / "rejects").glob("orders.run*.rejects.csv"))
+    assert len(rejects) == 1 and "date cannot be read" in rejects[0].read_text()
+
+
+@pytest.mark.parametrize(("url", "code", "message"), [
+    ("mysql://u@h/db", 2, "DATABASE_URL: database backend 'mysql' is not supported"),
+    ("postgresql://nobody@127.0.0.1:1/nothing", 3, "Database unavailable"),
+])
+def test_configuration_and_connection_errors(tmp_path: Path, url: str, code: int, message: str) -> None:
+    result = crm_bot("stats", cwd=tmp_path, env={"DATABASE_URL": url})
+    assert result.returncode == code
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_outdated_schema_is_explained(tmp_path: Path) -> None:
+    (tmp_path / "empty.db").touch()
+    result = crm_bot("stats", cwd=tmp_path, env={"DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}"})
+    assert result.returncode == 2
+    assert "run `crm-bot db upgrade` first" in result.stderr
