@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -17,7 +18,10 @@ from rich.console import Console
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
+from analytics.rules import ENGINES, RuleParams
 from assistant import terminal
+from assistant.insights import UserFacingError, recommend_view, rules_view, segments_view
+from assistant.refresh import NothingToAnalyse, RefreshParams, run_refresh
 from assistant.settings import Settings, SettingsError, load_settings
 from db import migrate
 from db.engine import DatabaseUrlError, make_engine, make_session_factory
@@ -147,8 +151,70 @@ def demo(database: Annotated[Path | None, typer.Option(help="SQLite file to use 
         console.print("The sample is already loaded.")
     with make_session_factory(deps.engine)() as session:
         console.print(terminal.store_summary(store_summary(session), currency="£"))
+    _refresh(deps, RefreshParams())
+    with make_session_factory(deps.engine)() as session:
+        console.print(terminal.segments(segments_view(session), currency="£"))
     console.print("Sample: UCI Online Retail subset (CC BY 4.0, Chen et al. 2012); see db/sample/README.md.\n"
-                  "Next: `crm-bot import online-retail PATH.csv.gz` loads a full export into the same store.")
+                  "Try: `crm-bot segments 'At risk'`, `crm-bot rules`, `crm-bot recommend 12748`.\n"
+                  "`crm-bot import online-retail PATH.csv.gz` loads a full export into the same store.")
+
+
+def _refresh(deps: Deps, params: RefreshParams) -> None:
+    with errors.status("Refreshing analytics...") as status:
+        summary = run_refresh(deps.engine, params, progress=lambda step: status.update(f"Refreshing: {step}..."))
+    console.print(terminal.refresh_summary(summary))
+
+
+@app.command()
+def refresh(
+    as_of: Annotated[datetime | None, typer.Option(help="Analyse as of this date (default: the last sale in the "
+                                                       "store).", formats=["%Y-%m-%d", "%Y-%m-%d %H:%M"])] = None,
+    min_support: Annotated[float, typer.Option(min=0.0001, max=1.0, help="Basket rules: share of orders a "
+                                                                         "product combination must appear in.")]
+    = RuleParams.min_support,
+    min_confidence: Annotated[float, typer.Option(min=0.0, max=1.0, help="Basket rules: minimum confidence.")]
+    = RuleParams.min_confidence,
+    min_lift: Annotated[float, typer.Option(min=0.0, help="Basket rules: minimum lift.")] = RuleParams.min_lift,
+    engine: Annotated[str, typer.Option(help=f"Itemset engine: {', '.join(ENGINES)}.")] = RuleParams.engine,
+    top_n: Annotated[int, typer.Option(min=1, max=50, help="Recommendations per customer.")] = 5,
+    seed: Annotated[int, typer.Option(help="Random seed (clusters, samples).")] = 42,
+) -> None:
+    """Compute RFM segments, clusters, feature importance, basket rules and recommendations; store a snapshot."""
+    if engine not in ENGINES:
+        raise UserError(f"--engine {engine!r}: choose one of {', '.join(ENGINES)}")
+    deps = build_deps()
+    ensure_schema(deps.engine, create=False)
+    rules = RuleParams(min_support=min_support, min_confidence=min_confidence, min_lift=min_lift, engine=engine)
+    _refresh(deps, RefreshParams(as_of=as_of, random_state=seed, top_n=top_n, rules=rules))
+
+
+@app.command()
+def segments(name: Annotated[str | None, typer.Argument(help="A segment, e.g. 'At risk', to see its profile "
+                                                             "and most valuable customers.")] = None) -> None:
+    """RFM segments of the latest refresh: size, value share, movement, suggested action."""
+    deps = build_deps()
+    ensure_schema(deps.engine, create=False)
+    with make_session_factory(deps.engine)() as session:
+        console.print(terminal.segments(segments_view(session, name)))
+
+
+@app.command()
+def rules(product: Annotated[str | None, typer.Option(help="Only rules about this product code.")] = None,
+          limit: Annotated[int, typer.Option(min=1, max=500)] = 20) -> None:
+    """"Customers who buy X also buy Y" rules of the latest refresh, in words and figures."""
+    deps = build_deps()
+    ensure_schema(deps.engine, create=False)
+    with make_session_factory(deps.engine)() as session:
+        console.print(terminal.rules(rules_view(session, product, limit)))
+
+
+@app.command()
+def recommend(customer: Annotated[str, typer.Argument(help="Customer id, e-mail or name.")]) -> None:
+    """Products to offer a customer next, each with the reason."""
+    deps = build_deps()
+    ensure_schema(deps.engine, create=False)
+    with make_session_factory(deps.engine)() as session:
+        console.print(terminal.recommendations(recommend_view(session, customer)))
 
 
 @app.command()
@@ -190,7 +256,7 @@ def main() -> None:
     """Console-script entry point: turn known failures into messages, not tracebacks."""
     try:
         app()
-    except (SettingsError, UserError, DatabaseUrlError) as exc:
+    except (SettingsError, UserError, DatabaseUrlError, UserFacingError, NothingToAnalyse) as exc:
         errors.print(f"[red]Error:[/red] {exc}", highlight=False)
         sys.exit(2)
     except ImportFileError as exc:

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pandas as pd
 from rich.console import Console, Group
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from assistant.insights import RecommendView, RulesView, SegmentsView
+from assistant.refresh import RefreshSummary
 from db.importers import ImportReport
 from db.stats import StoreSummary
 
@@ -87,3 +90,100 @@ def import_progress(console: Console, label: str) -> Iterator[object]:
 
     with progress:
         yield update
+
+
+def refresh_summary(summary: RefreshSummary) -> Group:
+    """What a refresh computed, and what it refused to compute and why."""
+    results = summary.results
+    lines = [f"Analytics run {summary.run_id} as of {summary.as_of:%Y-%m-%d %H:%M}: {summary.customers:,} customers "
+             f"with purchases scored in {summary.seconds:.1f} s."]
+    clusters = results.get("clusters", {})
+    if "refused" in clusters:
+        lines.append(f"Clusters: none ({clusters['refused']}).")
+    else:
+        scores = ", ".join(f"k={k}: {v:.3f}" for k, v in clusters["silhouette_by_k"].items())
+        lines.append(f"Clusters: {clusters['k']} chosen by silhouette ({scores}); stability under another seed: "
+                     f"adjusted Rand index {clusters['stability_ari']:.3f}.")
+    rules = results.get("rules", {})
+    if "refused" in rules:
+        lines.append(f"Basket rules: none ({rules['refused']}).")
+    else:
+        lines.append(f"Basket rules: {rules['rules']:,} from {rules['itemsets']:,} frequent itemsets in "
+                     f"{rules['baskets']:,} orders ({rules['dropped_large']:,} orders over {rules['max_basket_items']} "
+                     f"products left out); min support {rules['min_support']:.1%}, confidence "
+                     f"{rules['min_confidence']:.0%}, lift {rules['min_lift']:g}.")
+    recs = results.get("recommendations", {})
+    lines.append(f"Recommendations: {recs.get('rows', 0):,} for {recs.get('customers', 0):,} customers.")
+    importance = Table(title="What drives it (mutual information, share of the total)", title_justify="left")
+    importance.add_column("feature")
+    for target in results.get("feature_importance", {}):
+        importance.add_column(target.replace("_", " "), justify="right")
+    features = [row["feature"] for row in next(iter(results.get("feature_importance", {}).values()), [])]
+    for feature in features:
+        cells = []
+        for rows in results["feature_importance"].values():
+            share = next((r["share"] for r in rows if r["feature"] == feature), None)
+            cells.append(f"{share:.0%}" if share is not None else "-")
+        importance.add_row(feature.replace("_", " "), *cells)
+    return Group(*lines, importance)
+
+
+def segments(view: SegmentsView, currency: str = "") -> Group:
+    """The segment overview (size, value share, movement, action) or one segment's profile."""
+    title = f"Segments as of {view.run.as_of:%Y-%m-%d} (run {view.run.id})"
+    table = Table(title=title, title_justify="left")
+    for column, justify in (("segment", "left"), ("customers", "right"), ("revenue", "right"),
+                            ("movement", "right"), ("suggested action", "left")):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    rows = view.table if view.segment is None else view.table[view.table["segment"] == view.segment]
+    for row in rows.itertuples():
+        movement = "first run" if not view.has_previous else f"+{row.moved_in} / -{row.moved_out}"
+        table.add_row(row.segment, f"{row.customers:,} ({row.customer_share:.0%})",
+                      f"{currency}{row.revenue_micros / 1e6:,.0f} ({row.revenue_share:.0%})", movement, row.action)
+    parts: list[object] = [table]
+    if view.members is not None:
+        members = Table(title=f"Most valuable {view.segment} customers", title_justify="left")
+        for column in ("customer", "country", "orders", "last order", "spend", "last run"):
+            members.add_column(column)
+        for m in view.members.itertuples():
+            members.add_row(f"{m.customer_ref}{f' {m.name}' if m.name else ''}", m.country or "", str(m.frequency),
+                            f"{m.recency_days} days ago", f"{currency}{m.monetary_micros / 1e6:,.0f}",
+                            m.previous_segment or "-")
+        parts.append(members if len(view.members) else f"No customers in {view.segment} this run.")
+    return Group(*parts)
+
+
+def rules(view: RulesView) -> Group | str:
+    """Rules in words, then as a table with every metric."""
+    if view.refusal:
+        return view.refusal
+    table = Table(title=f"Basket rules as of {view.run.as_of:%Y-%m-%d} (run {view.run.id})", title_justify="left")
+    for column in ("if they buy", "they also buy", "orders", "support", "confidence", "lift", "leverage",
+                   "conviction"):
+        table.add_column(column, justify="left" if column.startswith(("if", "they")) else "right")
+    for r in view.rules.itertuples():
+        conviction = "∞" if r.conviction is None or pd.isna(r.conviction) else f"{r.conviction:.2f}"
+        table.add_row(" + ".join(view.names.get(s, s) for s in r.antecedent),
+                      view.names.get(r.consequent, r.consequent),
+                      f"{r.count:,}", f"{r.support:.2%}", f"{r.confidence:.0%}", f"{r.lift:.1f}", f"{r.leverage:.4f}",
+                      conviction)
+    return Group(*view.sentences[:5], table)
+
+
+def recommendations(view: RecommendView) -> Group:
+    """A customer's recommendations with reasons, and any caveat."""
+    c = view.customer
+    head = f"Customer {c.external_id}{f' ({c.name})' if c.name else ''}, {c.country or 'country unknown'}"
+    if view.score is not None:
+        head += (f": {view.score.segment}, {view.score.frequency} orders, last {view.score.recency_days} days before "
+                 f"{view.run.as_of:%Y-%m-%d}")
+    parts: list[object] = [head]
+    if not view.recommendations.empty:
+        table = Table(title="Recommended products", title_justify="left")
+        for column in ("#", "product", "why"):
+            table.add_column(column)
+        for r in view.recommendations.itertuples():
+            table.add_row(str(r.rank), f"{r.description or r.sku} ({r.sku})", r.reason)
+        parts.append(table)
+    parts.extend(view.notes)
+    return Group(*parts)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, text
 
-from db.models import Base
+from db.schema import metadata
 
 
 def refresh_planner_statistics(engine: Engine) -> None:
@@ -16,7 +16,7 @@ def refresh_planner_statistics(engine: Engine) -> None:
     """
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
-            tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+            tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
             connection.execute(text(f"ANALYZE {tables}"))
         else:
             connection.execute(text("PRAGMA optimize"))

@@ -35,18 +35,14 @@ CREDIT_LINE: ColumnElement[bool] = and_(
 )
 """A line that takes back goods sold earlier (a cancellation or return)."""
 
-LINE_COLUMNS = ("order_id", "order_ref", "customer_id", "customer_ref", "ordered_at", "sku", "quantity",
-                "unit_price", "value")
+LINE_COLUMNS = ("order_id", "customer_id", "sku", "quantity", "unit_price", "value")
 
 
 def _lines_query(condition: ColumnElement[bool], as_of: datetime | None) -> Select:  # type: ignore[type-arg]
     query = (
-        select(Order.id.label("order_id"), Order.external_id.label("order_ref"), Order.customer_id,
-               Customer.external_id.label("customer_ref"), Order.ordered_at, Product.sku,
-               OrderLine.quantity, OrderLine.unit_price_micros)
+        select(Order.id, Order.customer_id, Product.sku, OrderLine.quantity, OrderLine.unit_price_micros)
         .join(Order, OrderLine.order_id == Order.id)
         .join(Product, OrderLine.product_id == Product.id)
-        .outerjoin(Customer, Order.customer_id == Customer.id)
         .where(condition)
         .order_by(OrderLine.id)
     )
@@ -55,20 +51,53 @@ def _lines_query(condition: ColumnElement[bool], as_of: datetime | None) -> Sele
     return query
 
 
-def iter_sales_lines(session: Session, as_of: datetime | None = None, chunk_rows: int = 100_000,
+def iter_sales_lines(session: Session, as_of: datetime | None = None, chunk_rows: int = 200_000,
                      include_credits: bool = False) -> Iterator[pd.DataFrame]:
     """Sales lines (and optionally credit lines) as DataFrames of ``LINE_COLUMNS``, chunk by chunk.
 
-    Rows are streamed from the database cursor, never loaded as ORM objects.  ``value`` is
-    quantity x unit price as a float in currency units (negative for credit lines).
+    Rows are streamed from the database cursor as plain tuples, never loaded as ORM objects.
+    ``customer_id`` is ``<NA>`` on guest orders; ``value`` is quantity x unit price in currency
+    units (negative on credit lines).  Order dates come from ``sale_orders``.
     """
     condition = SALES_LINE if not include_credits else (SALES_LINE | CREDIT_LINE)
-    result = session.execute(_lines_query(condition, as_of), execution_options={"yield_per": chunk_rows})
+    result = session.connection().execution_options(yield_per=chunk_rows).execute(_lines_query(condition, as_of))
     for partition in result.partitions(chunk_rows):
-        frame = pd.DataFrame(partition, columns=[*LINE_COLUMNS[:-2], "unit_price_micros"])
+        frame = pd.DataFrame(partition, columns=["order_id", "customer_id", "sku", "quantity", "unit_price_micros"])
+        frame["customer_id"] = frame["customer_id"].astype("Int64")
         frame["unit_price"] = frame.pop("unit_price_micros") / MICROS_PER_UNIT
         frame["value"] = frame["quantity"] * frame["unit_price"]
         yield frame
+
+
+def sales_lines(session: Session, as_of: datetime | None = None) -> pd.DataFrame:
+    """All sales lines up to ``as_of`` in one DataFrame (streamed, then concatenated)."""
+    chunks = list(iter_sales_lines(session, as_of))
+    if not chunks:
+        return pd.DataFrame({"order_id": pd.Series(dtype="int64"), "customer_id": pd.Series(dtype="Int64"),
+                             "sku": pd.Series(dtype=object), "quantity": pd.Series(dtype="int64"),
+                             "unit_price": pd.Series(dtype="float64"), "value": pd.Series(dtype="float64")})
+    return pd.concat(chunks, ignore_index=True)
+
+
+def sale_orders(session: Session, as_of: datetime | None = None) -> pd.DataFrame:
+    """One row per sale order with at least one sales line: ``order_id, customer_id, ordered_at, value``.
+
+    Aggregated in SQL; the date table analytics join to lines when they need time.
+    """
+    query = (
+        select(Order.id, Order.customer_id, Order.ordered_at,
+               func.sum(OrderLine.quantity * OrderLine.unit_price_micros))
+        .join(OrderLine, OrderLine.order_id == Order.id).join(Product, OrderLine.product_id == Product.id)
+        .where(SALES_LINE).group_by(Order.id, Order.customer_id, Order.ordered_at).order_by(Order.id)
+    )
+    if as_of is not None:
+        query = query.where(Order.ordered_at <= as_of)
+    frame = pd.DataFrame(session.connection().execute(query).all(),
+                         columns=["order_id", "customer_id", "ordered_at", "value_micros"])
+    frame["customer_id"] = frame["customer_id"].astype("Int64")
+    frame["ordered_at"] = pd.to_datetime(frame["ordered_at"])
+    frame["value"] = frame.pop("value_micros").astype("float64") / MICROS_PER_UNIT
+    return frame
 
 
 def customer_order_totals(session: Session, as_of: datetime | None = None) -> pd.DataFrame:

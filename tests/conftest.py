@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 
 from db import migrate
 from db.engine import make_engine
-from db.models import Base
+from db.schema import metadata
 
 ROOT = Path(__file__).resolve().parent.parent
 DATASETS = Path(os.environ.get("CRM_DATASETS_DIR", ROOT.parent / "shared" / "data"))
@@ -88,7 +88,7 @@ def migrated_postgres(postgres_server_url: str) -> str:
 
 def _empty_postgres(url: str) -> Engine:
     engine = make_engine(url)
-    tables = ", ".join(f'"{t.name}"' for t in reversed(Base.metadata.sorted_tables))
+    tables = ", ".join(f'"{t.name}"' for t in reversed(metadata.sorted_tables))
     with engine.begin() as connection:
         connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     return engine

@@ -6,10 +6,10 @@ from alembic import context
 from sqlalchemy import Engine
 
 from db.engine import make_engine
-from db.models import Base
+from db.schema import metadata
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = metadata
 
 
 def _engine() -> Engine:

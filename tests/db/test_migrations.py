@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlalchemy import Engine, inspect
 
 from db import migrate
-from db.models import Base
+from db.schema import metadata
 
 
 def test_models_and_migrations_agree(engine: Engine) -> None:
@@ -20,7 +20,7 @@ def test_downgrade_to_base_and_back(engine: Engine) -> None:
     migrate.downgrade(engine, "base")
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     migrate.upgrade(engine)
-    assert set(Base.metadata.tables) <= set(inspect(engine).get_table_names())
+    assert set(metadata.tables) <= set(inspect(engine).get_table_names())
 
 
 def test_migration_files_are_date_prefixed() -> None:

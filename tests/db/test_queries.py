@@ -63,8 +63,19 @@ def test_sales_lines_stream_in_chunks_and_add_up(sample_store: Engine) -> None:
     lines = pd.concat(chunks)
     assert list(lines.columns) == list(orders.LINE_COLUMNS)
     assert (lines["quantity"] > 0).all()
-    by_customer = lines.dropna(subset=["customer_ref"]).groupby("customer_ref")["value"].sum()
+    by_customer = lines.dropna(subset=["customer_id"]).groupby("customer_id")["value"].sum()
     assert by_customer.sum() == pytest.approx(totals["sales_value"].sum(), rel=1e-12)
+    assert lines["customer_id"].isna().any()  # guest orders are sales too
+
+
+def test_sale_orders_carry_dates_and_values(sample_store: Engine) -> None:
+    with Session(sample_store) as session:
+        sale_orders = orders.sale_orders(session)
+        lines = orders.sales_lines(session)
+    assert sale_orders["order_id"].is_unique
+    assert set(sale_orders["order_id"]) == set(lines["order_id"])
+    assert sale_orders["value"].sum() == pytest.approx(lines["value"].sum(), rel=1e-12)
+    assert sale_orders["ordered_at"].min().isoformat().startswith("2010-12-01")
 
 
 def test_customer_lookups(sample_store: Engine) -> None:

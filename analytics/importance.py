@@ -1,0 +1,40 @@
+"""Which customer features carry information about a target (segment, cluster, next purchase)."""
+
+from __future__ import annotations
+
+import pandas as pd
+from sklearn.feature_selection import mutual_info_classif
+
+from analytics.contract import empty_frame, require_columns
+from analytics.features import FEATURE_DESCRIPTIONS
+
+IMPORTANCE_COLUMNS = {"feature": "object", "score": "float64", "share": "float64", "description": "object"}
+
+
+def feature_importance(features: pd.DataFrame, target: pd.Series, random_state: int = 42) -> pd.DataFrame:
+    """Mutual information between each feature and a categorical ``target``, highest first.
+
+    Parameters
+    ----------
+    features : ``analytics.features.customer_features`` output.
+    target : labels indexed by customer id (customers absent from it are ignored).
+    random_state : seed of the nearest-neighbour estimator.
+
+    Returns
+    -------
+    DataFrame ``feature, score`` (nats), ``share`` (of the total score) and ``description``.
+    Empty when fewer than two customers or a single class remain.
+    """
+    require_columns(features, ("customer_id",), "customer features")
+    names = [c for c in features.columns if c in FEATURE_DESCRIPTIONS]
+    aligned = features.assign(_target=target.reindex(features["customer_id"].to_numpy()).to_numpy())
+    aligned = aligned.dropna(subset=["_target"])
+    if len(aligned) < 2 or aligned["_target"].nunique() < 2:
+        return empty_frame(IMPORTANCE_COLUMNS)
+    scores = mutual_info_classif(aligned[names].to_numpy(dtype="float64"), aligned["_target"].astype(str),
+                                 discrete_features=False, random_state=random_state)
+    frame = pd.DataFrame({"feature": names, "score": scores})
+    total = frame["score"].sum()
+    frame["share"] = frame["score"] / total if total > 0 else 0.0
+    frame["description"] = frame["feature"].map(FEATURE_DESCRIPTIONS)
+    return frame.sort_values("score", ascending=False, ignore_index=True).astype(IMPORTANCE_COLUMNS)

@@ -1,0 +1,161 @@
+"""Reading the latest snapshot for people: segments, rules and recommendations, with honest refusals.
+
+Slack-free and terminal-free: each function takes a Session and returns a small view object
+that the terminal (and, later, the Slack renderers) turn into text.  Problems the user can fix
+raise ``UserFacingError`` with a message saying what to do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from analytics.rfm import SEGMENTS
+from db import customers, snapshots
+from db.models import Customer, Order, Product
+from db.snapshot_models import AnalyticsRun
+
+
+class UserFacingError(Exception):
+    """Shown to the user as written (no traceback): what was wrong and how to fix it."""
+
+
+def _latest(session: Session) -> AnalyticsRun:
+    run = snapshots.latest_run(session)
+    if run is None:
+        raise UserFacingError("no analytics yet: run `crm-bot refresh` (or `crm-bot demo`) first")
+    return run
+
+
+@dataclass
+class SegmentsView:
+    """The segment overview of a run, or one segment's profile and most valuable members."""
+
+    run: AnalyticsRun
+    table: pd.DataFrame
+    segment: str | None = None
+    members: pd.DataFrame | None = None
+    has_previous: bool = False
+
+
+def segments_view(session: Session, segment: str | None = None, members: int = 10) -> SegmentsView:
+    """Segments of the latest run; with ``segment`` (any case), that segment and its top members."""
+    run = _latest(session)
+    table = snapshots.segment_table(session, run.id)
+    view = SegmentsView(run=run, table=table, has_previous=bool(run.results.get("previous_run")))
+    if segment is not None:
+        wanted = {name.lower(): name for name in SEGMENTS}
+        key = segment.strip().lower().replace("\u2019", "'")  # typographic apostrophe, as Slack sends it
+        if key not in wanted:
+            raise UserFacingError(f"no segment called {segment!r}; the segments are: {', '.join(SEGMENTS)}")
+        view.segment = wanted[key]
+        view.members = snapshots.segment_members(session, run.id, view.segment, members)
+    return view
+
+
+@dataclass
+class RulesView:
+    """Rules of a run (all, or those mentioning one product) in words."""
+
+    run: AnalyticsRun
+    rules: pd.DataFrame
+    sentences: list[str]
+    product: str | None = None
+    refusal: str | None = None
+    names: dict[str, str] = field(default_factory=dict)
+
+
+def rule_sentence(antecedent: list[str], consequent: str, confidence: float, lift: float, count: int,
+                  names: dict[str, str]) -> str:
+    """"Customers who buy X also buy Y" in words, with the numbers behind it."""
+    what = " and ".join(names.get(sku, sku) for sku in antecedent)
+    return (f"Customers who buy {what} also buy {names.get(consequent, consequent)}: {confidence:.0%} of them, "
+            f"{lift:.1f}x more often than shoppers overall ({count:,} orders).")
+
+
+def rules_view(session: Session, sku: str | None = None, limit: int = 20) -> RulesView:
+    """The strongest rules of the latest run, or the rules about one product (with why there are none)."""
+    run = _latest(session)
+    stats = run.results.get("rules", {})
+    if "refused" in stats:
+        return RulesView(run=run, rules=pd.DataFrame(), sentences=[], refusal=f"No basket rules: {stats['refused']}.")
+    product = None
+    if sku is not None:
+        product = session.scalar(select(Product).where(Product.sku == sku.strip()))
+        if product is None:
+            raise UserFacingError(f"no product with code {sku!r}; codes look like 85123A (see `crm-bot stats`)")
+    table = snapshots.rules_table(session, run.id, product.sku if product else None, limit)
+    skus = {s for a in table.get("antecedent", []) for s in a} | set(table.get("consequent", []))
+    names = snapshots.product_names(session, sorted(skus | ({product.sku} if product else set())))
+    sentences = [rule_sentence(a, c, conf, lift, n, names) for a, c, conf, lift, n in zip(
+        table.get("antecedent", []), table.get("consequent", []), table.get("confidence", []),
+        table.get("lift", []), table.get("count", []), strict=True)]
+    view = RulesView(run=run, rules=table, sentences=sentences, product=product.sku if product else None,
+                     names=names)
+    if product is not None and table.empty:
+        baskets = int(stats.get("baskets", 0))
+        needed = int(stats.get("min_support", 0) * baskets)
+        if product.kind != "product":
+            view.refusal = (f"{product.sku} ({product.description or 'no description'}) is a {product.kind} code, "
+                            "not merchandise: it is kept out of basket rules.")
+        else:
+            view.refusal = (f"No rule mentions {names.get(product.sku, product.sku)} ({product.sku}). Rules need the "
+                            f"products together in at least {stats.get('min_support', 0):.1%} of orders "
+                            f"({needed:,} of {baskets:,}), confidence {stats.get('min_confidence', 0):.0%} and lift "
+                            f"{stats.get('min_lift', 0):g}; this product does not reach them.")
+    return view
+
+
+@dataclass
+class RecommendView:
+    """A customer's recommendations with their scores in the latest run and any caveat."""
+
+    run: AnalyticsRun
+    customer: Customer
+    score: Any
+    recommendations: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+
+def find_customer(session: Session, text: str) -> Customer:
+    """One customer by id, e-mail or name fragment; several or none -> a helpful error."""
+    exact = customers.by_external_id(session, text)
+    if exact is not None:
+        return exact
+    found = customers.search(session, text, limit=6)
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise UserFacingError(f"no customer matches {text!r}; try their customer id (e.g. 12347) or e-mail")
+    listed = ", ".join(f"{c.external_id}{f' ({c.name})' if c.name else ''}" for c in found[:5])
+    raise UserFacingError(f"{text!r} matches several customers: {listed}; use the customer id")
+
+
+def recommend_view(session: Session, text: str) -> RecommendView:
+    """Recommendations of the latest run for the customer ``text`` names, with honest caveats."""
+    run = _latest(session)
+    customer = find_customer(session, text)
+    score = snapshots.customer_score(session, run.id, customer.id)
+    recs = snapshots.recommendations_for(session, run.id, customer.id)
+    view = RecommendView(run=run, customer=customer, score=score, recommendations=recs)
+    orders = int(session.scalar(select(func.count(Order.id)).where(Order.customer_id == customer.id,
+                                                                    Order.kind == "sale",
+                                                                    Order.ordered_at <= run.as_of)) or 0)
+    rules = run.results.get("rules", {})
+    if score is None:
+        view.notes.append(f"No purchase up to {run.as_of:%Y-%m-%d}, so there is nothing to base a recommendation on.")
+    elif orders == 1:
+        view.notes.append("Only one order so far: these rest on the products of that single order.")
+    if score is not None and recs.empty:
+        if "refused" in rules:
+            view.notes.append(f"No basket rules this run ({rules['refused']}), so no recommendations.")
+        else:
+            view.notes.append(f"No recommendation: none of the products they bought is in a rule or a frequent pair "
+                              f"(rules need {rules.get('min_support', 0):.1%} of orders, confidence "
+                              f"{rules.get('min_confidence', 0):.0%}, lift {rules.get('min_lift', 0):g}), or they "
+                              "already buy everything those rules suggest.")
+    return view

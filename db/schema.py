@@ -1,0 +1,8 @@
+"""Every table of the store, in one metadata: what migrations and tests must see."""
+
+from __future__ import annotations
+
+from db import snapshot_models  # noqa: F401  (registers the snapshot tables on Base.metadata)
+from db.models import Base
+
+metadata = Base.metadata

@@ -1,0 +1,139 @@
+"""Writing and reading analytics snapshots (see db/snapshot_models.py).
+
+Writers take a Connection inside the caller's transaction; readers take a Session and only
+ever look at *completed* runs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import JSON, Connection, func, select, update
+from sqlalchemy.orm import Session
+
+from db.bulk import insert_new_rows
+from db.models import Customer, Order, Product
+from db.snapshot_models import AnalyticsRun, BasketRule, ClusterStat, CustomerScore, Recommendation, SegmentStat
+
+
+def start_run(connection: Connection, as_of: datetime, params: dict[str, Any], started_at: datetime) -> int:
+    """Record a running refresh and return its id."""
+    result = connection.execute(AnalyticsRun.__table__.insert().values(
+        as_of=as_of, started_at=started_at, status="running", params=json.loads(json.dumps(params, default=str)),
+        input_sizes={}, results={}))
+    return int(result.inserted_primary_key[0])
+
+
+def finish_run(connection: Connection, run_id: int, finished_at: datetime, input_sizes: dict[str, Any],
+               results: dict[str, Any], error: str | None = None) -> None:
+    """Mark a run completed (or failed) with what it found."""
+    connection.execute(update(AnalyticsRun.__table__).where(AnalyticsRun.__table__.c.id == run_id).values(
+        status="failed" if error else "completed", finished_at=finished_at, input_sizes=input_sizes,
+        results=json.loads(json.dumps(results, default=str)), error=error))
+
+
+def write_frame(connection: Connection, table: Any, frame: pd.DataFrame) -> int:
+    """Bulk-insert a DataFrame whose columns are named after ``table``'s columns."""
+    if frame.empty:
+        return 0
+    columns = list(frame.columns)
+    rows = frame.astype(object).where(frame.notna(), None)
+    for column in columns:
+        if isinstance(table.c[column].type, JSON):  # the bulk path binds text, as the JSON type would
+            rows[column] = rows[column].map(json.dumps)
+    return insert_new_rows(connection, table, columns, list(rows.itertuples(index=False, name=None)))
+
+
+def latest_run(session: Session, before_run: int | None = None) -> AnalyticsRun | None:
+    """The newest completed run (or the newest completed one before ``before_run``)."""
+    query = select(AnalyticsRun).where(AnalyticsRun.status == "completed")
+    if before_run is not None:
+        query = query.where(AnalyticsRun.id < before_run)
+    return session.scalar(query.order_by(AnalyticsRun.id.desc()).limit(1))
+
+
+def segments_of_run(session: Session, run_id: int) -> dict[int, str]:
+    """customer id -> segment in a run (for movement)."""
+    return dict(session.execute(select(CustomerScore.customer_id, CustomerScore.segment)
+                                .where(CustomerScore.run_id == run_id)).all())
+
+
+def segment_table(session: Session, run_id: int) -> pd.DataFrame:
+    """The run's segments in display order."""
+    rows = session.scalars(select(SegmentStat).where(SegmentStat.run_id == run_id).order_by(SegmentStat.position))
+    return pd.DataFrame([{c.name: getattr(r, c.name) for c in SegmentStat.__table__.columns} for r in rows])
+
+
+def cluster_table(session: Session, run_id: int) -> pd.DataFrame:
+    """The run's clusters, largest revenue first."""
+    rows = session.scalars(select(ClusterStat).where(ClusterStat.run_id == run_id).order_by(ClusterStat.cluster))
+    return pd.DataFrame([{c.name: getattr(r, c.name) for c in ClusterStat.__table__.columns} for r in rows])
+
+
+def segment_members(session: Session, run_id: int, segment: str, limit: int = 10) -> pd.DataFrame:
+    """The most valuable customers of a segment in a run."""
+    query = (select(Customer.external_id, Customer.name, Customer.country, CustomerScore.recency_days,
+                    CustomerScore.frequency, CustomerScore.monetary_micros, CustomerScore.previous_segment)
+             .join(Customer, Customer.id == CustomerScore.customer_id)
+             .where(CustomerScore.run_id == run_id, CustomerScore.segment == segment)
+             .order_by(CustomerScore.monetary_micros.desc(), Customer.external_id).limit(limit))
+    return pd.DataFrame(session.execute(query).all(), columns=["customer_ref", "name", "country", "recency_days",
+                                                               "frequency", "monetary_micros", "previous_segment"])
+
+
+def movers(session: Session, run_id: int, from_segment: str, to_segment: str) -> pd.DataFrame:
+    """Customers who were in ``from_segment`` last run and are in ``to_segment`` now: one query."""
+    query = (select(Customer.external_id, Customer.name, CustomerScore.monetary_micros)
+             .join(Customer, Customer.id == CustomerScore.customer_id)
+             .where(CustomerScore.run_id == run_id, CustomerScore.previous_segment == from_segment,
+                    CustomerScore.segment == to_segment)
+             .order_by(CustomerScore.monetary_micros.desc()))
+    return pd.DataFrame(session.execute(query).all(), columns=["customer_ref", "name", "monetary_micros"])
+
+
+def customer_score(session: Session, run_id: int, customer_id: int) -> CustomerScore | None:
+    """A customer's scores in a run (``None``: the customer had no sale by then)."""
+    return session.get(CustomerScore, (run_id, customer_id))
+
+
+def rules_table(session: Session, run_id: int, sku: str | None = None, limit: int = 20) -> pd.DataFrame:
+    """The run's rules, strongest first; with ``sku``, only rules that mention it on either side."""
+    query = select(BasketRule).where(BasketRule.run_id == run_id).order_by(BasketRule.rank)
+    if sku is None:
+        query = query.limit(limit)
+    rows = [{c.name: getattr(r, c.name) for c in BasketRule.__table__.columns} for r in session.scalars(query)]
+    frame = pd.DataFrame(rows, columns=[c.name for c in BasketRule.__table__.columns])
+    if sku is not None:
+        frame = frame[(frame["consequent"] == sku) | frame["antecedent"].map(lambda a: sku in a)].head(limit)
+    return frame.reset_index(drop=True)
+
+
+def recommendations_for(session: Session, run_id: int, customer_id: int) -> pd.DataFrame:
+    """A customer's recommendations in a run, best first, with product descriptions."""
+    query = (select(Recommendation.rank, Recommendation.sku, Product.description, Recommendation.source,
+                    Recommendation.confidence, Recommendation.lift, Recommendation.reason)
+             .outerjoin(Product, Product.sku == Recommendation.sku)
+             .where(Recommendation.run_id == run_id, Recommendation.customer_id == customer_id)
+             .order_by(Recommendation.rank))
+    return pd.DataFrame(session.execute(query).all(),
+                        columns=["rank", "sku", "description", "source", "confidence", "lift", "reason"])
+
+
+def product_names(session: Session, skus: Sequence[str] | None = None) -> dict[str, str]:
+    """Description by sku (all products, or the given ones)."""
+    query = select(Product.sku, Product.description)
+    if skus is not None:
+        query = query.where(Product.sku.in_(list(skus)))
+    return {sku: description or sku for sku, description in session.execute(query).all()}
+
+
+def last_sale_at(session: Session) -> datetime | None:
+    """When the latest sale order in the store was placed: the default ``as_of`` of a refresh."""
+    return session.scalar(select(func.max(Order.ordered_at)).where(Order.kind == "sale"))
+
+
+__all__ = ["AnalyticsRun", "BasketRule", "ClusterStat", "CustomerScore", "Recommendation", "SegmentStat"]
