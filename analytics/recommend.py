@@ -47,7 +47,7 @@ def _candidates(history: pd.DataFrame, rules: pd.DataFrame, source: str) -> pd.D
 
 
 def recommend(history: pd.DataFrame, rules: pd.DataFrame, pairs: pd.DataFrame, names: dict[str, str] | None = None,
-              top_n: int = 5, chunk_customers: int = 50_000) -> pd.DataFrame:
+              top_n: int = 5, chunk_customers: int = 50_000, exclude: pd.DataFrame | None = None) -> pd.DataFrame:
     """Up to ``top_n`` new products per customer, best first, with a one-line reason.
 
     Parameters
@@ -57,6 +57,7 @@ def recommend(history: pd.DataFrame, rules: pd.DataFrame, pairs: pd.DataFrame, n
     pairs : output of ``analytics.rules.pair_cooccurrence`` (co-occurrence fallback).
     names : product descriptions by sku, used in the reasons.
     top_n : recommendations per customer.
+    exclude : more ``customer_id, sku`` pairs never to propose (e.g. products they returned).
 
     Returns
     -------
@@ -74,7 +75,10 @@ def recommend(history: pd.DataFrame, rules: pd.DataFrame, pairs: pd.DataFrame, n
                                ignore_index=True)
         if candidates.empty:
             continue
-        owned = chunk.assign(owned=True)
+        owned = chunk
+        if exclude is not None and not exclude.empty:
+            owned = pd.concat([chunk, exclude[exclude["customer_id"].isin(chunk["customer_id"])][["customer_id", "sku"]]])
+        owned = owned.drop_duplicates().assign(owned=True)
         candidates = candidates.merge(owned, on=["customer_id", "sku"], how="left")
         candidates = candidates[candidates["owned"].isna()].drop(columns="owned")
         candidates["score"] = candidates["confidence"] * candidates["lift"].clip(upper=10) / 10 + \

@@ -179,8 +179,9 @@ def compute(session: Session, params: RefreshParams, say: Callable[[str], None],
     history = lines.dropna(subset=["customer_id"])[["customer_id", "sku"]].drop_duplicates()
     history["customer_id"] = history["customer_id"].astype("int64")
     if rules is not None:
+        returned = orders.credited_products(session, as_of)
         recs = recommend(history, rules.rules, pair_cooccurrence(rules.itemsets, rules.baskets),
-                         snapshots.product_names(session), params.top_n)
+                         snapshots.product_names(session), params.top_n, exclude=returned)
     else:
         recs = recommend(history.head(0), pd.DataFrame(), pd.DataFrame())
     results["recommendations"] = {"customers": int(recs["customer_id"].nunique()), "rows": len(recs)}

@@ -79,6 +79,16 @@ def sales_lines(session: Session, as_of: datetime | None = None) -> pd.DataFrame
     return pd.concat(chunks, ignore_index=True)
 
 
+def credited_products(session: Session, as_of: datetime | None = None) -> pd.DataFrame:
+    """Distinct ``customer_id, sku`` pairs of credit lines: products a customer cancelled or returned."""
+    query = (select(Order.customer_id, Product.sku).distinct().select_from(OrderLine)
+             .join(Order, OrderLine.order_id == Order.id).join(Product, OrderLine.product_id == Product.id)
+             .where(CREDIT_LINE, Order.customer_id.is_not(None)))
+    if as_of is not None:
+        query = query.where(Order.ordered_at <= as_of)
+    return pd.DataFrame(session.connection().execute(query).all(), columns=["customer_id", "sku"])
+
+
 def sale_orders(session: Session, as_of: datetime | None = None) -> pd.DataFrame:
     """One row per sale order with at least one sales line: ``order_id, customer_id, ordered_at, value``.
 

@@ -30,12 +30,35 @@ def test_demo_loads_the_sample_into_an_embedded_store_without_any_setting(tmp_pa
     assert "│ customers" in out and "1,000" in out
     assert "2010-12-01 .. 2011-12-09" in out
     assert "CC BY 4.0" in out
+    assert "Analytics run 1 as of 2011-12-09" in out
+    assert "Segments as of 2011-12-09 (run 1)" in out and "Champions" in out
     assert (tmp_path / "crm-bot.db").exists()
+
+    at_risk = crm_bot("segments", "At risk", cwd=tmp_path)
+    assert at_risk.returncode == 0 and "Most valuable At risk customers" in at_risk.stdout
+    rules = crm_bot("rules", "--product", "85123A", cwd=tmp_path)
+    assert rules.returncode == 0 and "Customers who buy" in rules.stdout
+    assert "WHITE HANGING HEART T-LIGHT HOLDER" in rules.stdout
+    recommended = crm_bot("recommend", "12748", cwd=tmp_path)
+    assert recommended.returncode == 0 and "bought by" in recommended.stdout
+    unknown = crm_bot("recommend", "no such person", cwd=tmp_path)
+    assert unknown.returncode == 2 and "no customer matches" in unknown.stderr
 
     again = crm_bot("demo", cwd=tmp_path)
     assert again.returncode == 0
     assert "already loaded" in again.stdout
     assert "96,115" in again.stdout
+
+
+def test_insight_commands_before_any_refresh_say_what_to_do(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}"}
+    assert crm_bot("db", "upgrade", cwd=tmp_path, env=env).returncode == 0
+    for command in (["segments"], ["rules"], ["recommend", "1"]):
+        result = crm_bot(*command, cwd=tmp_path, env=env)
+        assert result.returncode == 2
+        assert "run `crm-bot refresh`" in result.stderr, command
+    refresh = crm_bot("refresh", cwd=tmp_path, env=env)
+    assert refresh.returncode == 2 and "no sales to analyse yet" in refresh.stderr
 
 
 def test_demo_database_option_and_db_commands(tmp_path: Path) -> None:

@@ -133,3 +133,11 @@ def test_two_item_rules_need_both_items() -> None:
 def test_recommend_with_no_rules_is_empty_with_columns() -> None:
     recs = recommend(pd.DataFrame({"customer_id": [1], "sku": ["a"]}), pd.DataFrame(), pd.DataFrame())
     assert recs.empty and list(recs.columns) == list(RECOMMENDATION_COLUMNS)
+
+
+def test_returned_products_are_not_proposed() -> None:
+    rules, pairs = _rules()
+    history = pd.DataFrame({"customer_id": [2], "sku": ["b"]})
+    returned = pd.DataFrame({"customer_id": [2], "sku": ["a"]})
+    recs = recommend(history, rules, pairs, exclude=returned)
+    assert "a" not in set(recs["sku"]) and "d" in set(recs["sku"])
