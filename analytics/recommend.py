@@ -77,7 +77,8 @@ def recommend(history: pd.DataFrame, rules: pd.DataFrame, pairs: pd.DataFrame, n
             continue
         owned = chunk
         if exclude is not None and not exclude.empty:
-            owned = pd.concat([chunk, exclude[exclude["customer_id"].isin(chunk["customer_id"])][["customer_id", "sku"]]])
+            returned = exclude[exclude["customer_id"].isin(chunk["customer_id"])][["customer_id", "sku"]]
+            owned = pd.concat([chunk, returned])
         owned = owned.drop_duplicates().assign(owned=True)
         candidates = candidates.merge(owned, on=["customer_id", "sku"], how="left")
         candidates = candidates[candidates["owned"].isna()].drop(columns="owned")

@@ -119,7 +119,7 @@ def test_run_records_params_sizes_and_refusals(refreshed: tuple[Engine, RefreshS
 def test_views_for_people(refreshed: tuple[Engine, RefreshSummary, RefreshSummary]) -> None:
     engine, _, second = refreshed
     with Session(engine) as session:
-        view = segments_view(session, "can’t lose them")
+        view = segments_view(session, "can\u2019t lose them")  # as Slack types it
         assert view.segment == "Can't lose them" and view.run.id == second.run_id
         with pytest.raises(UserFacingError, match="the segments are: Champions"):
             segments_view(session, "VIPs")
