@@ -11,14 +11,21 @@ from analytics.features import FEATURE_DESCRIPTIONS
 IMPORTANCE_COLUMNS = {"feature": "object", "score": "float64", "share": "float64", "description": "object"}
 
 
-def feature_importance(features: pd.DataFrame, target: pd.Series, random_state: int = 42) -> pd.DataFrame:
+SAMPLE_SIZE = 20_000
+"""Mutual information uses a nearest-neighbour estimator; a fixed random sample of this many
+customers keeps it fast on a million customers while leaving the ranking unchanged in practice."""
+
+
+def feature_importance(features: pd.DataFrame, target: pd.Series, random_state: int = 42,
+                       sample_size: int = SAMPLE_SIZE) -> pd.DataFrame:
     """Mutual information between each feature and a categorical ``target``, highest first.
 
     Parameters
     ----------
     features : ``analytics.features.customer_features`` output.
     target : labels indexed by customer id (customers absent from it are ignored).
-    random_state : seed of the nearest-neighbour estimator.
+    random_state : seed of the sample and of the nearest-neighbour estimator.
+    sample_size : at most this many customers are used (a seeded random sample).
 
     Returns
     -------
@@ -29,6 +36,8 @@ def feature_importance(features: pd.DataFrame, target: pd.Series, random_state: 
     names = [c for c in features.columns if c in FEATURE_DESCRIPTIONS]
     aligned = features.assign(_target=target.reindex(features["customer_id"].to_numpy()).to_numpy())
     aligned = aligned.dropna(subset=["_target"])
+    if len(aligned) > sample_size:
+        aligned = aligned.sample(n=sample_size, random_state=random_state)
     if len(aligned) < 2 or aligned["_target"].nunique() < 2:
         return empty_frame(IMPORTANCE_COLUMNS)
     scores = mutual_info_classif(aligned[names].to_numpy(dtype="float64"), aligned["_target"].astype(str),

@@ -96,16 +96,21 @@ def _importance(features: pd.DataFrame, targets: dict[str, pd.Series], random_st
             .round(4).to_dict("records") for name, target in targets.items()}
 
 
-def _next_purchase_target(session: Session, as_of: datetime, horizon_days: int) -> tuple[pd.DataFrame, pd.Series]:
-    """Features as of ``as_of - horizon`` and whether each customer bought again after it (no leakage)."""
+def _next_purchase_target(session: Session, lines: pd.DataFrame, as_of: datetime,
+                          horizon_days: int) -> tuple[pd.DataFrame, pd.Series]:
+    """Features as of ``as_of - horizon`` and whether each customer bought again after it (no leakage).
+
+    Reuses the sales lines already read (filtered to orders placed by the cutoff) instead of
+    reading the store twice.
+    """
     cutoff = as_of - timedelta(days=horizon_days)
     totals = orders.customer_order_totals(session, cutoff)
-    lines = orders.sales_lines(session, cutoff)
-    features = customer_features(totals, lines, cutoff)
-    later = orders.customer_order_totals(session, as_of)
-    bought = later.set_index("customer_id")["last_order_at"] > cutoff
-    return features, bought.reindex(features["customer_id"].to_numpy()).fillna(False).map(
-        {True: "bought", False: "did not buy"})
+    dated = orders.sale_orders(session, as_of)
+    early = dated.loc[dated["ordered_at"] <= pd.Timestamp(cutoff), "order_id"]
+    features = customer_features(totals, lines[lines["order_id"].isin(early)], cutoff)
+    buyers_after = set(dated.loc[dated["ordered_at"] > pd.Timestamp(cutoff), "customer_id"].dropna().astype("int64"))
+    bought = features["customer_id"].isin(buyers_after).map({True: "bought", False: "did not buy"})
+    return features, pd.Series(bought.to_numpy(), index=features["customer_id"].to_numpy())
 
 
 @dataclass
@@ -166,10 +171,9 @@ def compute(session: Session, params: RefreshParams, say: Callable[[str], None],
     if clusters is not None:
         targets["cluster"] = clusters.labels.astype(str)
     importance = _importance(features, targets, params.random_state)
-    future_features, bought = _next_purchase_target(session, as_of, params.horizon_days)
+    future_features, bought = _next_purchase_target(session, lines, as_of, params.horizon_days)
     importance[f"purchase_next_{params.horizon_days}_days"] = _importance(
-        future_features, {"t": pd.Series(bought.to_numpy(), index=future_features["customer_id"].to_numpy())},
-        params.random_state)["t"]
+        future_features, {"t": bought}, params.random_state)["t"]
     results["feature_importance"] = importance
     watch.lap("feature_importance")
     say("mining basket rules")
