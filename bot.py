@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -17,10 +19,11 @@ import typer
 from rich.console import Console
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from analytics.rules import ENGINES, RuleParams
 from assistant import terminal
-from assistant.insights import UserFacingError, recommend_view, rules_view, segments_view
+from assistant.insights import UserFacingError, clusters_view, recommend_view, rules_view, segments_view
 from assistant.refresh import NothingToAnalyse, RefreshParams, run_refresh
 from assistant.settings import Settings, SettingsError, load_settings
 from db import migrate
@@ -159,6 +162,15 @@ def demo(database: Annotated[Path | None, typer.Option(help="SQLite file to use 
                   "`crm-bot import online-retail PATH.csv.gz` loads a full export into the same store.")
 
 
+@contextmanager
+def _store_session() -> Iterator[Session]:
+    """A session on the configured store, after checking its schema is current."""
+    deps = build_deps()
+    ensure_schema(deps.engine, create=False)
+    with make_session_factory(deps.engine)() as session:
+        yield session
+
+
 def _refresh(deps: Deps, params: RefreshParams) -> None:
     with errors.status("Refreshing analytics...") as status:
         summary = run_refresh(deps.engine, params, progress=lambda step: status.update(f"Refreshing: {step}..."))
@@ -192,37 +204,36 @@ def refresh(
 def segments(name: Annotated[str | None, typer.Argument(help="A segment, e.g. 'At risk', to see its profile "
                                                              "and most valuable customers.")] = None) -> None:
     """RFM segments of the latest refresh: size, value share, movement, suggested action."""
-    deps = build_deps()
-    ensure_schema(deps.engine, create=False)
-    with make_session_factory(deps.engine)() as session:
+    with _store_session() as session:
         console.print(terminal.segments(segments_view(session, name)))
+
+
+@app.command()
+def clusters() -> None:
+    """Behavioural clusters of the latest refresh, profiled in words, with how k was chosen and their stability."""
+    with _store_session() as session:
+        console.print(terminal.clusters(clusters_view(session)))
 
 
 @app.command()
 def rules(product: Annotated[str | None, typer.Option(help="Only rules about this product code.")] = None,
           limit: Annotated[int, typer.Option(min=1, max=500)] = 20) -> None:
     """"Customers who buy X also buy Y" rules of the latest refresh, in words and figures."""
-    deps = build_deps()
-    ensure_schema(deps.engine, create=False)
-    with make_session_factory(deps.engine)() as session:
+    with _store_session() as session:
         console.print(terminal.rules(rules_view(session, product, limit)))
 
 
 @app.command()
 def recommend(customer: Annotated[str, typer.Argument(help="Customer id, e-mail or name.")]) -> None:
     """Products to offer a customer next, each with the reason."""
-    deps = build_deps()
-    ensure_schema(deps.engine, create=False)
-    with make_session_factory(deps.engine)() as session:
+    with _store_session() as session:
         console.print(terminal.recommendations(recommend_view(session, customer)))
 
 
 @app.command()
 def stats() -> None:
     """Show what the store holds."""
-    deps = build_deps()
-    ensure_schema(deps.engine, create=False)
-    with make_session_factory(deps.engine)() as session:
+    with _store_session() as session:
         console.print(terminal.store_summary(store_summary(session)))
 
 

@@ -100,7 +100,8 @@ def _describe(row: pd.Series, overall: pd.Series) -> str:
     if row["median_return_rate"] >= 0.1:
         traits.append("returns-prone")
     who = ", ".join(traits) if traits else "typical"
-    return (f"{who} buyers, median {row['median_orders']:g} orders, median order {row['median_order_value']:,.0f}, "
+    orders = f"{row['median_orders']:g} order{'' if row['median_orders'] == 1 else 's'}"
+    return (f"{who} buyers, median {orders}, median order {row['median_order_value']:,.0f}, "
             f"last order {row['median_recency_days']:g} days ago; {row['revenue_share']:.0%} of revenue")
 
 

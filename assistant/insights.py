@@ -58,6 +58,23 @@ def segments_view(session: Session, segment: str | None = None, members: int = 1
 
 
 @dataclass
+class ClustersView:
+    """The behavioural clusters of a run with the evidence behind k, and what drives them."""
+
+    run: AnalyticsRun
+    table: pd.DataFrame
+    refusal: str | None = None
+
+
+def clusters_view(session: Session) -> ClustersView:
+    """Clusters of the latest run (or why there are none)."""
+    run = _latest(session)
+    refused = run.results.get("clusters", {}).get("refused")
+    return ClustersView(run=run, table=snapshots.cluster_table(session, run.id),
+                        refusal=f"No clusters this run: {refused}." if refused else None)
+
+
+@dataclass
 class RulesView:
     """Rules of a run (all, or those mentioning one product) in words."""
 

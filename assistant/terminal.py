@@ -10,7 +10,7 @@ from rich.console import Console, Group
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from assistant.insights import RecommendView, RulesView, SegmentsView
+from assistant.insights import ClustersView, RecommendView, RulesView, SegmentsView
 from assistant.refresh import RefreshSummary
 from db.importers import ImportReport
 from db.stats import StoreSummary
@@ -126,6 +126,26 @@ def refresh_summary(summary: RefreshSummary) -> Group:
             cells.append(f"{share:.0%}" if share is not None else "-")
         importance.add_row(feature.replace("_", " "), *cells)
     return Group(*lines, importance)
+
+
+def clusters(view: ClustersView) -> Group | str:
+    """Cluster profiles, how k was chosen, stability, and the features that separate them."""
+    if view.refusal:
+        return view.refusal
+    info = view.run.results["clusters"]
+    table = Table(title=f"Customer clusters as of {view.run.as_of:%Y-%m-%d} (run {view.run.id})", title_justify="left")
+    for column, justify in (("#", "right"), ("customers", "right"), ("revenue", "right"), ("profile", "left")):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for c in view.table.itertuples():
+        table.add_row(str(c.cluster), f"{c.customers:,} ({c.customer_share:.0%})", f"{c.revenue_share:.0%}",
+                      c.description)
+    scores = ", ".join(f"k={k}: {v:.3f}" for k, v in info["silhouette_by_k"].items())
+    drivers = view.run.results.get("feature_importance", {}).get("cluster", [])[:3]
+    said = "; ".join(f"{d['description']} ({d['share']:.0%})" for d in drivers)
+    return Group(table, f"k = {info['k']} by silhouette on a sample of up to {info['silhouette_sample']:,} customers "
+                        f"({scores}).",
+                 f"Stability: adjusted Rand index {info['stability_ari']:.3f} against a fit with another seed "
+                 "(1 = the same clusters).", f"What separates them most: {said}." if said else "")
 
 
 def segments(view: SegmentsView, currency: str = "") -> Group:

@@ -12,17 +12,13 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from scratch import scratch_store
 
 ROOT = Path(__file__).resolve().parent.parent
 DATASETS = Path(os.environ.get("CRM_DATASETS_DIR", ROOT.parent / "shared" / "data"))
-POSTGRES_URL = os.environ.get("CRM_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 CRM_BOT = shutil.which("crm-bot", path=str(Path(sys.executable).parent)) or "crm-bot"
 
 
@@ -52,27 +48,12 @@ def changed_rows(stdout: str) -> str:
 
 
 def bench(backend: str, path: Path) -> None:
-    workdir = Path(tempfile.mkdtemp(prefix="crm-bench-"))
-    admin = None
-    if backend == "sqlite":
-        url = f"sqlite:///{workdir / 'bench.db'}"
-    else:
-        admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-        name = f"crm_bench_{uuid.uuid4().hex[:8]}"
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    try:
+    with scratch_store(backend) as (url, workdir):
         for label, extra in (("first import", ()), ("re-import, same file", ()),
                              ("re-import, --force (every row re-checked)", ("--force",))):
             seconds, peak, stdout = run_import(url, path, workdir, *extra)
             print(f"| {backend} | {label} | {seconds:6.1f} s | {peak:6.0f} MB | {changed_rows(stdout)} |",
                   flush=True)
-    finally:
-        if admin is not None:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def main() -> None:

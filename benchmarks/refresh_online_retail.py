@@ -12,17 +12,14 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
+from scratch import scratch_store
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 DATASETS = Path(os.environ.get("CRM_DATASETS_DIR", ROOT.parent / "shared" / "data"))
-POSTGRES_URL = os.environ.get("CRM_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 CRM_BOT = shutil.which("crm-bot", path=str(Path(sys.executable).parent)) or "crm-bot"
 
 
@@ -37,31 +34,16 @@ def _run(url: str, *args: str) -> tuple[float, float]:
 
 
 def bench(backend: str, path: Path) -> None:
-    workdir = Path(tempfile.mkdtemp(prefix="crm-bench-"))
-    admin, name = None, ""
-    if backend == "sqlite":
-        url = f"sqlite:///{workdir / 'bench.db'}"
-    else:
-        admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-        name = f"crm_bench_{uuid.uuid4().hex[:8]}"
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    try:
+    with scratch_store(backend) as (url, _workdir):
         _run(url, "import", "online-retail", str(path))
         seconds, peak = _run(url, "refresh")
         engine = create_engine(url)
         with engine.connect() as connection:
-            timings = connection.execute(text("SELECT results FROM analytics_runs ORDER BY id DESC LIMIT 1")).scalar()
+            results = connection.execute(text("SELECT results FROM analytics_runs ORDER BY id DESC LIMIT 1")).scalar()
         engine.dispose()
-        steps = json.loads(timings)["timings"] if isinstance(timings, str) else timings["timings"]
+        steps = (json.loads(results) if isinstance(results, str) else results)["timings"]
         print(f"| {backend} | {seconds:.1f} s | {peak:.0f} MB | "
               + ", ".join(f"{k} {v:.1f}" for k, v in steps.items()) + " |", flush=True)
-    finally:
-        if admin is not None:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def main() -> None:

@@ -36,6 +36,9 @@ def test_demo_loads_the_sample_into_an_embedded_store_without_any_setting(tmp_pa
 
     at_risk = crm_bot("segments", "At risk", cwd=tmp_path)
     assert at_risk.returncode == 0 and "Most valuable At risk customers" in at_risk.stdout
+    clusters = crm_bot("clusters", cwd=tmp_path)
+    assert clusters.returncode == 0 and "chosen" not in clusters.stderr
+    assert "by silhouette" in clusters.stdout and "adjusted Rand index" in clusters.stdout
     rules = crm_bot("rules", "--product", "85123A", cwd=tmp_path)
     assert rules.returncode == 0 and "Customers who buy" in rules.stdout
     assert "WHITE HANGING HEART T-LIGHT HOLDER" in rules.stdout

@@ -22,13 +22,14 @@ from db.importers.runner import (
     Clock,
     ImportOptions,
     Progress,
-    finish_run,
+    record_progress,
+    recorded_run,
     skipped_as_imported,
     start_run,
     utcnow,
 )
 from db.importers.source import inspect_file, read_chunks, resolve_columns
-from db.models import Customer, ImportRun
+from db.models import Customer
 
 _FIELDS = ("name", "email", "phone", "country", "country_code", "created_at", "owner")
 _MAX_LENGTH = {"name": 200, "phone": 40, "owner": 120, "email": 254}
@@ -107,7 +108,7 @@ def import_customer_file(engine: Engine, path: Path, options: ImportOptions, pro
     rejects = RejectWriter(options.reject_dir / f"{path.name.split('.')[0]}.run{report.run_id}.rejects.csv",
                            [spec.name for spec in CUSTOMER_COLUMNS] + extra_names)
     estimated_rows = max(facts.line_count - 1, 0)
-    try:
+    with recorded_run(engine, report, rejects, clock):
         for chunk in read_chunks(path, facts, options.encoding, positions, CUSTOMER_COLUMNS, options.batch_rows,
                                  keep_extra=True):
             frame = chunk.frame
@@ -136,18 +137,11 @@ def import_customer_file(engine: Engine, path: Path, options: ImportOptions, pro
                 _write_batch(connection, batch, report.run_id, report)
                 report.rows_read += chunk.rows_in_chunk
                 report.rejected.update(r.reason for r in rejected)
-                connection.execute(update(ImportRun.__table__).where(ImportRun.__table__.c.id == report.run_id)
-                                   .values(rows_committed=report.rows_read, counts=report.as_counts()))
+                record_progress(connection, report)
             rejects.write(rejected)
             if progress:
                 progress(report.rows_read, max(estimated_rows, report.rows_read))
-    except BaseException as exc:
-        report.reject_file = rejects.close()
-        finish_run(engine, report, clock, error=str(exc) or type(exc).__name__)
-        raise
-    report.reject_file = rejects.close()
-    if extra_names:
-        report.notes["attribute_columns"] = len(extra_names)
-    finish_run(engine, report, clock)
+        if extra_names:
+            report.notes["attribute_columns"] = len(extra_names)
     return report
 

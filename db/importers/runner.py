@@ -7,13 +7,14 @@ completes the import: rows already stored are recognised by their natural keys.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Connection, Engine, select, update
 
 from db.importers.formats import OrderFormat
 from db.importers.order_lines import PreparedLines, Rejection, prepare_lines
@@ -94,6 +95,25 @@ def finish_run(engine: Engine, report: ImportReport, clock: Clock, error: str | 
             reject_file=str(report.reject_file) if report.reject_file else None))
 
 
+def record_progress(connection: Connection, report: ImportReport) -> None:
+    """Store how far the run got, inside the batch's own transaction (the resume point after a crash)."""
+    connection.execute(update(ImportRun.__table__).where(ImportRun.__table__.c.id == report.run_id)
+                       .values(rows_committed=report.rows_read, counts=report.as_counts()))
+
+
+@contextmanager
+def recorded_run(engine: Engine, report: ImportReport, rejects: RejectWriter, clock: Clock) -> Iterator[None]:
+    """Close the reject file and record how the run ended, whether it completed or raised."""
+    try:
+        yield
+    except BaseException as exc:
+        report.reject_file = rejects.close()
+        finish_run(engine, report, clock, error=str(exc) or type(exc).__name__)
+        raise
+    report.reject_file = rejects.close()
+    finish_run(engine, report, clock)
+
+
 def suggest_date_format(values: pd.Series) -> str | None:
     """The first common layout that reads every sample value, for the error message."""
     sample = values[values != ""].head(200)
@@ -150,7 +170,7 @@ def import_order_file(engine: Engine, path: Path, fmt: OrderFormat, options: Imp
     seen = pd.Series(dtype="int64")
     estimated_rows = max(facts.line_count - 1, 0)
     first = True
-    try:
+    with recorded_run(engine, report, rejects, clock):
         for chunk in read_chunks(path, facts, options.encoding, positions, fmt.columns, options.batch_rows):
             prepared = prepare_lines(chunk, fmt.order_kind_rule, options.date_format, fmt.bad_kind_detail)
             if first:
@@ -170,19 +190,11 @@ def import_order_file(engine: Engine, path: Path, fmt: OrderFormat, options: Imp
                 report.new_customers += outcome.new_customers
                 report.new_products += outcome.new_products
                 report.new_orders += outcome.new_orders
-                connection.execute(update(ImportRun.__table__)
-                                   .where(ImportRun.__table__.c.id == report.run_id)
-                                   .values(rows_committed=report.rows_read, counts=report.as_counts()))
+                record_progress(connection, report)
             cache.merge(outcome.learned)
             rejects.write(batch_rejects)
             if progress:
                 progress(report.rows_read, max(estimated_rows, report.rows_read))
-    except BaseException as exc:
-        report.reject_file = rejects.close()
-        finish_run(engine, report, clock, error=str(exc) or type(exc).__name__)
-        raise
-    report.reject_file = rejects.close()
-    finish_run(engine, report, clock)
     return report
 
 
