@@ -135,6 +135,7 @@ class RecommendView:
     customer: Customer
     score: Any
     recommendations: pd.DataFrame
+    lifetime: Any = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -158,7 +159,8 @@ def recommend_view(session: Session, text: str) -> RecommendView:
     customer = find_customer(session, text)
     score = snapshots.customer_score(session, run.id, customer.id)
     recs = snapshots.recommendations_for(session, run.id, customer.id)
-    view = RecommendView(run=run, customer=customer, score=score, recommendations=recs)
+    view = RecommendView(run=run, customer=customer, score=score, recommendations=recs,
+                         lifetime=snapshots.customer_lifetime(session, run.id, customer.id))
     orders = int(session.scalar(select(func.count(Order.id)).where(Order.customer_id == customer.id,
                                                                     Order.kind == "sale",
                                                                     Order.ordered_at <= run.as_of)) or 0)

@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -19,17 +19,30 @@ import pandas as pd
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
-from analytics.clustering import ClusterResult, NotEnoughData, cluster_customers
+from analytics.clustering import ClusterResult
 from analytics.features import customer_features
-from analytics.importance import feature_importance
 from analytics.movement import segment_movement
 from analytics.recommend import recommend
 from analytics.rfm import rfm_table, segment_summary
-from analytics.rules import NotEnoughBaskets, RuleParams, RuleResult, TooManyItemsets, mine_rules, pair_cooccurrence
+from analytics.rules import RuleParams, RuleResult, pair_cooccurrence
+from assistant.refresh_steps import (
+    clusters_step,
+    importance_step,
+    lifetime_step,
+    micros,
+    next_purchase_target,
+    rules_step,
+)
 from db import orders, snapshots
 from db.maintenance import refresh_planner_statistics
-from db.money import MICROS_PER_UNIT
-from db.snapshot_models import BasketRule, ClusterStat, CustomerScore, Recommendation, SegmentStat
+from db.snapshot_models import (
+    BasketRule,
+    ClusterStat,
+    CustomerLifetime,
+    CustomerScore,
+    Recommendation,
+    SegmentStat,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +60,8 @@ class RefreshParams:
     random_state: int = 42
     top_n: int = 5
     horizon_days: int = 90
+    clv_months: int = 12
+    annual_discount: float = 0.10
     rules: RuleParams = field(default_factory=RuleParams)
 
 
@@ -65,54 +80,6 @@ def _utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _micros(values: pd.Series) -> pd.Series:
-    return (values * MICROS_PER_UNIT).round().astype("int64")
-
-
-def _clusters(features: pd.DataFrame, random_state: int, results: dict[str, Any]) -> ClusterResult | None:
-    try:
-        found = cluster_customers(features, random_state)
-    except NotEnoughData as exc:
-        results["clusters"] = {"refused": str(exc)}
-        return None
-    results["clusters"] = {"k": found.k, "silhouette_by_k": {str(k): round(v, 4) for k, v in
-                                                             found.silhouette_by_k.items()},
-                           "stability_ari": round(found.stability_ari, 4), **found.params}
-    return found
-
-
-def _rules(lines: pd.DataFrame, params: RuleParams, results: dict[str, Any]) -> RuleResult | None:
-    try:
-        found = mine_rules(lines, params)
-    except (NotEnoughBaskets, TooManyItemsets) as exc:
-        results["rules"] = {"refused": str(exc)}
-        return None
-    results["rules"] = {**found.stats, **{k: v for k, v in asdict(params).items() if k != "engine"}}
-    return found
-
-
-def _importance(features: pd.DataFrame, targets: dict[str, pd.Series], random_state: int) -> dict[str, Any]:
-    return {name: feature_importance(features, target, random_state)[["feature", "score", "share", "description"]]
-            .round(4).to_dict("records") for name, target in targets.items()}
-
-
-def _next_purchase_target(session: Session, lines: pd.DataFrame, as_of: datetime,
-                          horizon_days: int) -> tuple[pd.DataFrame, pd.Series]:
-    """Features as of ``as_of - horizon`` and whether each customer bought again after it (no leakage).
-
-    Reuses the sales lines already read (filtered to orders placed by the cutoff) instead of
-    reading the store twice.
-    """
-    cutoff = as_of - timedelta(days=horizon_days)
-    totals = orders.customer_order_totals(session, cutoff)
-    dated = orders.sale_orders(session, as_of)
-    early = dated.loc[dated["ordered_at"] <= pd.Timestamp(cutoff), "order_id"]
-    features = customer_features(totals, lines[lines["order_id"].isin(early)], cutoff)
-    buyers_after = set(dated.loc[dated["ordered_at"] > pd.Timestamp(cutoff), "customer_id"].dropna().astype("int64"))
-    bought = features["customer_id"].isin(buyers_after).map({True: "bought", False: "did not buy"})
-    return features, pd.Series(bought.to_numpy(), index=features["customer_id"].to_numpy())
-
-
 @dataclass
 class Computed:
     """Everything one refresh computed, before it is stored."""
@@ -124,6 +91,7 @@ class Computed:
     movement: pd.DataFrame
     has_previous: bool
     clusters: ClusterResult | None
+    lifetime: pd.DataFrame | None
     rules: RuleResult | None
     recommendations: pd.DataFrame
     input_sizes: dict[str, Any]
@@ -150,6 +118,7 @@ def compute(session: Session, params: RefreshParams, say: Callable[[str], None],
     say("reading the store")
     totals = orders.customer_order_totals(session, as_of)
     lines = orders.sales_lines(session, as_of)
+    dated = orders.sale_orders(session, as_of)
     watch.lap("read")
     previous = snapshots.latest_run(session)
     previous_segments = pd.Series(snapshots.segments_of_run(session, previous.id), dtype=object) \
@@ -164,20 +133,23 @@ def compute(session: Session, params: RefreshParams, say: Callable[[str], None],
     watch.lap("rfm_and_features")
     results: dict[str, Any] = {"previous_run": previous.id if previous else None}
     say("clustering customers")
-    clusters = _clusters(features, params.random_state, results)
+    clusters = clusters_step(features, params.random_state, results)
     watch.lap("clusters")
     say("measuring which features matter")
     targets = {"segment": rfm.set_index("customer_id")["segment"]}
     if clusters is not None:
         targets["cluster"] = clusters.labels.astype(str)
-    importance = _importance(features, targets, params.random_state)
-    future_features, bought = _next_purchase_target(session, lines, as_of, params.horizon_days)
-    importance[f"purchase_next_{params.horizon_days}_days"] = _importance(
+    importance = importance_step(features, targets, params.random_state)
+    future_features, bought = next_purchase_target(session, lines, dated, as_of, params.horizon_days)
+    importance[f"purchase_next_{params.horizon_days}_days"] = importance_step(
         future_features, {"t": bought}, params.random_state)["t"]
     results["feature_importance"] = importance
     watch.lap("feature_importance")
+    say("fitting lifetime models")
+    lifetime = lifetime_step(dated, as_of, params, results)
+    watch.lap("lifetime")
     say("mining basket rules")
-    rules = _rules(lines, params.rules, results)
+    rules = rules_step(lines, params.rules, results)
     watch.lap("rules")
     say("recommending products")
     history = lines.dropna(subset=["customer_id"])[["customer_id", "sku"]].drop_duplicates()
@@ -192,7 +164,7 @@ def compute(session: Session, params: RefreshParams, say: Callable[[str], None],
     watch.lap("recommendations")
     return Computed(
         as_of=as_of, rfm=rfm, summary=segment_summary(rfm), previous_segment=previous_segment, movement=movement,
-        has_previous=previous is not None, clusters=clusters, rules=rules, recommendations=recs,
+        has_previous=previous is not None, clusters=clusters, lifetime=lifetime, rules=rules, recommendations=recs,
         input_sizes={"customers_with_sales": len(rfm), "sales_lines": len(lines),
                      "sale_orders": int(lines["order_id"].nunique()), "products": int(lines["sku"].nunique())},
         results=results)
@@ -204,7 +176,7 @@ def _store_customers_and_segments(connection: Connection, run_id: int, c: Comput
         else np.nan
     snapshots.write_frame(connection, CustomerScore.__table__, pd.DataFrame({
         "run_id": run_id, "customer_id": rfm["customer_id"], "recency_days": rfm["recency_days"],
-        "frequency": rfm["frequency"], "monetary_micros": _micros(rfm["monetary"]), "r_score": rfm["r_score"],
+        "frequency": rfm["frequency"], "monetary_micros": micros(rfm["monetary"]), "r_score": rfm["r_score"],
         "f_score": rfm["f_score"], "m_score": rfm["m_score"], "segment": rfm["segment"],
         "previous_segment": c.previous_segment, "cluster": cluster}))
     summary = c.summary
@@ -212,7 +184,7 @@ def _store_customers_and_segments(connection: Connection, run_id: int, c: Comput
     snapshots.write_frame(connection, SegmentStat.__table__, pd.DataFrame({
         "run_id": run_id, "segment": summary["segment"], "position": range(len(summary)),
         "customers": summary["customers"], "customer_share": summary["customer_share"],
-        "revenue_micros": _micros(summary["revenue"]), "revenue_share": summary["revenue_share"],
+        "revenue_micros": micros(summary["revenue"]), "revenue_share": summary["revenue_share"],
         "median_recency_days": summary["median_recency_days"], "median_orders": summary["median_orders"],
         "previous_customers": moves["previous_customers"].astype("int64").to_numpy() if c.has_previous else None,
         "moved_in": moves["moved_in"].astype("int64").to_numpy(),
@@ -224,6 +196,17 @@ def _store_customers_and_segments(connection: Connection, run_id: int, c: Comput
             "customer_share": p["customer_share"], "revenue_share": p["revenue_share"],
             "median_orders": p["median_orders"], "median_order_value": p["median_order_value"],
             "median_recency_days": p["median_recency_days"], "description": p["description"]}))
+
+
+def _store_lifetimes(connection: Connection, run_id: int, c: Computed) -> None:
+    if c.lifetime is None or c.lifetime.empty:
+        return
+    t = c.lifetime
+    snapshots.write_frame(connection, CustomerLifetime.__table__, pd.DataFrame({
+        "run_id": run_id, "customer_id": t["customer_id"].astype("int64"), "p_alive": t["p_alive"],
+        "expected_purchases": t["expected_purchases"], "expected_spend_micros": micros(t["expected_spend"]),
+        "clv_micros": micros(t["clv"]), "clv_low_micros": micros(t["clv_low"]),
+        "clv_high_micros": micros(t["clv_high"])}))
 
 
 def _store_rules_and_recommendations(connection: Connection, run_id: int, c: Computed) -> None:
@@ -255,6 +238,7 @@ def run_refresh(engine: Engine, params: RefreshParams | None = None, clock: Call
     with engine.begin() as connection:
         run_id = snapshots.start_run(connection, computed.as_of, {**asdict(params), "as_of": computed.as_of}, clock())
         _store_customers_and_segments(connection, run_id, computed)
+        _store_lifetimes(connection, run_id, computed)
         _store_rules_and_recommendations(connection, run_id, computed)
         watch.lap("store")
         computed.results["timings"] = watch.timings

@@ -112,6 +112,14 @@ def refresh_summary(summary: RefreshSummary) -> Group:
                      f"{rules['baskets']:,} orders ({rules['dropped_large']:,} orders over {rules['max_basket_items']} "
                      f"products left out); min support {rules['min_support']:.1%}, confidence "
                      f"{rules['min_confidence']:.0%}, lift {rules['min_lift']:g}.")
+    lifetime = results.get("lifetime", {})
+    if "refused" in lifetime:
+        lines.append(f"Churn and lifetime value: none ({lifetime['refused']}).")
+    elif lifetime:
+        m = lifetime["purchases"]
+        lines.append(f"Churn and lifetime value: {lifetime['model']} fitted on {lifetime['fitted_on']:,} customers "
+                     f"(r {m['r']:.3f}, alpha {m['alpha']:.2f}, a {m['a']:.3f}, b {m['b']:.3f}); "
+                     f"{lifetime['clv_months']}-month value discounted at {lifetime['annual_discount']:.0%} a year.")
     recs = results.get("recommendations", {})
     lines.append(f"Recommendations: {recs.get('rows', 0):,} for {recs.get('customers', 0):,} customers.")
     importance = Table(title="What drives it (mutual information, share of the total)", title_justify="left")
@@ -198,6 +206,13 @@ def recommendations(view: RecommendView) -> Group:
         head += (f": {view.score.segment}, {view.score.frequency} orders, last {view.score.recency_days} days before "
                  f"{view.run.as_of:%Y-%m-%d}")
     parts: list[object] = [head]
+    life = view.lifetime
+    if life is not None:
+        horizon = view.run.params.get("horizon_days", 90)
+        months = view.run.params.get("clv_months", 12)
+        parts.append(f"Outlook: {life.p_alive:.0%} likely still active; about {life.expected_purchases:.1f} orders "
+                     f"expected in the next {horizon} days; {months}-month value {life.clv_micros / 1e6:,.0f} "
+                     f"(range {life.clv_low_micros / 1e6:,.0f} to {life.clv_high_micros / 1e6:,.0f}).")
     if not view.recommendations.empty:
         table = Table(title="Recommended products", title_justify="left")
         for column in ("#", "product", "why"):

@@ -60,6 +60,22 @@ class CustomerScore(Base):
     )
 
 
+class CustomerLifetime(Base):
+    """A customer's churn and value outlook in one run (MBG/NBD + Gamma-Gamma)."""
+
+    __tablename__ = "customer_lifetimes"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("analytics_runs.id", ondelete="CASCADE"), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True)
+    p_alive: Mapped[float] = mapped_column(Float)
+    expected_purchases: Mapped[float] = mapped_column(Float)
+    """Expected purchases in the run's horizon (``params.horizon_days``)."""
+    expected_spend_micros: Mapped[int] = mapped_column(BigInteger)
+    clv_micros: Mapped[int] = mapped_column(BigInteger)
+    clv_low_micros: Mapped[int] = mapped_column(BigInteger)
+    clv_high_micros: Mapped[int] = mapped_column(BigInteger)
+
+
 class SegmentStat(Base):
     """Size, value and suggested action of an RFM segment in one run."""
 

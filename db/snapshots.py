@@ -17,7 +17,15 @@ from sqlalchemy.orm import Session
 
 from db.bulk import insert_new_rows
 from db.models import Customer, Order, Product
-from db.snapshot_models import AnalyticsRun, BasketRule, ClusterStat, CustomerScore, Recommendation, SegmentStat
+from db.snapshot_models import (
+    AnalyticsRun,
+    BasketRule,
+    ClusterStat,
+    CustomerLifetime,
+    CustomerScore,
+    Recommendation,
+    SegmentStat,
+)
 
 
 def start_run(connection: Connection, as_of: datetime, params: dict[str, Any], started_at: datetime) -> int:
@@ -98,6 +106,11 @@ def movers(session: Session, run_id: int, from_segment: str, to_segment: str) ->
 def customer_score(session: Session, run_id: int, customer_id: int) -> CustomerScore | None:
     """A customer's scores in a run (``None``: the customer had no sale by then)."""
     return session.get(CustomerScore, (run_id, customer_id))
+
+
+def customer_lifetime(session: Session, run_id: int, customer_id: int) -> CustomerLifetime | None:
+    """A customer's churn and value outlook in a run (``None``: not modelled then)."""
+    return session.get(CustomerLifetime, (run_id, customer_id))
 
 
 def rules_table(session: Session, run_id: int, sku: str | None = None, limit: int = 20) -> pd.DataFrame:

@@ -19,7 +19,7 @@ from db.importers import ImportOptions, import_file
 from db.importers.rules import product_kind
 from db.models import Customer
 from db.sample import ONLINE_RETAIL_SAMPLE
-from db.snapshot_models import AnalyticsRun, BasketRule, CustomerScore, Recommendation, SegmentStat
+from db.snapshot_models import AnalyticsRun, BasketRule, CustomerLifetime, CustomerScore, Recommendation, SegmentStat
 
 EARLIER = datetime(2011, 9, 30, 23, 59)
 
@@ -114,6 +114,16 @@ def test_run_records_params_sizes_and_refusals(refreshed: tuple[Engine, RefreshS
             == run.results["rules"]["rules"] > 0
         recs = session.scalar(select(func.count()).select_from(Recommendation).where(Recommendation.run_id == run.id))
         assert recs == run.results["recommendations"]["rows"] > 0
+        lifetime = run.results["lifetime"]
+        assert lifetime["model"] == "MBG/NBD + Gamma-Gamma" and lifetime["fitted_on"] == second.customers
+        assert session.scalar(select(func.count()).select_from(CustomerLifetime)
+                              .where(CustomerLifetime.run_id == run.id)) == second.customers
+        table = CustomerLifetime
+        low, clv, high = session.execute(select(func.max(table.clv_low_micros - table.clv_micros),
+                                                func.min(table.clv_micros),
+                                                func.min(table.clv_high_micros - table.clv_micros))
+                                         .where(table.run_id == run.id)).one()
+        assert low <= 0 <= high and clv >= 0
 
 
 def test_views_for_people(refreshed: tuple[Engine, RefreshSummary, RefreshSummary]) -> None:
@@ -130,6 +140,7 @@ def test_views_for_people(refreshed: tuple[Engine, RefreshSummary, RefreshSummar
             rules_view(session, "NOPE")
         recommended = recommend_view(session, "12748")
         assert not recommended.recommendations.empty
+        assert recommended.lifetime is not None and recommended.lifetime.p_alive > 0.9
         owned = set(pd.read_csv(ONLINE_RETAIL_SAMPLE, dtype=str).query("CustomerID == '12748'")["StockCode"])
         assert not set(recommended.recommendations["sku"]) & owned
         one_order = _stored_scores(engine, second.run_id).query("frequency == 1").index[0]
@@ -156,6 +167,7 @@ def test_thin_data_gets_honest_refusals(engine: Engine, tmp_path: Path) -> None:
     assert summary.results["clusters"] == {"refused": "clusters need at least 100 customers with a purchase; "
                                                       "there are 30"}
     assert summary.results["rules"] == {"refused": "basket rules need at least 100 orders; there are 60"}
+    assert summary.results["lifetime"] == {"refused": "lifetime models need at least 200 customers; there are 30"}
     with Session(engine) as session:
         assert rules_view(session).refusal.startswith("No basket rules: basket rules need at least 100 orders")
         notes = " ".join(recommend_view(session, "C1").notes)
