@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import combinations
 from typing import Protocol
 
 import numpy as np
@@ -235,7 +234,3 @@ def pair_cooccurrence(itemsets: pd.DataFrame, n_baskets: int) -> pd.DataFrame:
         return empty_frame(RULE_COLUMNS)
     return rules_from_itemsets(itemsets[itemsets["size"] <= 2], n_baskets, 0.0, 1.0 + 1e-9)
 
-
-def all_subsets(items: tuple[str, ...]) -> list[tuple[str, ...]]:
-    """Non-empty proper subsets of ``items`` (used by tests to cross-check rule generation)."""
-    return [c for r in range(1, len(items)) for c in combinations(items, r)]

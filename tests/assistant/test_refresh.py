@@ -95,8 +95,12 @@ def test_movement_is_one_query(refreshed: tuple[Engine, RefreshSummary, RefreshS
         movers = snapshots.movers(session, second.run_id, "Loyal", "At risk")
         stats = {s.segment: s for s in session.scalars(select(SegmentStat).where(SegmentStat.run_id == second.run_id))}
     assert sorted(movers["customer_ref"]) == sorted(moved.index)
-    assert sum(s.moved_in for s in stats.values()) >= sum(s.moved_out for s in stats.values()) - len(before)
-    assert stats["Champions"].previous_customers == int((before == "Champions").sum())
+    for segment, stat in stats.items():
+        here_now, here_before = now["segment"] == segment, before == segment
+        assert stat.previous_customers == int(here_before.sum()), segment
+        assert stat.moved_in == int((here_now & (now["previous_segment"] != segment)).sum()), segment
+        stayed = now.index[here_now & (now["previous_segment"] == segment)]
+        assert stat.moved_out == int(here_before.sum()) - len(stayed), segment
 
 
 def test_run_records_params_sizes_and_refusals(refreshed: tuple[Engine, RefreshSummary, RefreshSummary]) -> None:
