@@ -173,7 +173,8 @@ def _store_session() -> Iterator[Session]:
 
 def _refresh(deps: Deps, params: RefreshParams) -> None:
     with errors.status("Refreshing analytics...") as status:
-        summary = run_refresh(deps.engine, params, progress=lambda step: status.update(f"Refreshing: {step}..."))
+        summary = run_refresh(deps.engine, params, progress=lambda step: status.update(f"Refreshing: {step}..."),
+                              keep_runs=deps.settings.keep_analytics_runs)
     console.print(terminal.refresh_summary(summary))
 
 

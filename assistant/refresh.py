@@ -226,8 +226,12 @@ def _store_rules_and_recommendations(connection: Connection, run_id: int, c: Com
 
 
 def run_refresh(engine: Engine, params: RefreshParams | None = None, clock: Callable[[], datetime] = _utcnow,
-                progress: Callable[[str], None] | None = None) -> RefreshSummary:
-    """Compute every snapshot as of ``params.as_of`` and store it as a new completed run."""
+                progress: Callable[[str], None] | None = None, keep_runs: int | None = None) -> RefreshSummary:
+    """Compute every snapshot as of ``params.as_of`` and store it as a new completed run.
+
+    With ``keep_runs``, older runs beyond the newest ``keep_runs`` completed ones are deleted
+    in the same transaction (movement needs at least the previous run, so keep 2 or more).
+    """
     params = params or RefreshParams()
     say = progress or (lambda _step: None)
     started = time.perf_counter()
@@ -243,6 +247,8 @@ def run_refresh(engine: Engine, params: RefreshParams | None = None, clock: Call
         watch.lap("store")
         computed.results["timings"] = watch.timings
         snapshots.finish_run(connection, run_id, clock(), computed.input_sizes, computed.results)
+        if keep_runs is not None:
+            computed.results["pruned_runs"] = snapshots.prune_runs(connection, keep_runs)
     refresh_planner_statistics(engine)
     seconds = time.perf_counter() - started
     log.info("refresh run %s as of %s: %s customers in %.1f s", run_id, computed.as_of, len(computed.rfm), seconds)

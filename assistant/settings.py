@@ -28,6 +28,9 @@ class Settings(BaseSettings):
                               description="Where importers write the rows they reject, with reasons.")
     import_batch_rows: int = Field(20_000, ge=100, le=1_000_000, alias="CRM_IMPORT_BATCH_ROWS",
                                    description="Rows per import transaction.")
+    keep_analytics_runs: int = Field(12, ge=2, le=10_000, alias="CRM_KEEP_ANALYTICS_RUNS",
+                                     description="Completed analytics runs kept; older ones are deleted after "
+                                                 "each refresh.")
     log_level: str = Field("WARNING", alias="CRM_LOG_LEVEL", pattern="^(DEBUG|INFO|WARNING|ERROR)$",
                            description="Python logging level.")
 

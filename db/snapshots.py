@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import JSON, Connection, func, select, update
+from sqlalchemy import JSON, Connection, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from db.bulk import insert_new_rows
@@ -42,6 +42,33 @@ def finish_run(connection: Connection, run_id: int, finished_at: datetime, input
     connection.execute(update(AnalyticsRun.__table__).where(AnalyticsRun.__table__.c.id == run_id).values(
         status="failed" if error else "completed", finished_at=finished_at, input_sizes=input_sizes,
         results=json.loads(json.dumps(results, default=str)), error=error))
+
+
+SNAPSHOT_TABLES = (CustomerScore, CustomerLifetime, SegmentStat, ClusterStat, BasketRule, Recommendation)
+
+
+def prune_runs(connection: Connection, keep: int) -> int:
+    """Delete all but the newest ``keep`` completed runs (and failed runs older than those); returns how many.
+
+    Child rows are deleted explicitly, table by table, so this does not depend on the database
+    enforcing ``ON DELETE CASCADE``.
+    """
+    if keep < 1:
+        raise ValueError("keep at least one completed run")
+    runs = AnalyticsRun.__table__
+    kept = [row[0] for row in connection.execute(
+        select(runs.c.id).where(runs.c.status == "completed").order_by(runs.c.id.desc()).limit(keep))]
+    if len(kept) < keep:
+        return 0
+    doomed = [row[0] for row in connection.execute(
+        select(runs.c.id).where(runs.c.id < min(kept), runs.c.status != "running"))]
+    if not doomed:
+        return 0
+    for model in SNAPSHOT_TABLES:
+        table = model.__table__
+        connection.execute(delete(table).where(table.c.run_id.in_(doomed)))
+    connection.execute(delete(runs).where(runs.c.id.in_(doomed)))
+    return len(doomed)
 
 
 def write_frame(connection: Connection, table: Any, frame: pd.DataFrame) -> int:

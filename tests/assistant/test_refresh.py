@@ -177,3 +177,19 @@ def test_thin_data_gets_honest_refusals(engine: Engine, tmp_path: Path) -> None:
         notes = " ".join(recommend_view(session, "C1").notes)
         assert "No basket rules this run" in notes
         assert segments_view(session).table["customers"].sum() == 30
+
+
+def test_old_runs_are_pruned_with_their_rows(engine: Engine, tmp_path: Path) -> None:
+    _small_store(engine, tmp_path, customers=30, orders_each=2)
+    first = run_refresh(engine, keep_runs=2)
+    run_refresh(engine, keep_runs=2)
+    third = run_refresh(engine, keep_runs=2)
+    assert third.results["pruned_runs"] == 1
+    with Session(engine) as session:
+        assert session.scalars(select(AnalyticsRun.id).order_by(AnalyticsRun.id)).all() == [first.run_id + 1,
+                                                                                              third.run_id]
+        assert session.scalar(select(func.count()).select_from(CustomerScore)
+                              .where(CustomerScore.run_id == first.run_id)) == 0
+        assert session.scalar(select(func.count()).select_from(SegmentStat)
+                              .where(SegmentStat.run_id == first.run_id)) == 0
+        assert session.get(AnalyticsRun, third.run_id).results["previous_run"] == first.run_id + 1
