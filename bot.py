@@ -22,8 +22,9 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from analytics.rules import ENGINES, RuleParams
-from assistant import terminal
+from assistant import terminal, terminal_predictions
 from assistant.insights import UserFacingError, clusters_view, recommend_view, rules_view, segments_view
+from assistant.predictions import explain_view, model_health, train_target
 from assistant.refresh import NothingToAnalyse, RefreshParams, run_refresh
 from assistant.settings import Settings, SettingsError, load_settings
 from db import migrate
@@ -190,15 +191,22 @@ def refresh(
     min_lift: Annotated[float, typer.Option(min=0.0, help="Basket rules: minimum lift.")] = RuleParams.min_lift,
     engine: Annotated[str, typer.Option(help=f"Itemset engine: {', '.join(ENGINES)}.")] = RuleParams.engine,
     top_n: Annotated[int, typer.Option(min=1, max=50, help="Recommendations per customer.")] = 5,
-    seed: Annotated[int, typer.Option(help="Random seed (clusters, samples).")] = 42,
+    seed: Annotated[int, typer.Option(help="Random seed (clusters, samples, models).")] = 42,
+    horizon_days: Annotated[int, typer.Option(min=7, max=365, help="Purchase propensity and expected orders: "
+                                                                   "the window ahead, in days.")] = 90,
+    clv_months: Annotated[int, typer.Option(min=1, max=60, help="Customer lifetime value horizon in months.")] = 12,
+    discount: Annotated[float, typer.Option(min=0.0, max=0.99, help="Yearly discount rate of lifetime value "
+                                                                    "(0.10 = 10%).")] = 0.10,
 ) -> None:
-    """Compute RFM segments, clusters, feature importance, basket rules and recommendations; store a snapshot."""
+    """Compute segments, clusters, churn and lifetime value, purchase propensity, basket rules and
+    recommendations; store them as a new snapshot."""
     if engine not in ENGINES:
         raise UserError(f"--engine {engine!r}: choose one of {', '.join(ENGINES)}")
     deps = build_deps()
     ensure_schema(deps.engine, create=False)
     rules = RuleParams(min_support=min_support, min_confidence=min_confidence, min_lift=min_lift, engine=engine)
-    _refresh(deps, RefreshParams(as_of=as_of, random_state=seed, top_n=top_n, rules=rules))
+    _refresh(deps, RefreshParams(as_of=as_of, random_state=seed, top_n=top_n, horizon_days=horizon_days,
+                                 clv_months=clv_months, annual_discount=discount, rules=rules))
 
 
 @app.command()
@@ -229,6 +237,31 @@ def recommend(customer: Annotated[str, typer.Argument(help="Customer id, e-mail 
     """Products to offer a customer next, each with the reason."""
     with _store_session() as session:
         console.print(terminal.recommendations(recommend_view(session, customer)))
+
+
+@app.command()
+def explain(customer: Annotated[str, typer.Argument(help="Customer id, e-mail or name.")]) -> None:
+    """Everything predicted about a customer (propensity, churn, next order, value, builder targets), with why."""
+    with _store_session() as session:
+        console.print(terminal_predictions.explain(explain_view(session, customer)))
+
+
+@app.command("model-health")
+def model_health_command() -> None:
+    """Each prediction model: when and on what it was trained, against baselines, calibration, drift, warnings."""
+    with _store_session() as session:
+        console.print(terminal_predictions.model_health(model_health(session)))
+
+
+@app.command()
+def train(target: Annotated[str, typer.Option(help="The yes/no customer attribute to predict, e.g. churned.")],
+          seed: Annotated[int, typer.Option(help="Random seed (split, models).")] = 42) -> None:
+    """Prediction builder: learn a yes/no customer attribute from the others (and from behaviour), score everyone."""
+    deps = build_deps()
+    ensure_schema(deps.engine, create=False)
+    with errors.status(f"Training models for {target!r}..."):
+        summary = train_target(deps.engine, target, seed)
+    console.print(terminal_predictions.train_report(summary))
 
 
 @app.command()

@@ -104,24 +104,43 @@ def bgnbd_log_likelihood(params: tuple[float, float, float, float], x: np.ndarra
     return common + np.logaddexp(stay, leave)
 
 
+class DidNotConverge(ValueError):
+    """The likelihood ran off to a boundary: the history cannot identify the model's parameters."""
+
+
+def _check_converged(names: str, values: np.ndarray, log_likelihood: float, plausible: dict[str, float]) -> None:
+    """Refuse parameters outside ``[1/limit, limit]`` (per name) or a non-finite likelihood."""
+    if not np.isfinite(log_likelihood) or not np.isfinite(values).all():
+        raise DidNotConverge(f"the likelihood has no finite maximum for {names}")
+    for name, value in zip(names.split(", "), values, strict=True):
+        limit = plausible[name]
+        if not 1 / limit <= value <= limit:
+            raise DidNotConverge(f"{name} ran off to {value:.3g} (outside 1/{limit:g} .. {limit:g}); this history "
+                                 "cannot pin the model down")
+
+
 def fit_bgnbd(summary: pd.DataFrame, modified: bool = False) -> BetaGeoParams:
     """Maximum-likelihood (M)BG/NBD parameters for a customer summary.
 
     Raises ``ValueError`` for an empty summary or one with no repeat purchase at all (the
-    model cannot be identified).
+    model cannot be identified), ``DidNotConverge`` when the maximum runs off to a boundary.
     """
     x, t_x, big_t = _arrays(summary)
     if len(x) == 0 or not (x > 0).any():
         raise ValueError("BG/NBD needs customers with repeat purchases; the summary has none")
 
     def negative(log_params: np.ndarray) -> float:
-        value = -bgnbd_log_likelihood(tuple(np.exp(log_params)), x, t_x, big_t, modified).sum()
+        with np.errstate(all="ignore"):  # the optimiser probes extreme values; those just score badly
+            value = -bgnbd_log_likelihood(tuple(np.exp(log_params)), x, t_x, big_t, modified).sum()
         return float(value) if np.isfinite(value) else 1e300
 
     start = np.log([1.0, max(float(big_t.mean()), 1.0), 1.0, 1.0])
     result = minimize(negative, start, method="Nelder-Mead",
                       options={"xatol": 1e-8, "fatol": 1e-8, "maxiter": 20_000, "maxfev": 40_000})
     result = minimize(negative, result.x, method="L-BFGS-B")
+    # a and b may legitimately go extreme (no measurable drop-out: a -> 0, b -> inf); r and alpha may not.
+    _check_converged("r, alpha, a, b", np.exp(result.x), -result.fun,
+                     {"r": 1e6, "alpha": 1e8, "a": np.inf, "b": np.inf})
     r, alpha, a, b = np.exp(result.x)
     return BetaGeoParams(float(r), float(alpha), float(a), float(b), float(-result.fun), modified)
 
@@ -190,6 +209,7 @@ def fit_gamma_gamma(summary: pd.DataFrame) -> GammaGammaParams:
     result = minimize(negative, np.log([1.0, 1.0, float(np.mean(zbar))]), method="Nelder-Mead",
                       options={"xatol": 1e-8, "fatol": 1e-8, "maxiter": 20_000, "maxfev": 40_000})
     result = minimize(negative, result.x, method="L-BFGS-B")
+    _check_converged("p, q, v", np.exp(result.x), -result.fun, {"p": 1e6, "q": 1e6, "v": 1e10})
     p, q, v = np.exp(result.x)
     return GammaGammaParams(float(p), float(q), float(v), float(-result.fun))
 

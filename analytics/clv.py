@@ -33,7 +33,30 @@ def sufficiency_problem(summary: pd.DataFrame) -> str | None:
                 f"there are {repeaters}")
     return None
 LIFETIME_COLUMNS = {"customer_id": "object", "p_alive": "float64", "expected_purchases": "float64",
-                    "expected_spend": "float64", "clv": "float64", "clv_low": "float64", "clv_high": "float64"}
+                    "expected_spend": "float64", "clv": "float64", "clv_low": "float64", "clv_high": "float64",
+                    "days_to_next": "float64"}
+NEXT_PURCHASE_MAX_DAYS = 365
+
+
+def days_to_next_purchase(params: BetaGeoParams, summary: pd.DataFrame, unit_days: float = 7.0,
+                          max_days: float = NEXT_PURCHASE_MAX_DAYS) -> np.ndarray:
+    """Days until the customer's expected purchase count reaches one (NaN beyond ``max_days``).
+
+    "Expected next purchase" in the card: the smallest t with E[purchases in (T, T+t]] = 1,
+    found by bisection (the expectation grows with t).  Customers the model thinks have
+    probably left never reach one within the year and get NaN ("not expected within a year").
+    """
+    if summary.empty:
+        return np.zeros(0)
+    high = np.full(len(summary), max_days / unit_days)
+    reachable = expected_purchases(params, summary, max_days / unit_days) >= 1.0
+    low = np.zeros(len(summary))
+    for _ in range(30):  # 2^-30 of a year: far below a day
+        middle = (low + high) / 2
+        above = expected_purchases(params, summary, middle) >= 1.0
+        high = np.where(above, middle, high)
+        low = np.where(above, low, middle)
+    return np.where(reachable, high * unit_days, np.nan)
 
 
 def discounted_purchases(params: BetaGeoParams, summary: pd.DataFrame, months: int,
@@ -81,4 +104,5 @@ def lifetime_table(summary: pd.DataFrame, purchases: BetaGeoParams, spend: Gamma
         "clv": value * future,
         "clv_low": np.minimum(low_spend, value) * future,
         "clv_high": np.maximum(high_spend, value) * future,
+        "days_to_next": days_to_next_purchase(purchases, summary),
     }).astype(LIFETIME_COLUMNS)

@@ -22,18 +22,20 @@ from sqlalchemy.orm import Session
 from analytics.clustering import ClusterResult
 from analytics.features import customer_features
 from analytics.movement import segment_movement
-from analytics.recommend import recommend
 from analytics.rfm import rfm_table, segment_summary
-from analytics.rules import RuleParams, RuleResult, pair_cooccurrence
+from analytics.rules import RuleParams, RuleResult
 from assistant.refresh_steps import (
+    PredictionOutcome,
     clusters_step,
     importance_step,
     lifetime_step,
     micros,
     next_purchase_target,
+    propensity_step,
+    recommendations_step,
     rules_step,
 )
-from db import orders, snapshots
+from db import orders, predictions, snapshots
 from db.maintenance import refresh_planner_statistics
 from db.snapshot_models import (
     BasketRule,
@@ -92,6 +94,7 @@ class Computed:
     has_previous: bool
     clusters: ClusterResult | None
     lifetime: pd.DataFrame | None
+    propensity: PredictionOutcome
     rules: RuleResult | None
     recommendations: pd.DataFrame
     input_sizes: dict[str, Any]
@@ -148,23 +151,19 @@ def compute(session: Session, params: RefreshParams, say: Callable[[str], None],
     say("fitting lifetime models")
     lifetime = lifetime_step(dated, as_of, params, results)
     watch.lap("lifetime")
+    say("training purchase-propensity models")
+    propensity = propensity_step(dated, lines, orders.credit_orders(session, as_of), as_of, params, lifetime, results)
+    watch.lap("propensity")
     say("mining basket rules")
     rules = rules_step(lines, params.rules, results)
     watch.lap("rules")
     say("recommending products")
-    history = lines.dropna(subset=["customer_id"])[["customer_id", "sku"]].drop_duplicates()
-    history["customer_id"] = history["customer_id"].astype("int64")
-    if rules is not None:
-        returned = orders.credited_products(session, as_of)
-        recs = recommend(history, rules.rules, pair_cooccurrence(rules.itemsets, rules.baskets),
-                         snapshots.product_names(session), params.top_n, exclude=returned)
-    else:
-        recs = recommend(history.head(0), pd.DataFrame(), pd.DataFrame())
-    results["recommendations"] = {"customers": int(recs["customer_id"].nunique()), "rows": len(recs)}
+    recs = recommendations_step(session, lines, rules, as_of, params.top_n, results)
     watch.lap("recommendations")
     return Computed(
         as_of=as_of, rfm=rfm, summary=segment_summary(rfm), previous_segment=previous_segment, movement=movement,
-        has_previous=previous is not None, clusters=clusters, lifetime=lifetime, rules=rules, recommendations=recs,
+        has_previous=previous is not None, clusters=clusters, lifetime=lifetime, propensity=propensity, rules=rules,
+        recommendations=recs,
         input_sizes={"customers_with_sales": len(rfm), "sales_lines": len(lines),
                      "sale_orders": int(lines["order_id"].nunique()), "products": int(lines["sku"].nunique())},
         results=results)
@@ -206,7 +205,14 @@ def _store_lifetimes(connection: Connection, run_id: int, c: Computed) -> None:
         "run_id": run_id, "customer_id": t["customer_id"].astype("int64"), "p_alive": t["p_alive"],
         "expected_purchases": t["expected_purchases"], "expected_spend_micros": micros(t["expected_spend"]),
         "clv_micros": micros(t["clv"]), "clv_low_micros": micros(t["clv_low"]),
-        "clv_high_micros": micros(t["clv_high"])}))
+        "clv_high_micros": micros(t["clv_high"]), "days_to_next": t["days_to_next"]}))
+
+
+def _store_propensity(connection: Connection, run_id: int, c: Computed, trained_at: datetime) -> None:
+    model_id = predictions.record_model(connection, {**c.propensity.model, "run_id": run_id,
+                                                     "trained_at": trained_at})
+    if c.propensity.predictions is not None and not c.propensity.predictions.empty:
+        predictions.write_predictions(connection, model_id, c.propensity.predictions)
 
 
 def _store_rules_and_recommendations(connection: Connection, run_id: int, c: Computed) -> None:
@@ -243,6 +249,7 @@ def run_refresh(engine: Engine, params: RefreshParams | None = None, clock: Call
         run_id = snapshots.start_run(connection, computed.as_of, {**asdict(params), "as_of": computed.as_of}, clock())
         _store_customers_and_segments(connection, run_id, computed)
         _store_lifetimes(connection, run_id, computed)
+        _store_propensity(connection, run_id, computed, clock())
         _store_rules_and_recommendations(connection, run_id, computed)
         watch.lap("store")
         computed.results["timings"] = watch.timings

@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from analytics.btyd import fit_bgnbd, fit_gamma_gamma, rfm_summary
+from analytics.btyd import DidNotConverge, expected_purchases, fit_bgnbd, fit_gamma_gamma, rfm_summary
 from analytics.clustering import ClusterResult, NotEnoughData, cluster_customers
 from analytics.clv import lifetime_table, sufficiency_problem
 from analytics.features import customer_features
+from analytics.health import calibration_error, drift_table, health_warnings, reliability_table
 from analytics.importance import feature_importance
-from analytics.rules import NotEnoughBaskets, RuleParams, RuleResult, TooManyItemsets, mine_rules
-from db import orders
+from analytics.propensity import (
+    MIN_POSITIVES,
+    PROPENSITY_FEATURES,
+    NotEnoughHistory,
+    compare_out_of_time,
+    features_as_of,
+    fit_latest,
+)
+from analytics.propensity_explain import score_and_explain
+from analytics.recommend import recommend
+from analytics.rules import NotEnoughBaskets, RuleParams, RuleResult, TooManyItemsets, mine_rules, pair_cooccurrence
+from db import orders, snapshots
 from db.money import MICROS_PER_UNIT
 
 if TYPE_CHECKING:
@@ -38,6 +50,11 @@ def clusters_step(features: pd.DataFrame, random_state: int, results: dict[str, 
     return found
 
 
+MIN_DROPOUT = 1e-3
+"""Below this fitted drop-out probability per order (a / (a + b)) the history shows no measurable
+drop-out (typical of a single year of data): P(alive) is then 1 for everyone by construction, so
+the product does not call it a churn risk and reads churn from the purchase-propensity model."""
+
 LIFETIME_FIT_SAMPLE = 100_000
 """The lifetime models are fitted on at most this many customers (a seeded sample) and then
 applied to everyone: the population parameters do not need more, and the fit stays in seconds."""
@@ -52,11 +69,20 @@ def lifetime_step(dated: pd.DataFrame, as_of: datetime, params: RefreshParams,
         results["lifetime"] = {"refused": problem}
         return None
     sample = summary.sample(n=min(len(summary), LIFETIME_FIT_SAMPLE), random_state=params.random_state)
-    purchases = fit_bgnbd(sample, modified=True)
-    spend = fit_gamma_gamma(sample[sample["monetary"] > 0])
+    try:
+        purchases = fit_bgnbd(sample, modified=True)
+        spend = fit_gamma_gamma(sample[sample["monetary"] > 0])
+    except DidNotConverge as exc:
+        results["lifetime"] = {"refused": f"lifetime models did not converge: {exc}"}
+        return None
     table = lifetime_table(summary, purchases, spend, params.horizon_days / 7, params.clv_months,
                            params.annual_discount)
+    if not np.isfinite(table.drop(columns=["customer_id", "days_to_next"]).to_numpy(dtype="float64")).all():
+        results["lifetime"] = {"refused": "lifetime models gave non-finite values on this history"}
+        return None
+    dropout = purchases.a / (purchases.a + purchases.b)
     results["lifetime"] = {
+        "dropout_identified": bool(dropout >= MIN_DROPOUT),
         "model": "MBG/NBD + Gamma-Gamma", "fitted_on": len(sample), "time_unit": "week",
         "purchases": {"r": purchases.r, "alpha": purchases.alpha, "a": purchases.a, "b": purchases.b,
                       "log_likelihood": purchases.log_likelihood},
@@ -96,3 +122,105 @@ def next_purchase_target(session: Session, lines: pd.DataFrame, dated: pd.DataFr
     buyers_after = set(dated.loc[dated["ordered_at"] > pd.Timestamp(cutoff), "customer_id"].dropna().astype("int64"))
     bought = features["customer_id"].isin(buyers_after).map({True: "bought", False: "did not buy"})
     return features, pd.Series(bought.to_numpy(), index=features["customer_id"].to_numpy())
+
+
+PROPENSITY_VERSION = "propensity-2"
+"""Bumped whenever features, models or explanations change, so stored scores say which code made them."""
+
+
+@dataclass
+class PredictionOutcome:
+    """A prediction model's row (without ids and times) and its customer scores, if any."""
+
+    model: dict[str, Any]
+    predictions: pd.DataFrame | None
+
+
+def _bgnbd_scorer(dated: pd.DataFrame, horizon_days: int, random_state: int) -> Any:
+    """Expected purchases in the next H days from a BG/NBD fit at each cutoff (the baseline)."""
+    transactions = dated.dropna(subset=["customer_id"]).rename(columns={"ordered_at": "date"})
+    transactions = transactions[["customer_id", "date", "value"]]
+
+    def score(cutoff: datetime) -> pd.Series:
+        summary = rfm_summary(transactions, cutoff)
+        sample = summary.sample(n=min(len(summary), LIFETIME_FIT_SAMPLE), random_state=random_state)
+        params = fit_bgnbd(sample)
+        return pd.Series(expected_purchases(params, summary, horizon_days / 7),
+                         index=summary["customer_id"].astype("int64"))
+    return score
+
+
+def _lifetime_baseline(lifetime: pd.DataFrame, horizon_days: int) -> pd.DataFrame:
+    """Stand-in scores when no model may be trained: P(at least one order) from the lifetime model.
+
+    With E expected orders in the window, a Poisson reading gives P(>= 1) = 1 - exp(-E).
+    """
+    expected = lifetime["expected_purchases"].to_numpy(dtype="float64")
+    probability = 1 - np.exp(-expected)
+    return pd.DataFrame({
+        "customer_id": lifetime["customer_id"].astype("int64").to_numpy(), "probability": probability,
+        "score": None, "base_score": None, "factors": [[] for _ in range(len(lifetime))],
+        "explanation": [f"baseline estimate (not enough history for a trained model): about {e:.1f} orders "
+                        f"expected in the next {horizon_days} days by the lifetime model, so {p:.2f}"
+                        for e, p in zip(expected, probability, strict=True)],
+        "counterfactual": None})
+
+
+def propensity_step(dated: pd.DataFrame, lines: pd.DataFrame, credits: pd.DataFrame, as_of: datetime,
+                    params: RefreshParams, lifetime: pd.DataFrame | None, results: dict[str, Any]
+                    ) -> PredictionOutcome:
+    """Compare, refit, score and explain purchase propensity; below the thresholds, say why and
+    stand in with the lifetime model's estimate (clearly labelled) or nothing."""
+    horizon, seed = params.horizon_days, params.random_state
+    row: dict[str, Any] = {"target": f"purchase_next_{horizon}_days", "random_state": seed, "data_as_of": as_of}
+    try:
+        comparison = compare_out_of_time(dated, lines, as_of, horizon, seed, credits=credits,
+                                         baselines={"BG/NBD expected purchases": _bgnbd_scorer(dated, horizon, seed)})
+        fitted = fit_latest(dated, lines, as_of, horizon, comparison.winner, seed, credits)
+    except NotEnoughHistory as exc:
+        row |= {"refusal": str(exc), "model_name": None, "version": f"{PROPENSITY_VERSION}:none:seed{seed}"}
+        if lifetime is None or lifetime.empty:
+            results["propensity"] = {"refused": str(exc)}
+            return PredictionOutcome({**row, "status": "refused"}, None)
+        results["propensity"] = {"refused": str(exc), "stand_in": "lifetime model baseline"}
+        return PredictionOutcome({**row, "status": "baseline", "model_name": "lifetime model baseline"},
+                                 _lifetime_baseline(lifetime, horizon))
+    now = features_as_of(dated, lines, as_of, credits)
+    table, method = score_and_explain(fitted, now, as_of, horizon)
+    winner = comparison.winner
+    reliability = reliability_table(comparison.evaluation_labels, comparison.evaluation_predictions[winner])
+    drift = drift_table(fitted.training_features, now, list(PROPENSITY_FEATURES))
+    warnings = health_warnings(comparison.table, winner, calibration_error(reliability), drift, fitted.positives,
+                               MIN_POSITIVES)
+    warnings += [f"baseline {name} not computed: {why}" for name, why in comparison.skipped_baselines.items()]
+    metrics = comparison.table.round(4).to_dict("records")
+    row |= {
+        "status": "trained", "model_name": winner, "version": f"{PROPENSITY_VERSION}:{winner}:seed{seed}",
+        "training": {"horizon_days": horizon, "comparison_train_cutoff": comparison.train_cutoff,
+                     "comparison_evaluation_cutoff": comparison.test_cutoff, "comparison_sizes": comparison.sizes,
+                     "final_cutoff": fitted.cutoff, "customers": fitted.customers, "positives": fitted.positives,
+                     "features": list(PROPENSITY_FEATURES), "explanation_method": method,
+                     "calibration_error": round(calibration_error(reliability), 4),
+                     "skipped_baselines": comparison.skipped_baselines},
+        "metrics": metrics, "reliability": reliability.round(4).to_dict("records"), "drift": drift,
+        "warnings": warnings,
+    }
+    best = comparison.table.set_index("model").loc[winner]
+    results["propensity"] = {"model": winner, "roc_auc": round(float(best["roc_auc"]), 4),
+                             "brier": round(float(best["brier"]), 4), "scored": len(table), "warnings": warnings}
+    return PredictionOutcome(row, table)
+
+
+def recommendations_step(session: Session, lines: pd.DataFrame, rules: RuleResult | None, as_of: datetime,
+                         top_n: int, results: dict[str, Any]) -> pd.DataFrame:
+    """Products to offer each customer (rules, then frequent pairs), never ones they bought or returned."""
+    history = lines.dropna(subset=["customer_id"])[["customer_id", "sku"]].drop_duplicates()
+    history["customer_id"] = history["customer_id"].astype("int64")
+    if rules is not None:
+        returned = orders.credited_products(session, as_of)
+        recs = recommend(history, rules.rules, pair_cooccurrence(rules.itemsets, rules.baskets),
+                         snapshots.product_names(session), top_n, exclude=returned)
+    else:
+        recs = recommend(history.head(0), pd.DataFrame(), pd.DataFrame())
+    results["recommendations"] = {"customers": int(recs["customer_id"].nunique()), "rows": len(recs)}
+    return recs

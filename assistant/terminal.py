@@ -120,6 +120,18 @@ def refresh_summary(summary: RefreshSummary) -> Group:
         lines.append(f"Churn and lifetime value: {lifetime['model']} fitted on {lifetime['fitted_on']:,} customers "
                      f"(r {m['r']:.3f}, alpha {m['alpha']:.2f}, a {m['a']:.3f}, b {m['b']:.3f}); "
                      f"{lifetime['clv_months']}-month value discounted at {lifetime['annual_discount']:.0%} a year.")
+        if not lifetime.get("dropout_identified", True):
+            lines.append("  Note: this history shows no measurable drop-out (fitted a/(a+b) under 0.001, usual for a "
+                         "year of data), so P(alive) is not used; churn risk is read from purchase propensity.")
+    propensity = results.get("propensity", {})
+    if propensity.get("refused"):
+        stand_in = f"; standing in: {propensity['stand_in']}" if propensity.get("stand_in") else ""
+        lines.append(f"Purchase propensity: no trained model ({propensity['refused']}){stand_in}.")
+    elif propensity:
+        lines.append(f"Purchase propensity: {propensity['model']} chosen out of time (ROC AUC "
+                     f"{propensity['roc_auc']:.3f}, Brier {propensity['brier']:.3f}); {propensity['scored']:,} "
+                     "customers scored and explained. See `crm-bot model-health`.")
+        lines.extend(f"  Warning: {w}" for w in propensity.get("warnings", []))
     recs = results.get("recommendations", {})
     lines.append(f"Recommendations: {recs.get('rows', 0):,} for {recs.get('customers', 0):,} customers.")
     importance = Table(title="What drives it (mutual information, share of the total)", title_justify="left")

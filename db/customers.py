@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -45,3 +46,17 @@ def search(session: Session, text: str, limit: int = 10) -> list[Customer]:
 def count(session: Session) -> int:
     """How many customers the store holds."""
     return int(session.scalar(select(func.count(Customer.id))) or 0)
+
+
+def attribute_frame(session: Session) -> pd.DataFrame:
+    """Every customer as a row: ``customer_id, external_id, country`` plus one column per attribute.
+
+    Attributes are whatever extra columns customer files carried (kept verbatim as text), so
+    the prediction builder can learn any of them.
+    """
+    rows = session.execute(select(Customer.id, Customer.external_id, Customer.country, Customer.attributes)
+                           .order_by(Customer.id)).all()
+    base = pd.DataFrame([(r[0], r[1], r[2]) for r in rows], columns=["customer_id", "external_id", "country"])
+    extra = pd.DataFrame([r[3] or {} for r in rows], index=base.index)
+    extra = extra.drop(columns=[c for c in extra.columns if c in base.columns])
+    return pd.concat([base, extra], axis=1)

@@ -90,23 +90,41 @@ def credited_products(session: Session, as_of: datetime | None = None) -> pd.Dat
 
 
 def sale_orders(session: Session, as_of: datetime | None = None) -> pd.DataFrame:
-    """One row per sale order with at least one sales line: ``order_id, customer_id, ordered_at, value``.
+    """One row per sale order with at least one sales line: ``order_id, customer_id, ordered_at, country, value``.
 
     Aggregated in SQL; the date table analytics join to lines when they need time.
     """
     query = (
-        select(Order.id, Order.customer_id, Order.ordered_at,
+        select(Order.id, Order.customer_id, Order.ordered_at, Order.country,
                func.sum(OrderLine.quantity * OrderLine.unit_price_micros))
         .join(OrderLine, OrderLine.order_id == Order.id).join(Product, OrderLine.product_id == Product.id)
-        .where(SALES_LINE).group_by(Order.id, Order.customer_id, Order.ordered_at).order_by(Order.id)
+        .where(SALES_LINE).group_by(Order.id, Order.customer_id, Order.ordered_at, Order.country).order_by(Order.id)
     )
     if as_of is not None:
         query = query.where(Order.ordered_at <= as_of)
     frame = pd.DataFrame(session.connection().execute(query).all(),
-                         columns=["order_id", "customer_id", "ordered_at", "value_micros"])
+                         columns=["order_id", "customer_id", "ordered_at", "country", "value_micros"])
     frame["customer_id"] = frame["customer_id"].astype("Int64")
     frame["ordered_at"] = pd.to_datetime(frame["ordered_at"])
     frame["value"] = frame.pop("value_micros").astype("float64") / MICROS_PER_UNIT
+    return frame
+
+
+def credit_orders(session: Session, as_of: datetime | None = None) -> pd.DataFrame:
+    """Cancellations and returns of known customers: ``customer_id, ordered_at, value`` (value positive).
+
+    Dated, so analytics built "as of" a cutoff see only the credits issued by then.
+    """
+    query = (
+        select(Order.customer_id, Order.ordered_at, (-func.sum(OrderLine.quantity * OrderLine.unit_price_micros)))
+        .join(OrderLine, OrderLine.order_id == Order.id).join(Product, OrderLine.product_id == Product.id)
+        .where(CREDIT_LINE, Order.customer_id.is_not(None)).group_by(Order.id, Order.customer_id, Order.ordered_at)
+    )
+    if as_of is not None:
+        query = query.where(Order.ordered_at <= as_of)
+    frame = pd.DataFrame(session.connection().execute(query).all(), columns=["customer_id", "ordered_at", "micros"])
+    frame["ordered_at"] = pd.to_datetime(frame["ordered_at"])
+    frame["value"] = frame.pop("micros").astype("float64") / MICROS_PER_UNIT
     return frame
 
 

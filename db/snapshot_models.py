@@ -74,6 +74,8 @@ class CustomerLifetime(Base):
     clv_micros: Mapped[int] = mapped_column(BigInteger)
     clv_low_micros: Mapped[int] = mapped_column(BigInteger)
     clv_high_micros: Mapped[int] = mapped_column(BigInteger)
+    days_to_next: Mapped[float | None] = mapped_column(Float)
+    """Days until one more purchase is expected (``None``: not expected within a year)."""
 
 
 class SegmentStat(Base):
@@ -147,3 +149,58 @@ class Recommendation(Base):
     confidence: Mapped[float] = mapped_column(Float)
     lift: Mapped[float] = mapped_column(Float)
     reason: Mapped[str] = mapped_column(String(500))
+
+
+class PredictionModel(Base):
+    """One trained prediction (purchase propensity in a refresh, or a builder target), versioned.
+
+    Holds what model owners need to trust it: when and on what it was trained, the out-of-time
+    (or out-of-sample) comparison against baselines, the reliability table, feature drift and
+    warnings; or, when the data was too thin, the refusal in words and which baseline stands in.
+    """
+
+    __tablename__ = "prediction_models"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("analytics_runs.id", ondelete="CASCADE"), index=True)
+    """The refresh that trained it (``None`` for a builder model trained outside a refresh)."""
+    target: Mapped[str] = mapped_column(String(64))
+    """``purchase_next_90_days`` for propensity, the label attribute for the builder."""
+    status: Mapped[str] = mapped_column(String(16))
+    model_name: Mapped[str | None] = mapped_column(String(64))
+    version: Mapped[str] = mapped_column(String(80))
+    random_state: Mapped[int] = mapped_column(Integer)
+    trained_at: Mapped[datetime] = mapped_column(DateTime)
+    data_as_of: Mapped[datetime | None] = mapped_column(DateTime)
+    training: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """Cutoffs or split, sizes (customers, positives), features used, explanation method."""
+    metrics: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    """One row per model and baseline: roc_auc, brier, top-decile precision and recall, kind."""
+    reliability: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    drift: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    feature_selection: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    warnings: Mapped[list[str]] = mapped_column(JSON, default=list)
+    refusal: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint("status IN ('trained', 'baseline', 'refused')", name="status"),
+        Index("ix_prediction_models_target_id", "target", "id"),
+    )
+
+
+class CustomerPrediction(Base):
+    """A customer's score from one prediction model, with its additive explanation in words."""
+
+    __tablename__ = "customer_predictions"
+
+    model_id: Mapped[int] = mapped_column(ForeignKey("prediction_models.id", ondelete="CASCADE"), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True)
+    probability: Mapped[float] = mapped_column(Float)
+    score: Mapped[float | None] = mapped_column(Float)
+    """The model's raw score (its own scale); ``base_score + sum of factor contributions`` equals it."""
+    base_score: Mapped[float | None] = mapped_column(Float)
+    factors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    explanation: Mapped[str] = mapped_column(String(600))
+    counterfactual: Mapped[str | None] = mapped_column(String(300))
+
+    __table_args__ = (Index("ix_customer_predictions_customer_model", "customer_id", "model_id"),)

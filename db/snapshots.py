@@ -22,7 +22,9 @@ from db.snapshot_models import (
     BasketRule,
     ClusterStat,
     CustomerLifetime,
+    CustomerPrediction,
     CustomerScore,
+    PredictionModel,
     Recommendation,
     SegmentStat,
 )
@@ -67,6 +69,11 @@ def prune_runs(connection: Connection, keep: int) -> int:
     for model in SNAPSHOT_TABLES:
         table = model.__table__
         connection.execute(delete(table).where(table.c.run_id.in_(doomed)))
+    models = PredictionModel.__table__
+    doomed_models = select(models.c.id).where(models.c.run_id.in_(doomed)).scalar_subquery()
+    connection.execute(delete(CustomerPrediction.__table__).where(
+        CustomerPrediction.__table__.c.model_id.in_(doomed_models)))
+    connection.execute(delete(models).where(models.c.run_id.in_(doomed)))
     connection.execute(delete(runs).where(runs.c.id.in_(doomed)))
     return len(doomed)
 

@@ -46,6 +46,13 @@ def test_demo_loads_the_sample_into_an_embedded_store_without_any_setting(tmp_pa
     assert recommended.returncode == 0 and "bought by" in recommended.stdout
     unknown = crm_bot("recommend", "no such person", cwd=tmp_path)
     assert unknown.returncode == 2 and "no customer matches" in unknown.stderr
+    explained = crm_bot("explain", "12748", cwd=tmp_path)
+    assert explained.returncode == 0, explained.stderr
+    assert "Purchase propensity" in explained.stdout and "in the next 90 days" in explained.stdout
+    assert "Churn risk" in explained.stdout and "12-month value" in explained.stdout
+    health = crm_bot("model-health", cwd=tmp_path)
+    assert health.returncode == 0 and "purchase_next_90_days" in health.stdout
+    assert "BG/NBD expected purchases" in health.stdout and "recency only" in health.stdout
 
     again = crm_bot("demo", cwd=tmp_path)
     assert again.returncode == 0
@@ -56,12 +63,16 @@ def test_demo_loads_the_sample_into_an_embedded_store_without_any_setting(tmp_pa
 def test_insight_commands_before_any_refresh_say_what_to_do(tmp_path: Path) -> None:
     env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}"}
     assert crm_bot("db", "upgrade", cwd=tmp_path, env=env).returncode == 0
-    for command in (["segments"], ["rules"], ["recommend", "1"]):
+    for command in (["segments"], ["rules"], ["recommend", "1"], ["explain", "1"]):
         result = crm_bot(*command, cwd=tmp_path, env=env)
         assert result.returncode == 2
         assert "run `crm-bot refresh`" in result.stderr, command
     refresh = crm_bot("refresh", cwd=tmp_path, env=env)
     assert refresh.returncode == 2 and "no sales to analyse yet" in refresh.stderr
+    health = crm_bot("model-health", cwd=tmp_path, env=env)
+    assert health.returncode == 2 and "no prediction models yet" in health.stderr
+    train = crm_bot("train", "--target", "churned", cwd=tmp_path, env=env)
+    assert train.returncode == 2 and "the store has no customers yet" in train.stderr
 
 
 def test_demo_database_option_and_db_commands(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from analytics.btyd import expected_purchases, expected_spend, fit_bgnbd, fit_gamma_gamma
-from analytics.clv import LIFETIME_COLUMNS, MIN_CUSTOMERS, lifetime_table, sufficiency_problem
+from analytics.clv import LIFETIME_COLUMNS, MIN_CUSTOMERS, days_to_next_purchase, lifetime_table, sufficiency_problem
 
 
 @pytest.fixture(scope="module")
@@ -48,3 +48,17 @@ def test_thin_data_is_named() -> None:
     with pytest.raises(ValueError, match="annual_discount"):
         lifetime_table(pd.DataFrame(columns=["customer_id", "frequency", "recency", "T", "monetary"]), None, None,
                        13, annual_discount=1.5)  # type: ignore[arg-type]
+
+
+def test_days_to_next_purchase_is_where_one_purchase_is_expected(cdnow: pd.DataFrame) -> None:
+    purchases = fit_bgnbd(cdnow, modified=True)
+    days = days_to_next_purchase(purchases, cdnow)
+    reachable = ~np.isnan(days)
+    assert 0 < reachable.sum() < len(cdnow)  # CDNOW's many lapsed buyers are not expected within a year
+    at = expected_purchases(purchases, cdnow[reachable], days[reachable] / 7)
+    assert at == pytest.approx(np.ones(reachable.sum()), abs=1e-6)
+    never = cdnow[~reachable]
+    assert (expected_purchases(purchases, never, 365 / 7) < 1).all()
+    # Frequent, recent buyers are expected back sooner than occasional ones.
+    frequent = reachable & (cdnow["frequency"] >= 10).to_numpy()
+    assert np.median(days[frequent]) < np.median(days[reachable])

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from analytics.btyd import expected_purchases, fit_bgnbd, rfm_summary
-from analytics.propensity import NotEnoughHistory, compare_out_of_time, features_as_of, labels_after
+from analytics.propensity import NotEnoughHistory, compare_out_of_time, features_as_of, fit_latest, labels_after
+from analytics.propensity_explain import contribution_matrix_adds_up, score_and_explain
 from db.importers.rules import product_kind
 
 CUTOFF = datetime(2011, 6, 30, 23, 59)
@@ -92,3 +93,38 @@ def test_out_of_time_winner_beats_both_baselines_on_online_retail(retail: tuple[
     assert set(table.index) >= {"logistic regression", "decision tree", "linear SVM", "gradient boosting"}
     assert 0.6 < best["roc_auc"] < 0.95
     assert result.sizes["test_buyers"] > 30 and result.test_cutoff > result.train_cutoff
+
+
+def test_credits_and_countries_after_the_cutoff_do_not_leak_into_features() -> None:
+    orders, lines = _orders()
+    orders = orders.assign(country=["United Kingdom", "United Kingdom", "France", "France", "United Kingdom",
+                                    "United Kingdom"])
+    credits = pd.DataFrame({"customer_id": [10, 10], "value": [25.0, 500.0],
+                            "ordered_at": pd.to_datetime(["2011-06-01 10:00", "2011-07-02 10:00"])})
+    before = features_as_of(orders, lines, CUTOFF, credits).set_index("customer_id")
+    assert before.loc[10, "return_rate"] == pytest.approx(25.0 / 150.0)
+    assert before.loc[10, "home_market"] == 1.0 and before.loc[11, "home_market"] == 0.0
+    assert before.loc[10, "orders_last_60_days"] == 1 and before.loc[11, "orders_last_60_days"] == 1
+    later = credits.assign(value=[25.0, 99_999.0], customer_id=[10, 11])
+    later.loc[0, "ordered_at"] = pd.Timestamp("2011-06-01 10:00")
+    moved = orders.assign(country=orders["country"].where(orders["ordered_at"] <= pd.Timestamp(CUTOFF), "Japan"))
+    pd.testing.assert_frame_equal(features_as_of(moved, lines, CUTOFF, later).set_index("customer_id"), before)
+
+
+def test_the_refitted_winner_scores_everyone_with_explanations_that_add_up(
+        retail: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    orders, lines = retail
+    as_of = datetime(2011, 12, 9, 12, 50)
+    fitted = fit_latest(orders, lines, as_of, 90, "logistic regression")
+    now = features_as_of(orders, lines, as_of)
+    table, method = score_and_explain(fitted, now, as_of, 90)
+    assert method == "exact (linear)" and len(table) == len(now) == orders["customer_id"].nunique()
+    assert contribution_matrix_adds_up(table).max() < 1e-9
+    assert table["probability"].between(0, 1).all()
+    assert table["explanation"].str.contains(r"(?:likely to buy|may buy|unlikely to buy) in the next 90 days").all()
+    assert table["counterfactual"].dropna().str.startswith("one more order now would raise it to about").all()
+    assert table["counterfactual"].notna().sum() > 100
+    # Customers who bought more recently and more often rank higher on average.
+    merged = table.merge(now, on="customer_id")
+    assert merged.loc[merged["orders_last_60_days"] >= 2, "probability"].mean() > \
+        merged.loc[merged["recency_days"] > 180, "probability"].mean() + 0.3

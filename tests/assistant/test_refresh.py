@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import Engine, func, select
@@ -13,23 +14,22 @@ from sqlalchemy.orm import Session
 
 from analytics.rfm import SEGMENTS
 from assistant.insights import UserFacingError, recommend_view, rules_view, segments_view
-from assistant.refresh import NothingToAnalyse, RefreshParams, RefreshSummary, run_refresh
+from assistant.refresh import NothingToAnalyse, RefreshSummary, run_refresh
 from db import snapshots
 from db.importers import ImportOptions, import_file
 from db.importers.rules import product_kind
 from db.models import Customer
 from db.sample import ONLINE_RETAIL_SAMPLE
-from db.snapshot_models import AnalyticsRun, BasketRule, CustomerLifetime, CustomerScore, Recommendation, SegmentStat
-
-EARLIER = datetime(2011, 9, 30, 23, 59)
-
-
-@pytest.fixture(scope="session")
-def refreshed(sample_store: Engine) -> tuple[Engine, RefreshSummary, RefreshSummary]:
-    """The sample refreshed twice: as of 2011-09-30, then as of its last sale."""
-    first = run_refresh(sample_store, RefreshParams(as_of=EARLIER))
-    second = run_refresh(sample_store)
-    return sample_store, first, second
+from db.snapshot_models import (
+    AnalyticsRun,
+    BasketRule,
+    CustomerLifetime,
+    CustomerPrediction,
+    CustomerScore,
+    PredictionModel,
+    Recommendation,
+    SegmentStat,
+)
 
 
 def _independent_rfm(as_of: datetime) -> pd.DataFrame:
@@ -172,6 +172,8 @@ def test_thin_data_gets_honest_refusals(engine: Engine, tmp_path: Path) -> None:
                                                       "there are 30"}
     assert summary.results["rules"] == {"refused": "basket rules need at least 100 orders; there are 60"}
     assert summary.results["lifetime"] == {"refused": "lifetime models need at least 200 customers; there are 30"}
+    assert summary.results["propensity"] == {"refused": "propensity models need at least 300 customers and 30 "
+                                                        "buyers in the training period; there are 0 and 0"}
     with Session(engine) as session:
         assert rules_view(session).refusal.startswith("No basket rules: basket rules need at least 100 orders")
         notes = " ".join(recommend_view(session, "C1").notes)
@@ -193,3 +195,31 @@ def test_old_runs_are_pruned_with_their_rows(engine: Engine, tmp_path: Path) -> 
         assert session.scalar(select(func.count()).select_from(SegmentStat)
                               .where(SegmentStat.run_id == first.run_id)) == 0
         assert session.get(AnalyticsRun, third.run_id).results["previous_run"] == first.run_id + 1
+        assert session.scalars(select(PredictionModel.run_id).order_by(PredictionModel.id)).all() == [
+            first.run_id + 1, third.run_id]
+
+
+def test_too_little_history_for_a_model_gets_the_labelled_lifetime_baseline(engine: Engine, tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    rows = ["order_id,customer_id,date,sku,quantity,unit_price"]
+    for c in range(250):  # buy-till-you-die buyers: own rate (gamma mixed), own lifetime (exponential)
+        rate, day, stop = rng.gamma(0.8, 1 / 30), rng.uniform(0, 200), rng.exponential(250)
+        price = rng.lognormal(2.0, 0.8)  # each buyer's own typical spend
+        start, o = day, 0
+        while o == 0 or (day < min(start + stop, 330)):
+            when = datetime(2024, 1, 1, 10) + timedelta(days=float(day))
+            rows.append(f"{c}-{o},C{c},{when:%Y-%m-%d %H:%M},SKU{rng.integers(20)},1,{price * rng.gamma(4, 0.25):.2f}")
+            day, o = day + rng.exponential(1 / rate), o + 1
+    (tmp_path / "orders.csv").write_text("\n".join(rows) + "\n")
+    import_file(engine, "orders", tmp_path / "orders.csv", ImportOptions(reject_dir=tmp_path))
+    summary = run_refresh(engine)
+    assert "lifetime" in summary.results and "refused" not in summary.results["lifetime"]
+    assert summary.results["propensity"]["refused"].startswith("propensity models need at least 300 customers")
+    assert summary.results["propensity"]["stand_in"] == "lifetime model baseline"
+    with Session(engine) as session:
+        model = session.scalar(select(PredictionModel).where(PredictionModel.run_id == summary.run_id))
+        assert model.status == "baseline" and model.refusal.startswith("propensity models need")
+        rows = session.scalars(select(CustomerPrediction).where(CustomerPrediction.model_id == model.id)).all()
+        assert len(rows) == 250
+        assert all(r.explanation.startswith("baseline estimate (not enough history for a trained model)")
+                   and 0 <= r.probability <= 1 and r.score is None for r in rows)

@@ -1,0 +1,109 @@
+"""Prediction models and customer scores: writing them with a run, reading the latest ones.
+
+A refresh writes its propensity model inside the run's transaction (readers only see models
+of completed runs, or builder models, which are complete when committed).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, delete, or_, select
+from sqlalchemy.orm import Session
+
+from db.snapshot_models import AnalyticsRun, CustomerPrediction, PredictionModel
+from db.snapshots import write_frame
+
+KEEP_BUILDER_MODELS = 5
+"""Builder models kept per target (the newest), with their scores."""
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN and infinities become null: PostgreSQL's JSON (rightly) rejects them."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def record_model(connection: Connection, values: dict[str, Any]) -> int:
+    """Insert one prediction model row (JSON-safe values) and return its id."""
+    clean = _json_safe(json.loads(json.dumps(values, default=str)))
+    for key in ("trained_at", "data_as_of"):
+        clean[key] = values.get(key)
+    result = connection.execute(PredictionModel.__table__.insert().values(**clean))
+    return int(result.inserted_primary_key[0])
+
+
+def write_predictions(connection: Connection, model_id: int, table: pd.DataFrame) -> int:
+    """Store a scores table (``customer_id, probability, score, base_score, factors, explanation,
+    counterfactual``) for ``model_id``."""
+    frame = table[["customer_id", "probability", "score", "base_score", "factors", "explanation",
+                   "counterfactual"]].copy()
+    frame.insert(0, "model_id", model_id)
+    frame["explanation"] = frame["explanation"].str.slice(0, 600)
+    return write_frame(connection, CustomerPrediction.__table__, frame)
+
+
+def prune_builder_models(connection: Connection, target: str, keep: int = KEEP_BUILDER_MODELS) -> int:
+    """Delete builder models of ``target`` (those without a run) beyond the newest ``keep``."""
+    models = PredictionModel.__table__
+    kept = [row[0] for row in connection.execute(
+        select(models.c.id).where(models.c.target == target, models.c.run_id.is_(None))
+        .order_by(models.c.id.desc()).limit(keep))]
+    if len(kept) < keep:
+        return 0
+    doomed = select(models.c.id).where(models.c.target == target, models.c.run_id.is_(None),
+                                       models.c.id < min(kept))
+    connection.execute(delete(CustomerPrediction.__table__).where(
+        CustomerPrediction.__table__.c.model_id.in_(doomed.scalar_subquery())))
+    return connection.execute(delete(models).where(models.c.target == target, models.c.run_id.is_(None),
+                                                   models.c.id < min(kept))).rowcount or 0
+
+
+def _visible(query: Any) -> Any:
+    """Only models of completed runs, or builder models (no run)."""
+    return query.outerjoin(AnalyticsRun, AnalyticsRun.id == PredictionModel.run_id).where(
+        or_(PredictionModel.run_id.is_(None), AnalyticsRun.status == "completed"))
+
+
+def latest_model(session: Session, target: str, run_id: int | None = None) -> PredictionModel | None:
+    """The newest visible model for ``target`` (of ``run_id`` when given)."""
+    query = _visible(select(PredictionModel)).where(PredictionModel.target == target)
+    if run_id is not None:
+        query = query.where(PredictionModel.run_id == run_id)
+    return session.scalar(query.order_by(PredictionModel.id.desc()).limit(1))
+
+
+def latest_models(session: Session) -> list[PredictionModel]:
+    """The newest visible model of every target, newest first."""
+    models = session.scalars(_visible(select(PredictionModel)).order_by(PredictionModel.id.desc())).all()
+    seen: dict[str, PredictionModel] = {}
+    for model in models:
+        seen.setdefault(model.target, model)
+    return list(seen.values())
+
+
+def builder_targets(session: Session) -> list[str]:
+    """Targets ever trained with the prediction builder (a refresh retrains them)."""
+    return list(session.scalars(select(PredictionModel.target).where(PredictionModel.run_id.is_(None))
+                                .distinct().order_by(PredictionModel.target)))
+
+
+def customer_prediction(session: Session, model_id: int, customer_id: int) -> CustomerPrediction | None:
+    """One customer's score from one model."""
+    return session.get(CustomerPrediction, (model_id, customer_id))
+
+
+def predictions_of_model(session: Session, model_id: int) -> pd.DataFrame:
+    """``customer_id, probability`` of every scored customer (for health checks and lists)."""
+    rows = session.execute(select(CustomerPrediction.customer_id, CustomerPrediction.probability)
+                           .where(CustomerPrediction.model_id == model_id)).all()
+    return pd.DataFrame(rows, columns=["customer_id", "probability"])
+
