@@ -23,10 +23,14 @@ from sqlalchemy.orm import Session
 
 from analytics.rules import ENGINES, RuleParams
 from assistant import terminal, terminal_predictions
+from assistant.commands.base import Context
 from assistant.insights import UserFacingError, clusters_view, recommend_view, rules_view, segments_view
 from assistant.predictions import explain_view, model_health, train_target
 from assistant.refresh import NothingToAnalyse, RefreshParams, run_refresh
 from assistant.settings import Settings, SettingsError, load_settings
+from assistant.slack.app import build_app, make_client
+from assistant.slack.console import run_console
+from assistant.slack.server import create_http_server, serve_socket_mode
 from db import migrate
 from db.engine import DatabaseUrlError, make_engine, make_session_factory
 from db.importers import FORMATS, ImportFileError, ImportOptions, ImportReport, import_file
@@ -159,8 +163,47 @@ def demo(database: Annotated[Path | None, typer.Option(help="SQLite file to use 
     with make_session_factory(deps.engine)() as session:
         console.print(terminal.segments(segments_view(session), currency="£"))
     console.print("Sample: UCI Online Retail subset (CC BY 4.0, Chen et al. 2012); see db/sample/README.md.\n"
-                  "Try: `crm-bot segments 'At risk'`, `crm-bot rules`, `crm-bot recommend 12748`.\n"
+                  "Try: `crm-bot segments 'At risk'`, `crm-bot explain 12748`, `crm-bot model-health`, "
+                  "`crm-bot console`.\n"
                   "`crm-bot import online-retail PATH.csv.gz` loads a full export into the same store.")
+    if sys.stdin.isatty() and sys.stdout.isatty():
+        console.print("\nNow talking to the bot as in Slack (a local fake Slack; no workspace needed).")
+        run_console(_context(deps), console)
+
+
+def _context(deps: Deps) -> Context:
+    return Context(session_factory=make_session_factory(deps.engine), clock=datetime.now)
+
+
+@app.command("console")
+def console_command() -> None:
+    """Talk to the real bot in the terminal through a local fake Slack: /customer 12347, @crm who is at risk?"""
+    deps = build_deps()
+    ensure_schema(deps.engine, create=False)
+    run_console(_context(deps), console)
+
+
+@app.command()
+def serve() -> None:
+    """Run the bot for a real workspace: Socket Mode with SLACK_APP_TOKEN, else HTTP with SLACK_SIGNING_SECRET."""
+    deps = build_deps()
+    ensure_schema(deps.engine, create=False)
+    settings = deps.settings
+    if settings.slack_bot_token is None:
+        raise UserError("SLACK_BOT_TOKEN is not set: create the Slack app (README, Connect to your workspace) and "
+                        "export its bot token")
+    client = make_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+    if settings.slack_app_token is not None:
+        app_ = build_app(_context(deps), client, signing_secret="", socket_mode=True)
+        errors.print("Serving in Socket Mode (no public URL needed). Ctrl-C stops.")
+        serve_socket_mode(app_, settings.slack_app_token.get_secret_value())
+        return
+    if settings.slack_signing_secret is None:
+        raise UserError("set SLACK_APP_TOKEN for Socket Mode, or SLACK_SIGNING_SECRET for HTTP mode")
+    app_ = build_app(_context(deps), client, settings.slack_signing_secret.get_secret_value())
+    server = create_http_server(app_, "0.0.0.0", settings.http_port, settings.http_path)
+    errors.print(f"Serving HTTP on port {server.effective_port}, path {settings.http_path}. Ctrl-C stops.")
+    server.run()
 
 
 @contextmanager

@@ -181,7 +181,12 @@ def explain_view(session: Session, text: str) -> ExplainView:
     if run is None and not builder:
         raise UserFacingError("no predictions yet: run `crm-bot refresh` (or `crm-bot demo`), or "
                               "`crm-bot train --target ATTRIBUTE`")
-    customer = find_customer(session, text)
+    return explain_customer(session, find_customer(session, text), run, builder)
+
+
+def explain_customer(session: Session, customer: Customer, run: AnalyticsRun | None,
+                     builder: list[PredictionModel]) -> ExplainView:
+    """Everything predicted about ``customer`` in ``run`` and by the ``builder`` models."""
     view = ExplainView(customer=customer, run=run, score=None, lifetime=None, propensity=None)
     if run is not None:
         view.score = snapshots.customer_score(session, run.id, customer.id)

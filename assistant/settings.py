@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from db.engine import DatabaseUrlError, normalise_database_url
@@ -31,6 +31,18 @@ class Settings(BaseSettings):
     keep_analytics_runs: int = Field(12, ge=2, le=10_000, alias="CRM_KEEP_ANALYTICS_RUNS",
                                      description="Completed analytics runs kept; older ones are deleted after "
                                                  "each refresh.")
+    slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN",
+                                              description="Bot token (xoxb-...) for `crm-bot serve`; never logged.")
+    slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET",
+                                                   description="Signing secret, for HTTP mode; never logged.")
+    slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN",
+                                              description="App-level token (xapp-...): set it to use Socket Mode.")
+    slack_api_url: str | None = Field(None, alias="SLACK_API_URL",
+                                      description="Web API base URL; only for a local fake Slack.")
+    http_port: int = Field(3000, ge=1, le=65535, alias="CRM_HTTP_PORT",
+                           description="Port of HTTP mode (Slack's request URL points here).")
+    http_path: str = Field("/slack/events", alias="CRM_HTTP_PATH", pattern="^/",
+                           description="Path of Slack's request URL in HTTP mode.")
     log_level: str = Field("WARNING", alias="CRM_LOG_LEVEL", pattern="^(DEBUG|INFO|WARNING|ERROR)$",
                            description="Python logging level.")
 
@@ -55,7 +67,7 @@ def describe_settings_error(error: ValidationError) -> str:
         field = str(problem["loc"][0]) if problem["loc"] else "?"
         alias = Settings.model_fields[field].alias if field in Settings.model_fields else field
         given = problem.get("input")
-        secret = field in ("database_url", "DATABASE_URL")  # may hold a password
+        secret = field in ("database_url", "DATABASE_URL") or "slack" in field.lower()  # passwords, tokens
         shown = f" (got {given!r})" if given is not None and not secret and not isinstance(given, dict) else ""
         message = problem["msg"].removeprefix("Value error, ")
         lines.append(f"{alias or field}: {message}{shown}")

@@ -43,6 +43,18 @@ def search(session: Session, text: str, limit: int = 10) -> list[Customer]:
     return list(session.scalars(query))
 
 
+def similar_names(session: Session, text: str, limit: int = 3) -> list[Customer]:
+    """Customers whose name or id starts like ``text`` (a "did you mean" for a query with no match)."""
+    needle = text.strip().lower()[:3]
+    if len(needle) < 2:
+        return []
+    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    query = (select(Customer).where(or_(func.lower(Customer.name).like(f"{escaped}%", escape="\\"),
+                                        func.lower(Customer.external_id).like(f"{escaped}%", escape="\\")))
+             .order_by(Customer.name, Customer.external_id).limit(limit))
+    return list(session.scalars(query))
+
+
 def count(session: Session) -> int:
     """How many customers the store holds."""
     return int(session.scalar(select(func.count(Customer.id))) or 0)

@@ -189,3 +189,20 @@ def orders_of_customer(session: Session, customer_id: int, limit: int = 20, offs
                                                                 "value_micros"])
     frame["value"] = frame.pop("value_micros").astype("float64") / MICROS_PER_UNIT
     return frame
+
+
+def customer_totals(session: Session, customer_id: int, as_of: datetime | None = None) -> dict[str, object]:
+    """One customer's first and last sale, sale orders and net value (sales minus credits), in SQL."""
+    value = func.coalesce(func.sum(OrderLine.quantity * OrderLine.unit_price_micros), 0)
+    base = (select(func.min(Order.ordered_at), func.max(Order.ordered_at), func.count(func.distinct(Order.id)), value)
+            .join(OrderLine, OrderLine.order_id == Order.id).join(Product, OrderLine.product_id == Product.id)
+            .where(Order.customer_id == customer_id))
+    credit = select(value).join(Order, OrderLine.order_id == Order.id).join(
+        Product, OrderLine.product_id == Product.id).where(Order.customer_id == customer_id, CREDIT_LINE)
+    sales = base.where(SALES_LINE)
+    if as_of is not None:
+        sales, credit = sales.where(Order.ordered_at <= as_of), credit.where(Order.ordered_at <= as_of)
+    first, last, count, micros = session.execute(sales).one()
+    credit_micros = session.scalar(credit) or 0
+    return {"first_order_at": first, "last_order_at": last, "orders": int(count or 0),
+            "net_value": (int(micros or 0) + int(credit_micros)) / MICROS_PER_UNIT}

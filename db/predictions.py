@@ -107,3 +107,37 @@ def predictions_of_model(session: Session, model_id: int) -> pd.DataFrame:
                            .where(CustomerPrediction.model_id == model_id)).all()
     return pd.DataFrame(rows, columns=["customer_id", "probability"])
 
+
+
+def at_risk(session: Session, run_id: int, model_id: int | None, use_p_alive: bool, segment: str | None = None,
+            limit: int = 10) -> pd.DataFrame:
+    """The customers with the most value at stake: 12-month value x churn risk, highest first, in SQL.
+
+    Churn risk is ``1 - P(alive)`` when the lifetime model identifies drop-out, otherwise the
+    chance of no order in the horizon (``1 - purchase propensity`` of ``model_id``).
+    """
+    from db.models import Customer
+    from db.snapshot_models import CustomerLifetime, CustomerScore
+
+    if use_p_alive or model_id is None:
+        risk = 1 - CustomerLifetime.p_alive
+        query = select(Customer.external_id, Customer.name, Customer.owner, CustomerScore.segment,
+                       CustomerLifetime.clv_micros, risk.label("risk"))
+    else:
+        risk = 1 - CustomerPrediction.probability
+        query = (select(Customer.external_id, Customer.name, Customer.owner, CustomerScore.segment,
+                        CustomerLifetime.clv_micros, risk.label("risk"))
+                 .join(CustomerPrediction, (CustomerPrediction.customer_id == CustomerLifetime.customer_id)
+                       & (CustomerPrediction.model_id == model_id)))
+    query = (query.select_from(CustomerLifetime)
+             .join(CustomerScore, (CustomerScore.run_id == CustomerLifetime.run_id)
+                   & (CustomerScore.customer_id == CustomerLifetime.customer_id))
+             .join(Customer, Customer.id == CustomerLifetime.customer_id)
+             .where(CustomerLifetime.run_id == run_id))
+    if segment is not None:
+        query = query.where(CustomerScore.segment == segment)
+    query = query.order_by((CustomerLifetime.clv_micros * risk).desc(), Customer.external_id).limit(limit)
+    frame = pd.DataFrame(session.execute(query).all(),
+                         columns=["customer_ref", "name", "owner", "segment", "clv_micros", "risk"])
+    frame["value_at_stake"] = frame["clv_micros"] / 1e6 * frame["risk"]
+    return frame

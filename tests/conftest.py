@@ -148,3 +148,11 @@ def datasets() -> Path:
 @pytest.fixture(scope="session")
 def online_retail_path(datasets: Path) -> Path:
     return datasets / "online-retail" / "online_retail.csv.gz"
+
+
+@pytest.fixture(scope="session")
+def slack_payloads() -> Path:
+    """Real Slack request and response shapes; tests needing them skip only where the folder is absent."""
+    if not SLACK_PAYLOADS.is_dir():
+        pytest.skip(f"Slack payload samples not found at {SLACK_PAYLOADS} (set CRM_SLACK_PAYLOADS_DIR)")
+    return SLACK_PAYLOADS

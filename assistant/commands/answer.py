@@ -1,0 +1,50 @@
+"""Run a command and always get a message back: the one place errors become words.
+
+Two tiers: problems the user can fix (``UserFacingError``) are shown as written; anything else
+(a bug, the database down) is logged with its traceback under a short reference id, and the
+user gets the reference, never the traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from assistant.commands.base import Context, Request
+from assistant.insights import UserFacingError
+from assistant.render.blocks import Message, text_message
+
+log = logging.getLogger(__name__)
+
+Runner = Callable[[Request, Context], Message]
+
+
+def reference() -> str:
+    """A short id to quote to an admin, also written to the log with the traceback."""
+    return uuid.uuid4().hex[:8]
+
+
+def answer(runner: Runner, request: Request, context: Context) -> Message:
+    """``runner(request, context)``, or the message explaining why it could not answer."""
+    try:
+        return runner(request, context)
+    except UserFacingError as exc:
+        return text_message(str(exc))
+    except (OperationalError, PoolTimeout) as exc:
+        ref = reference()
+        log.error("store unreachable (ref %s): %s", ref, str(getattr(exc, "orig", exc)).splitlines()[0])
+        return text_message(f"The customer store is not reachable right now (ref {ref}). Please try again in a "
+                            "minute; if it lasts, tell your crm-bot admin.")
+    except DBAPIError:
+        ref = reference()
+        log.exception("database error (ref %s)", ref)
+        return text_message(f"Something went wrong reading the customer store (ref {ref}); an admin can find it "
+                            "in the log.")
+    except Exception:
+        ref = reference()
+        log.exception("unexpected error answering %r (ref %s)", request.text[:200], ref)
+        return text_message(f"Something went wrong on our side (ref {ref}); an admin can find it in the log.")

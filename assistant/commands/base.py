@@ -1,0 +1,71 @@
+"""What every command shares: the request, the context it runs in, usage errors, the registry entry."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from assistant.insights import UserFacingError
+from assistant.render.blocks import Message
+
+
+@dataclass(frozen=True)
+class Request:
+    """Who asked what, where (a slash command, a button, or a mention mapped onto a command)."""
+
+    user_id: str
+    channel_id: str
+    text: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", clean_text(self.text))
+
+
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean_text(text: str) -> str:
+    """User text without control characters (PostgreSQL refuses NUL; none of them mean anything here)."""
+    return CONTROL.sub("", text)
+
+
+@dataclass
+class Context:
+    """What runners need, built once by the composition root."""
+
+    session_factory: Callable[[], Session]
+    clock: Callable[[], datetime]
+
+
+class UsageError(UserFacingError):
+    """The command was typed wrongly; the message shows the usage."""
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser that never exits: errors become ``UsageError`` with the usage line."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{message}\nUsage: {self.format_usage().removeprefix('usage: ').strip()}")
+
+    def exit(self, status: int = 0, message: str | None = None) -> None:  # type: ignore[override]
+        raise UsageError(message or self.format_usage())
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """One command, declared once: help and the Slack app's handlers are generated from these."""
+
+    name: str
+    """How it is typed, e.g. ``/customer`` or ``/crm rules``."""
+    summary: str
+    usage: str
+    run: Callable[[Request, Context], Message]
+    examples: tuple[str, ...] = field(default_factory=tuple)
+    check: Callable[[str], object] | None = None
+    """Validates the typed text without touching the store (raises ``UsageError``), so usage
+    errors are answered in the acknowledgement, instantly."""

@@ -1,0 +1,59 @@
+"""/customer and the card's buttons (Orders, Why?, Recommend, picking one of several matches)."""
+
+from __future__ import annotations
+
+from assistant.cards import customer_card, resolve_customer
+from assistant.commands.base import Context, Request, UsageError
+from assistant.insights import find_customer, recommend_view
+from assistant.predictions import explain_customer
+from assistant.render import customer as render
+from assistant.render import insights as render_insights
+from assistant.render.blocks import Message
+from db import orders, predictions, snapshots
+
+MAX_QUERY = 200
+
+
+def check_query(text: str) -> str:
+    """A customer query must name someone and be of sane length."""
+    query = text.strip()
+    if not query:
+        raise UsageError("say which customer: `/customer 12347`, an e-mail, or part of a name")
+    if len(query) > MAX_QUERY:
+        raise UsageError(f"that is {len(query):,} characters; give a customer id, an e-mail or part of a name")
+    return query
+
+
+def run(request: Request, context: Context) -> Message:
+    """The customer card for an id, e-mail or name fragment (a pick-list when several match)."""
+    query = check_query(request.text)
+    with context.session_factory() as session:
+        found = customer_card(session, query)
+        return render.candidates(found) if not hasattr(found, "outlook") else render.card(found)  # type: ignore[arg-type]
+
+
+def orders_page(request: Request, context: Context) -> Message:
+    """Button "Orders"/"More": ``text`` is ``external_id|offset``."""
+    ref, _, offset_text = request.text.partition("|")
+    offset = int(offset_text) if offset_text.isdigit() else 0
+    with context.session_factory() as session:
+        customer = find_customer(session, ref)
+        frame = orders.orders_of_customer(session, customer.id, limit=render.ORDERS_PAGE + 1, offset=offset)
+        return render.orders_page(customer, frame.head(render.ORDERS_PAGE), offset, len(frame) > render.ORDERS_PAGE)
+
+
+def why(request: Request, context: Context) -> Message:
+    """Button "Why?": every factor of every score."""
+    with context.session_factory() as session:
+        found = resolve_customer(session, request.text)
+        if not hasattr(found, "external_id"):
+            raise UsageError("pick one customer first")
+        builder = [m for m in predictions.latest_models(session) if m.run_id is None]
+        return render.why(explain_customer(session, found, snapshots.latest_run(session), builder))  # type: ignore[arg-type]
+
+
+def recommend(request: Request, context: Context) -> Message:
+    """Button "Recommend" and ``/crm recommend``: products to offer, each with the reason."""
+    check_query(request.text)
+    with context.session_factory() as session:
+        return render_insights.recommend(recommend_view(session, request.text))

@@ -1,0 +1,51 @@
+"""Every command, declared once.  Slack handlers, ``/crm help`` and the README table come from here."""
+
+from __future__ import annotations
+
+from assistant.commands import customer, insights
+from assistant.commands.base import CommandSpec, Context, Request, UsageError, clean_text
+from assistant.render.blocks import Message
+from assistant.render.insights import help_message
+
+SLASH_COMMANDS = ("/customer", "/segments", "/crm")
+
+
+def _help(request: Request, context: Context) -> Message:
+    return help_message(list(COMMANDS.values()))
+
+
+COMMANDS: dict[str, CommandSpec] = {spec.name: spec for spec in (
+    CommandSpec("/customer", "a customer's card: profile, orders, value, segment, churn risk, propensity, next "
+                "order, lifetime value and products to offer, each with why", "/customer ID|EMAIL|NAME",
+                customer.run, ("/customer 12347",), customer.check_query),
+    CommandSpec("/segments", "segment overview (size, revenue share, movement, suggested action) or one segment",
+                "/segments [NAME]", insights.segments, ("/segments At risk",), insights.words),
+    CommandSpec("/crm rules", "\"customers who buy X also buy Y\", in words", "/crm rules [PRODUCT CODE]",
+                insights.rules, ("/crm rules 85123A",), insights.words),
+    CommandSpec("/crm recommend", "products to offer a customer, with reasons", "/crm recommend CUSTOMER",
+                customer.recommend, ("/crm recommend 12347",), customer.check_query),
+    CommandSpec("/crm atrisk", "the customers with the most value at stake (value x churn risk)",
+                "/crm atrisk [SEGMENT] [--top N]", insights.at_risk, ("/crm atrisk Champions --top 5",),
+                insights.at_risk_args),
+    CommandSpec("/crm model-health", "how far to trust the predictions: validation, calibration, drift",
+                "/crm model-health", insights.model_health, check=insights.no_arguments),
+    CommandSpec("/crm help", "this list", "/crm help", _help, check=insights.no_arguments),
+)}
+
+BUTTONS = {"customer.orders": customer.orders_page, "customer.why": customer.why,
+           "customer.recommend": customer.recommend, "customer.pick": customer.run}
+"""Button action id (prefix) -> runner; the button's value becomes the request text."""
+
+
+def route(command: str, text: str) -> tuple[CommandSpec, str]:
+    """The spec for a slash command and the text left for it (``/crm rules 85123A`` -> rules, "85123A")."""
+    text = clean_text(text)
+    if command in COMMANDS:
+        return COMMANDS[command], text
+    if command == "/crm":
+        word, _, rest = text.strip().partition(" ")
+        key = f"/crm {word.lower()}" if word else "/crm help"
+        if key in COMMANDS:
+            return COMMANDS[key], rest
+        raise UsageError(f"unknown /crm command {word[:40]!r}; try `/crm help`")
+    raise UsageError(f"unknown command {command[:40]!r}; try `/crm help`")

@@ -1,0 +1,1 @@
+"""Results -> Slack messages (text fallback + Block Kit blocks).  Pure: no database, no Slack SDK."""

@@ -1,0 +1,137 @@
+"""The customer card, the pick-list, orders and the full "why" as Slack messages."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from assistant.cards import Candidates, CustomerCard
+from assistant.predictions import ExplainView
+from assistant.render.blocks import (
+    Message,
+    actions,
+    button,
+    context,
+    divider,
+    escape,
+    fields_section,
+    header,
+    section,
+)
+
+ORDERS_PAGE = 10
+
+
+def _who(customer: object) -> str:
+    name = getattr(customer, "name", None)
+    return f"{customer.external_id}" + (f" ({name})" if name else "")  # type: ignore[attr-defined]
+
+
+def _money(value: object) -> str:
+    return f"{float(value):,.2f}" if value is not None else "-"  # type: ignore[arg-type]
+
+
+def candidates(found: Candidates) -> Message:
+    """Several matches: a short list with one button each."""
+    lines = [f"*{escape(_who(c))}*, {escape(c.country or 'country unknown')}" for c in found.customers]
+    blocks = [section(f"{len(found.customers)} customers match *{escape(found.query[:80])}*; pick one:\n"
+                      + "\n".join(lines)),
+              actions(*[button(_who(c)[:75], f"customer.pick.{i}", c.external_id)
+                        for i, c in enumerate(found.customers)])]
+    return Message(text=f"{len(found.customers)} customers match {found.query[:80]!r}: "
+                   + ", ".join(_who(c) for c in found.customers), blocks=blocks)
+
+
+def _score_lines(outlook: ExplainView) -> list[str]:
+    lines = []
+    if outlook.propensity is not None:
+        model, prediction = outlook.propensity
+        if prediction is not None:
+            tag = " (baseline)" if model.status == "baseline" else ""
+            lines.append(f"*Purchase propensity{tag}:* {escape(prediction.explanation)}")
+            if prediction.counterfactual:
+                lines.append(f"_What if:_ {escape(prediction.counterfactual)}")
+        elif model.status == "refused":
+            lines.append(f"*Purchase propensity:* not predicted ({escape(model.refusal)})")
+    for text in (outlook.churn_why, outlook.next_purchase, outlook.value_why):
+        if text:  # each already starts with what it is ("churn risk 0.12 ...", "next order expected ...")
+            head, _, rest = text.partition(":") if ":" in text[:60] else (text, "", "")
+            lines.append(f"*{escape(head[0].upper() + head[1:])}*" + (f":{escape(rest)}" if rest else ""))
+    for model, prediction in outlook.builder:
+        if prediction is not None:
+            lines.append(f"*{escape(model.target)}:* {escape(prediction.explanation)}")
+    return lines
+
+
+def card(view: CustomerCard) -> Message:
+    """The customer card: profile, orders, value, segment and cluster, scores with why, products to offer."""
+    c, outlook, totals = view.customer, view.outlook, view.totals
+    score, run = outlook.score, outlook.run
+    segment = "-"
+    if score is not None:
+        segment = score.segment + (f" (was {score.previous_segment})" if score.previous_segment
+                                   and score.previous_segment != score.segment else "")
+    first, last = totals.get("first_order_at"), totals.get("last_order_at")
+    facts = [f"*Country*\n{escape(c.country or 'unknown')}", f"*Segment*\n{escape(segment)}",
+             f"*Orders*\n{totals.get('orders', 0):,}", f"*Net value*\n{_money(totals.get('net_value'))}",
+             f"*First order*\n{first:%Y-%m-%d}" if first else "*First order*\n-",
+             f"*Last order*\n{last:%Y-%m-%d}" if last else "*Last order*\n-"]
+    if c.owner:
+        facts.append(f"*Owner*\n{escape(c.owner)}")
+    blocks = [header(f"Customer {_who(c)}"), fields_section(facts)]
+    if view.cluster:
+        blocks.append(context(f"Cluster: {escape(view.cluster)}"))
+    lines = _score_lines(outlook)
+    if lines:
+        blocks.append(section("\n".join(lines)))
+    if not view.recommendations.empty:
+        recs = [f"{r.rank}. *{escape(r.description or r.sku)}* ({escape(r.sku)}): {escape(r.reason)}"
+                for r in view.recommendations.itertuples()]
+        blocks.append(section("*Offer next*\n" + "\n".join(recs)))
+    blocks.append(context(f"As of {run.as_of:%Y-%m-%d} (analytics run {run.id})" if run else
+                          "No analytics yet: run `crm-bot refresh`."))
+    blocks.append(actions(button("Orders", "customer.orders", f"{c.external_id}|0"),
+                          button("Why?", "customer.why", c.external_id),
+                          button("Recommend", "customer.recommend", c.external_id)))
+    text = (f"Customer {_who(c)}: {segment}, {totals.get('orders', 0)} orders, "
+            f"net value {_money(totals.get('net_value'))}")
+    if outlook.propensity is not None and outlook.propensity[1] is not None:
+        text += f"; {outlook.propensity[1].explanation}"
+    return Message(text=text, blocks=blocks)
+
+
+def orders_page(customer: object, frame: pd.DataFrame, offset: int, more: bool) -> Message:
+    """A page of a customer's orders, newest first, with a "More" button when there are more."""
+    if frame.empty:
+        return Message(text=f"No orders for {_who(customer)}.",
+                       blocks=[section(f"No orders for {escape(_who(customer))}.")])
+    rows = [f"`{escape(r.order_ref)}` {r.ordered_at:%Y-%m-%d}  {r.kind}  {r.lines} lines  {_money(r.value)}"
+            for r in frame.itertuples()]
+    blocks = [section(f"*Orders of {escape(_who(customer))}* ({offset + 1}-{offset + len(frame)}, newest first)\n"
+                      + "\n".join(rows))]
+    if more:
+        blocks.append(actions(button("More", "customer.orders",
+                                     f"{customer.external_id}|{offset + len(frame)}")))  # type: ignore[attr-defined]
+    return Message(text=f"Orders {offset + 1}-{offset + len(frame)} of {_who(customer)}", blocks=blocks)
+
+
+def why(outlook: ExplainView) -> Message:
+    """The full explanation: every stored factor of every score, with its push."""
+    blocks = [header(f"Why: customer {_who(outlook.customer)}")]
+    text_lines = []
+    models = ([outlook.propensity] if outlook.propensity else []) + outlook.builder
+    for model, prediction in models:
+        if prediction is None:
+            continue
+        factors = "\n".join(f"{'+' if f['direction'] == 'for' else '-'} {escape(f['phrase'])} "
+                            f"({f['contribution']:+.2f})" for f in prediction.factors)
+        blocks.append(section(f"*{escape(model.target)}* ({escape(model.model_name or '')})\n"
+                              f"{escape(prediction.explanation)}\n{factors}"))
+        text_lines.append(prediction.explanation)
+    for text in (outlook.churn_why, outlook.next_purchase, outlook.value_why):
+        if text:
+            blocks.append(section(escape(text)))
+            text_lines.append(text)
+    blocks.append(divider())
+    blocks.append(context("Pushes are on the model's own scale and add up to its score; "
+                          "`/crm model-health` shows how the models were validated."))
+    return Message(text="; ".join(text_lines) or "Nothing predicted for this customer yet.", blocks=blocks)

@@ -1,0 +1,120 @@
+"""Segments, rules, recommendations, accounts at risk, model health and help as Slack messages."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from assistant.insights import RecommendView, RulesView, SegmentsView
+from assistant.predictions import ModelHealth
+from assistant.render.blocks import MAX_BLOCKS, Message, context, escape, header, section
+
+if TYPE_CHECKING:
+    from assistant.commands.base import CommandSpec
+
+LIST_PAGE = 10
+
+
+def segments(view: SegmentsView) -> Message:
+    """The segment overview, or one segment's profile with its most valuable members."""
+    table = view.table
+    if view.segment is not None:
+        row = table[table["segment"] == view.segment].iloc[0]
+        lines = [f"*{escape(view.segment)}*: {row['customers']:,} customers ({row['customer_share']:.0%}), "
+                 f"{row['revenue_share']:.0%} of revenue; median {row['median_orders']:.0f} orders, last one "
+                 f"{row['median_recency_days']:.0f} days ago.", f"_Suggested action:_ {escape(row['action'])}"]
+        members = view.members if view.members is not None else pd.DataFrame()
+        if not members.empty:
+            lines.append("*Most valuable members*\n" + "\n".join(
+                f"{escape(m.customer_ref)}{f' ({escape(m.name)})' if m.name else ''}: {m.frequency} orders, "
+                f"{m.monetary_micros / 1e6:,.0f} net, last {m.recency_days} days ago" for m in members.itertuples()))
+        return Message(text=f"{view.segment}: {row['customers']:,} customers, {row['revenue_share']:.0%} of revenue",
+                       blocks=[section("\n".join(lines)),
+                               context(f"As of {view.run.as_of:%Y-%m-%d} (run {view.run.id})")])
+    rows = []
+    for r in table.itertuples():
+        moved = (f"; {r.moved_in:+,} in / {-r.moved_out:+,} out since last run" if view.has_previous else "")
+        rows.append(f"*{escape(r.segment)}*: {r.customers:,} ({r.customer_share:.0%}), {r.revenue_share:.0%} of "
+                    f"revenue{moved}\n    _{escape(r.action)}_")
+    blocks = [header(f"Segments as of {view.run.as_of:%Y-%m-%d}"), section("\n".join(rows[:5]))]
+    if len(rows) > 5:
+        blocks.append(section("\n".join(rows[5:])))
+    blocks.append(context("`/segments NAME` for a segment's profile and most valuable members."))
+    return Message(text="Segments: " + ", ".join(f"{r.segment} {r.customers:,}" for r in table.itertuples()),
+                   blocks=blocks)
+
+
+def rules(view: RulesView) -> Message:
+    """Basket rules in words (or why there are none)."""
+    if view.refusal:
+        return Message(text=view.refusal, blocks=[section(escape(view.refusal))])
+    if not view.sentences:
+        return Message(text="No basket rules this run.", blocks=[section("No basket rules this run.")])
+    shown = view.sentences[:LIST_PAGE]
+    blocks = [section("\n".join(f"• {escape(s)}" for s in shown))]
+    blocks.append(context(f"{len(shown)} of {len(view.sentences)} rules, strongest first; as of "
+                          f"{view.run.as_of:%Y-%m-%d}."))
+    return Message(text=" ".join(shown[:3]), blocks=blocks)
+
+
+def recommend(view: RecommendView) -> Message:
+    """Products to offer a customer, each with the reason."""
+    c = view.customer
+    lines = [f"{r.rank}. *{escape(r.description or r.sku)}* ({escape(r.sku)}): {escape(r.reason)}"
+             for r in view.recommendations.itertuples()]
+    body = "\n".join(lines) if lines else "Nothing to recommend."
+    notes = [escape(n) for n in view.notes]
+    blocks = [section(f"*Offer {escape(c.external_id)} next*\n{body}")]
+    if notes:
+        blocks.append(context(" ".join(notes)))
+    summary = "; ".join(lines) if lines else " ".join(view.notes)
+    return Message(text=f"Recommendations for {c.external_id}: {summary}", blocks=blocks)
+
+
+def at_risk(frame: pd.DataFrame, segment: str | None, meaning: str) -> Message:
+    """Highest value at stake first: value x churn risk."""
+    where = f" in {segment}" if segment else ""
+    if frame.empty:
+        return Message(text=f"No customers at risk{where}.", blocks=[section(f"No customers at risk{escape(where)}.")])
+    lines = [f"{i}. *{escape(r.customer_ref)}*{f' ({escape(r.name)})' if r.name else ''}, {escape(r.segment)}: "
+             f"churn risk {r.risk:.2f}, 12-month value {r.clv_micros / 1e6:,.0f}, at stake {r.value_at_stake:,.0f}"
+             for i, r in enumerate(frame.itertuples(), 1)]
+    return Message(text=f"Accounts at risk{where}: " + "; ".join(lines[:3]),
+                   blocks=[header(f"Accounts at risk{where}"), section("\n".join(lines)),
+                           context(f"Ranked by 12-month value x churn risk ({meaning}).")])
+
+
+def model_health(items: list[ModelHealth]) -> Message:
+    """Each model in a few lines: what, when, how good vs baselines, calibration, drift, warnings."""
+    blocks = [header("Model health")]
+    texts = []
+    for item in items:
+        m = item.model
+        if m.status != "trained":
+            line = f"*{escape(m.target)}*: {m.status}: {escape(m.refusal or '')}"
+        else:
+            rows = {r["model"]: r for r in m.metrics}
+            best = rows.get(m.model_name or "", {})
+            baselines = ", ".join(f"{escape(r['model'])} {r['roc_auc']:.3f}" for r in m.metrics
+                                  if r["kind"] == "baseline")
+            drift = ", ".join(f"{escape(r['feature'])} {r['psi']:.2f}" for r in item.drift[:3])
+            line = (f"*{escape(m.target)}*: {escape(m.model_name)}, trained {m.trained_at:%Y-%m-%d} "
+                    f"({item.age_days:.0f} days ago), {item.scored:,} scored. ROC AUC {best.get('roc_auc', 0):.3f}, "
+                    f"Brier {best.get('brier', 0):.3f} vs baselines {baselines}. Calibration error "
+                    f"{(m.training or {}).get('calibration_error', 0):.3f}. Largest drift (PSI): {drift or 'n/a'}.")
+            if m.warnings:
+                line += "\n:warning: " + "\n:warning: ".join(escape(w) for w in m.warnings)
+        texts.append(line)
+        if len(blocks) < MAX_BLOCKS - 1:
+            blocks.append(section(line))
+    blocks.append(context("Full tables: `crm-bot model-health` in a terminal."))
+    return Message(text=" | ".join(texts), blocks=blocks)
+
+
+def help_message(specs: list[CommandSpec]) -> Message:
+    """Generated from the command registry, so it lists exactly what exists."""
+    lines = [f"`{s.usage}`: {s.summary}" + (f"  e.g. `{s.examples[0]}`" if s.examples else "") for s in specs]
+    return Message(text="Commands: " + "; ".join(s.usage for s in specs),
+                   blocks=[header("crm-bot commands"), section("\n".join(lines)),
+                           context("Mention me with a question too, e.g. \"@crm tell me about 12347\".")])

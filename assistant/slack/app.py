@@ -1,0 +1,124 @@
+"""The Bolt app: thin handlers (parse -> ack -> runner -> respond) over the Slack-free commands.
+
+Built by ``build_app`` from a ``Context`` and a ``WebClient`` (whose ``base_url`` may point at
+the local fake), never at import time.  Every runner goes through ``answer``, so users get
+words, never tracebacks; Slack's event retries (``X-Slack-Retry-Num``) are acknowledged and
+dropped, so a slow answer is never given twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import replace
+from typing import Any
+
+from slack_bolt import App, BoltResponse
+from slack_bolt.request import BoltRequest
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+
+from assistant.commands.answer import answer
+from assistant.commands.base import Context, Request, UsageError
+from assistant.commands.registry import BUTTONS, SLASH_COMMANDS, route
+from assistant.conversation import interpret
+from assistant.render.blocks import Message, actions, button, section
+
+log = logging.getLogger(__name__)
+
+ASK_ACTION = "ask.reading"
+
+
+def make_client(token: str, base_url: str | None = None) -> WebClient:
+    """A Web API client that waits out HTTP 429 (``Retry-After``) instead of failing."""
+    kwargs: dict[str, Any] = {"token": token}
+    if base_url:
+        kwargs["base_url"] = base_url
+    client = WebClient(**kwargs)
+    client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=3))
+    return client
+
+
+def _send(respond: Any, message: Message) -> None:
+    respond(text=message.text, blocks=message.blocks, response_type=message.response_type, replace_original=False)
+
+
+def _button_runner(action_id: str) -> Any:
+    key = action_id if action_id in BUTTONS else action_id.rsplit(".", 1)[0]
+    return BUTTONS.get(key)
+
+
+def _clarify(alternatives: tuple[Any, ...]) -> Message:
+    labels = " or ".join(f"*{r.label}*" for r in alternatives)
+    return Message(text="Did you mean " + " or ".join(r.label for r in alternatives) + "?",
+                   blocks=[section(f"I am not sure what you mean: {labels}?"),
+                           actions(*[button(r.label, f"{ASK_ACTION}.{i}", f"{r.command}|{r.text}")
+                                     for i, r in enumerate(alternatives)])])
+
+
+def _run_reading(command: str, text: str, request: Request, context: Context) -> Message:
+    try:
+        spec, rest = route(command.split(" ", maxsplit=1)[0], (command.partition(" ")[2] + " " + text).strip())
+    except UsageError as exc:
+        return Message(text=str(exc), blocks=[section(str(exc))])
+    return answer(spec.run, replace(request, text=rest), context)
+
+
+def build_app(context: Context, client: WebClient, signing_secret: str, socket_mode: bool = False) -> App:
+    """The Bolt app with every command, button and mention handler registered."""
+    app = App(client=client, signing_secret=signing_secret, token_verification_enabled=False,
+              request_verification_enabled=not socket_mode, logger=log)
+
+    @app.middleware
+    def drop_retries(req: BoltRequest, next: Any) -> BoltResponse | None:
+        if req.headers.get("x-slack-retry-num"):
+            return BoltResponse(status=200, body="")
+        return next()
+
+    def slash(ack: Any, command: dict[str, Any], respond: Any) -> None:
+        request = Request(user_id=command.get("user_id", ""), channel_id=command.get("channel_id", ""),
+                          text=command.get("text", "") or "")
+        try:
+            spec, rest = route(command["command"], request.text)
+            if spec.check is not None:
+                spec.check(rest)
+        except UsageError as exc:
+            ack(text=str(exc))
+            return
+        ack()
+        _send(respond, answer(spec.run, replace(request, text=rest), context))
+
+    for name in SLASH_COMMANDS:
+        app.command(name)(slash)
+
+    @app.action(re.compile(r"^customer\."))
+    def customer_button(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
+        ack()
+        runner = _button_runner(action["action_id"])
+        request = Request(user_id=body.get("user", {}).get("id", ""),
+                          channel_id=(body.get("channel") or {}).get("id", ""), text=action.get("value", ""))
+        if runner is not None:
+            _send(respond, answer(runner, request, context))
+
+    @app.action(re.compile(rf"^{re.escape(ASK_ACTION)}\."))
+    def reading_button(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
+        ack()
+        command, _, text = action.get("value", "").partition("|")
+        request = Request(user_id=body.get("user", {}).get("id", ""),
+                          channel_id=(body.get("channel") or {}).get("id", ""), text=text)
+        _send(respond, _run_reading(command, text, request, context))
+
+    @app.event("app_mention")
+    def mention(event: dict[str, Any], say: Any) -> None:
+        request = Request(user_id=event.get("user", ""), channel_id=event.get("channel", ""),
+                          text=event.get("text", ""))
+        reading = interpret(request.text)
+        message = (_run_reading(reading.reading.command, reading.reading.text, request, context)
+                   if reading.reading is not None else _clarify(reading.alternatives))
+        say(text=message.text, blocks=message.blocks, thread_ts=event.get("thread_ts") or event.get("ts"))
+
+    @app.error
+    def on_error(error: Exception, body: dict[str, Any]) -> None:
+        log.error("unhandled error in a Slack handler (%s): %s", body.get("type", "?"), error, exc_info=error)
+
+    return app

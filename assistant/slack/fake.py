@@ -1,0 +1,320 @@
+"""A local fake of Slack: the Web API methods the bot calls, response URLs, and signed deliveries.
+
+Used by the tests and by ``crm-bot console``.  It is a real HTTP server on 127.0.0.1 (random
+port) that answers like Slack (same JSON shapes, same errors: ``not_in_channel``,
+``channel_not_found``, ``invalid_blocks``, HTTP 429 with ``Retry-After``), records every call,
+mints ``response_url``s (5 uses each, as Slack allows), and can deliver slash commands, button
+clicks and mentions to the bot over HTTP, signed with the signing secret exactly as Slack signs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from slack_sdk.errors import SlackObjectFormationError
+from slack_sdk.models.blocks import Block
+
+BOT_USER = "UCRMBOT01"
+TEAM = "T0001"
+RESPONSE_URL_USES = 5
+
+
+@dataclass
+class Call:
+    """One request the bot made to the fake: Web API method (or ``response_url``) and its arguments."""
+
+    method: str
+    params: dict[str, Any]
+    at: float = field(default_factory=time.time)
+
+
+@dataclass
+class Channel:
+    id: str
+    name: str
+    kind: str = "public"
+    """``public``, ``private``, ``im`` or ``shared`` (Slack Connect)."""
+    members: set[str] = field(default_factory=set)
+    archived: bool = False
+
+
+def sign(secret: str, timestamp: str, body: str) -> str:
+    """Slack's request signature: ``v0=`` + HMAC-SHA256(secret, ``v0:{timestamp}:{body}``)."""
+    digest = hmac.new(secret.encode(), f"v0:{timestamp}:{body}".encode(), hashlib.sha256).hexdigest()
+    return f"v0={digest}"
+
+
+def _blocks_problem(blocks: Any) -> str | None:
+    """Slack's ``invalid_blocks`` check, done with slack_sdk's own Block Kit models."""
+    if blocks in (None, "", []):
+        return None
+    parsed = json.loads(blocks) if isinstance(blocks, str) else blocks
+    if not isinstance(parsed, list) or len(parsed) > 50:
+        return "no more than 50 items allowed"
+    for raw in parsed:
+        try:
+            block = Block.parse(raw)
+            if block is None:
+                return f"unknown block type {raw.get('type')!r}"
+            block.validate_json()
+        except (SlackObjectFormationError, KeyError, TypeError, AttributeError) as exc:
+            return f"invalid block: {exc}"
+    return None
+
+
+class FakeSlack:
+    """Start with ``FakeSlack().start()`` (or as a context manager); ``url`` is the Web API base."""
+
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.channels: dict[str, Channel] = {}
+        self.users: dict[str, dict[str, Any]] = {}
+        self._failures: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = {}
+        self._response_urls: dict[str, int] = {}
+        self._ts = itertools.count(1)
+        self._changed = threading.Condition()
+        self._server: ThreadingHTTPServer | None = None
+        self.add_channel("C0GENERAL", "general", members={BOT_USER})
+        self.add_user("U0ADMIN01", "alex")
+
+    # -- set-up ---------------------------------------------------------------------------
+    def add_channel(self, channel_id: str, name: str, kind: str = "public", members: set[str] | None = None) -> None:
+        self.channels[channel_id] = Channel(channel_id, name, kind, set(members or ()))
+
+    def add_user(self, user_id: str, name: str, tz: str = "Europe/London") -> None:
+        self.users[user_id] = {"id": user_id, "name": name, "real_name": name.title(), "tz": tz,
+                               "is_bot": False, "profile": {"display_name": name}}
+
+    def fail_next(self, method: str, status: int = 429, error: str = "ratelimited", retry_after: int = 1) -> None:
+        """Make the next call of ``method`` fail as Slack would (429 with Retry-After by default)."""
+        headers = {"Retry-After": str(retry_after)} if status == 429 else {}
+        self._failures.setdefault(method, []).append((status, {"ok": False, "error": error}, headers))
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start(self) -> FakeSlack:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_args: object) -> None:  # keep test and console output clean
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+                status, payload, headers = fake._handle(self.path, self.headers, body)
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True, name="fake-slack").start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def __enter__(self) -> FakeSlack:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """Web API base URL for ``WebClient(base_url=...)`` (ends with a slash, as slack_sdk expects)."""
+        assert self._server is not None, "start() the fake first"
+        return f"http://127.0.0.1:{self._server.server_address[1]}/api/"
+
+    @property
+    def root(self) -> str:
+        return self.url.removesuffix("api/")
+
+    # -- what the bot did ------------------------------------------------------------------
+    def calls_to(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    def wait_for(self, predicate: Callable[[list[Call]], bool], timeout: float = 10.0) -> list[Call]:
+        """Block until ``predicate(calls)`` holds (or raise ``TimeoutError``); returns the calls."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not predicate(self.calls):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"the bot did not do what was expected within {timeout} s; calls: "
+                                       f"{[c.method for c in self.calls]}")
+                self._changed.wait(left)
+        return list(self.calls)
+
+    def new_response_url(self) -> str:
+        key = uuid.uuid4().hex
+        self._response_urls[key] = 0
+        return f"{self.root}respond/{key}"
+
+    # -- the Web API -------------------------------------------------------------------------
+    def _record(self, method: str, params: dict[str, Any]) -> None:
+        with self._changed:
+            self.calls.append(Call(method, params))
+            self._changed.notify_all()
+
+    def _handle(self, path: str, headers: Any, body: str) -> tuple[int, dict[str, Any], dict[str, str]]:
+        params = _parse(headers.get("Content-Type", ""), body)
+        if path.startswith("/respond/"):
+            return self._respond(path.removeprefix("/respond/"), params)
+        method = path.removeprefix("/api/")
+        if self._failures.get(method):
+            status, payload, extra = self._failures[method].pop(0)
+            self._record(method + ".failed", params)
+            return status, payload, extra
+        if not (headers.get("Authorization") or "").startswith("Bearer xox"):
+            return 200, {"ok": False, "error": "not_authed"}, {}
+        handler = getattr(self, "_api_" + method.replace(".", "_"), None)
+        if handler is None:
+            return 200, {"ok": False, "error": "unknown_method"}, {}
+        result = handler(params)
+        self._record(method, params)
+        return 200, result, {}
+
+    def _respond(self, key: str, params: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        if key not in self._response_urls:
+            return 404, {"ok": False, "error": "expired_url"}, {}
+        if self._response_urls[key] >= RESPONSE_URL_USES:
+            return 200, {"ok": False, "error": "used_url"}, {}
+        problem = _blocks_problem(params.get("blocks"))
+        if problem:
+            return 200, {"ok": False, "error": "invalid_blocks", "errors": [problem]}, {}
+        self._response_urls[key] += 1
+        self._record("response_url", {**params, "response_url": key})
+        return 200, {"ok": True}, {}
+
+    def _next_ts(self) -> str:
+        return f"{int(time.time())}.{next(self._ts):06d}"
+
+    def _post_checks(self, params: dict[str, Any]) -> dict[str, Any] | None:
+        channel = self.channels.get(str(params.get("channel", "")))
+        if channel is None or (channel.kind == "private" and BOT_USER not in channel.members):
+            return {"ok": False, "error": "channel_not_found"}
+        if channel.archived:
+            return {"ok": False, "error": "is_archived"}
+        if channel.kind != "im" and BOT_USER not in channel.members:
+            return {"ok": False, "error": "not_in_channel"}
+        problem = _blocks_problem(params.get("blocks"))
+        if problem:
+            return {"ok": False, "error": "invalid_blocks", "errors": [problem]}
+        if not params.get("text") and not params.get("blocks"):
+            return {"ok": False, "error": "no_text"}
+        return None
+
+    def _api_auth_test(self, _params: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "url": "https://example.slack.com/", "team": "Example", "user": "crm",
+                "team_id": TEAM, "user_id": BOT_USER, "bot_id": "BCRMBOT01", "is_enterprise_install": False}
+
+    def _api_chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:
+        problem = self._post_checks(params)
+        if problem:
+            return problem
+        ts = self._next_ts()
+        return {"ok": True, "channel": params["channel"], "ts": ts,
+                "message": {"text": params.get("text", ""), "type": "message", "subtype": "bot_message",
+                            "bot_id": "BCRMBOT01", "ts": ts}}
+
+    def _api_chat_postEphemeral(self, params: dict[str, Any]) -> dict[str, Any]:
+        problem = self._post_checks(params)
+        return problem or {"ok": True, "message_ts": self._next_ts()}
+
+    def _api_chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
+        problem = self._post_checks(params)
+        return problem or {"ok": True, "channel": params["channel"], "ts": params.get("ts"),
+                           "text": params.get("text", "")}
+
+    def _api_users_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        user = self.users.get(str(params.get("user")))
+        return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
+
+    def _api_conversations_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self.channels.get(str(params.get("channel")))
+        if channel is None:
+            return {"ok": False, "error": "channel_not_found"}
+        return {"ok": True, "channel": {
+            "id": channel.id, "name": channel.name, "is_channel": channel.kind in ("public", "shared"),
+            "is_private": channel.kind == "private", "is_im": channel.kind == "im",
+            "is_ext_shared": channel.kind == "shared", "is_archived": channel.archived,
+            "is_member": BOT_USER in channel.members}}
+
+    # -- deliveries to the bot ------------------------------------------------------------------
+    def send_command(self, bot_url: str, secret: str, command: str, text: str, user_id: str = "U0ADMIN01",
+                     channel_id: str = "C0GENERAL", timestamp: int | None = None) -> tuple[int, str]:
+        """POST a signed slash command (Slack's form body) to the bot; returns (status, body)."""
+        form = {"token": "unused-legacy-token", "team_id": TEAM, "team_domain": "example",
+                "channel_id": channel_id, "channel_name": self.channels.get(channel_id, Channel(channel_id, "dm")).name,
+                "user_id": user_id, "user_name": self.users.get(user_id, {}).get("name", "someone"),
+                "command": command, "text": text, "api_app_id": "ACRMBOT01", "response_url": self.new_response_url(),
+                "trigger_id": f"{int(time.time())}.1.{uuid.uuid4().hex[:8]}"}
+        return self._deliver(bot_url, secret, urllib.parse.urlencode(form), "application/x-www-form-urlencoded",
+                             timestamp)
+
+    def click(self, bot_url: str, secret: str, action_id: str, value: str, label: str = "",
+              user_id: str = "U0ADMIN01", channel_id: str = "C0GENERAL") -> tuple[int, str]:
+        """POST a signed ``block_actions`` payload (a button click) to the bot."""
+        now = f"{time.time():.6f}"
+        payload = {"type": "block_actions", "user": {"id": user_id}, "api_app_id": "ACRMBOT01",
+                   "container": {"type": "message", "message_ts": now, "channel_id": channel_id,
+                                 "is_ephemeral": True},
+                   "trigger_id": f"{int(time.time())}.1.{uuid.uuid4().hex[:8]}", "team": {"id": TEAM},
+                   "channel": {"id": channel_id}, "state": {"values": {}},
+                   "response_url": self.new_response_url(),
+                   "actions": [{"action_id": action_id, "block_id": "b1", "value": value, "type": "button",
+                                "text": {"type": "plain_text", "text": label or action_id}, "action_ts": now}]}
+        body = urllib.parse.urlencode({"payload": json.dumps(payload)})
+        return self._deliver(bot_url, secret, body, "application/x-www-form-urlencoded")
+
+    def mention(self, bot_url: str, secret: str, text: str, user_id: str = "U0ADMIN01",
+                channel_id: str = "C0GENERAL", retry: int | None = None) -> tuple[int, str]:
+        """POST a signed ``app_mention`` event (``<@bot> text``) to the bot."""
+        ts = self._next_ts()
+        event = {"token": "unused-legacy-token", "team_id": TEAM, "api_app_id": "ACRMBOT01",
+                 "event": {"type": "app_mention", "user": user_id, "text": f"<@{BOT_USER}> {text}", "ts": ts,
+                           "channel": channel_id, "event_ts": ts},
+                 "type": "event_callback", "event_id": f"Ev{uuid.uuid4().hex[:10]}", "event_time": int(time.time()),
+                 "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": True}]}
+        extra = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else {}
+        return self._deliver(bot_url, secret, json.dumps(event), "application/json", extra=extra)
+
+    def _deliver(self, bot_url: str, secret: str, body: str, content_type: str, timestamp: int | None = None,
+                 extra: dict[str, str] | None = None) -> tuple[int, str]:
+        stamp = str(timestamp if timestamp is not None else int(time.time()))
+        request = urllib.request.Request(bot_url, data=body.encode(), method="POST", headers={
+            "Content-Type": content_type, "X-Slack-Request-Timestamp": stamp,
+            "X-Slack-Signature": sign(secret, stamp, body), **(extra or {})})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
+
+def _parse(content_type: str, body: str) -> dict[str, Any]:
+    if not body:
+        return {}
+    if "json" in content_type:
+        return json.loads(body)
+    parsed = {k: v[0] for k, v in urllib.parse.parse_qs(body, keep_blank_values=True).items()}
+    return parsed

@@ -1,0 +1,53 @@
+"""Serving the Bolt app: HTTP mode (waitress, a production WSGI server) or Socket Mode."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt import App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from waitress import create_server
+
+MAX_BODY_BYTES = 1_000_000
+"""Slack's payloads are a few kilobytes; anything much larger is refused before parsing."""
+
+
+@dataclass
+class RunningServer:
+    """An HTTP server running in a background thread (tests, the console)."""
+
+    server: Any
+    thread: threading.Thread
+    url: str
+
+    def stop(self) -> None:
+        self.server.close()
+        self.thread.join(timeout=5)
+
+
+def wsgi_app(app: App, path: str) -> SlackRequestHandler:
+    """The WSGI application answering Slack's requests on ``path`` (commands, actions, events)."""
+    return SlackRequestHandler(app, path=path)
+
+
+def create_http_server(app: App, host: str, port: int, path: str, threads: int = 8) -> Any:
+    """A waitress server for the app (``port=0``: any free port, see ``effective_port``)."""
+    return create_server(wsgi_app(app, path), host=host, port=port, threads=threads,
+                         max_request_body_size=MAX_BODY_BYTES, ident="crm-bot")
+
+
+def start_in_background(app: App, path: str = "/slack/events", host: str = "127.0.0.1",
+                        port: int = 0) -> RunningServer:
+    """Serve the app over HTTP on a background thread; returns where it listens."""
+    server = create_http_server(app, host, port, path)
+    thread = threading.Thread(target=server.run, daemon=True, name="crm-bot-http")
+    thread.start()
+    return RunningServer(server=server, thread=thread, url=f"http://{host}:{server.effective_port}{path}")
+
+
+def serve_socket_mode(app: App, app_token: str) -> None:
+    """Connect to Slack over a WebSocket (no public URL needed) and serve until stopped."""
+    SocketModeHandler(app, app_token).start()

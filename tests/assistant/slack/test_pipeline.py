@@ -1,0 +1,159 @@
+"""The whole Bolt pipeline over real HTTP: signed requests in, what the bot asked Slack to do out.
+
+Runs on the refreshed demo sample, on SQLite and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+import pytest
+from slack_sdk.models.blocks import Block
+from sqlalchemy import Engine
+from sqlalchemy.orm import sessionmaker
+
+from assistant.commands.base import Context
+from assistant.refresh import RefreshSummary
+from assistant.slack.app import build_app, make_client
+from assistant.slack.fake import FakeSlack
+from assistant.slack.server import RunningServer, start_in_background
+from db.engine import make_engine
+
+SECRET = "test-signing-secret"
+
+
+@dataclass
+class Bot:
+    fake: FakeSlack
+    server: RunningServer
+
+    def command(self, command: str, text: str, **kwargs: object) -> tuple[int, str]:
+        return self.fake.send_command(self.server.url, SECRET, command, text, **kwargs)  # type: ignore[arg-type]
+
+    def reply(self, before: int, method: str = "response_url") -> dict[str, object]:
+        calls = self.fake.wait_for(lambda c: sum(x.method == method for x in c) > before)
+        params = [c for c in calls if c.method == method][before].params
+        blocks = params.get("blocks") or []
+        return {**params, "blocks": json.loads(blocks) if isinstance(blocks, str) else blocks}
+
+    def count(self, method: str = "response_url") -> int:
+        return len(self.fake.calls_to(method))
+
+
+def _bot(engine: Engine) -> Iterator[Bot]:
+    with FakeSlack() as fake:
+        context = Context(session_factory=sessionmaker(engine), clock=datetime.now)
+        server = start_in_background(build_app(context, make_client("xoxb-test", fake.url), SECRET))
+        yield Bot(fake, server)
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def bot(refreshed: tuple[Engine, RefreshSummary, RefreshSummary]) -> Iterator[Bot]:
+    yield from _bot(refreshed[0])
+
+
+def _valid(blocks: list[dict[str, object]]) -> None:
+    assert 0 < len(blocks) <= 50
+    for raw in blocks:
+        Block.parse(raw).validate_json()  # type: ignore[union-attr]
+
+
+def test_customer_card_is_acked_fast_and_answered_privately_with_every_score(bot: Bot) -> None:
+    before = bot.count()
+    started = time.perf_counter()
+    status, body = bot.command("/customer", "12748")
+    ack_seconds = time.perf_counter() - started
+    assert (status, body) == (200, "") and ack_seconds < 2.0
+    reply = bot.reply(before)
+    assert reply["response_type"] == "ephemeral"
+    text = json.dumps(reply["blocks"])
+    for expected in ("Customer 12748", "Segment", "Purchase propensity", "Churn risk", "Next order expected",
+                     "12-month value", "Offer next", "customer.orders", "customer.why"):
+        assert expected in text, expected
+    assert "likely to buy in the next 90 days" in str(reply["text"])
+    _valid(reply["blocks"])  # type: ignore[arg-type]
+
+
+def test_buttons_orders_paginate_and_why_shows_every_factor(bot: Bot) -> None:
+    before = bot.count()
+    bot.fake.click(bot.server.url, SECRET, "customer.orders", "12748|0", "Orders")
+    page = bot.reply(before)
+    assert "Orders of 12748" in json.dumps(page["blocks"]) and "1-10" in str(page["text"])
+    more = [e for b in page["blocks"] if b["type"] == "actions" for e in b["elements"]]  # type: ignore[index]
+    assert more and more[0]["value"] == "12748|10"
+    bot.fake.click(bot.server.url, SECRET, "customer.orders", more[0]["value"], "More")
+    assert "Orders 11-20 of 12748" in str(bot.reply(before + 1)["text"])
+    bot.fake.click(bot.server.url, SECRET, "customer.why", "12748", "Why?")
+    why = json.dumps(bot.reply(before + 2)["blocks"])
+    assert "purchase_next_90_days" in why and "everything else" in why and "add up" in why
+
+
+def test_usage_errors_are_answered_in_the_ack_and_nothing_else_happens(bot: Bot) -> None:
+    before = len(bot.fake.calls)
+    status, body = bot.command("/crm", "frobnicate")
+    assert status == 200 and "unknown /crm command 'frobnicate'; try `/crm help`" in body
+    status, body = bot.command("/crm", "atrisk --top lots")
+    assert "invalid int value: 'lots'" in body and "Usage: /crm atrisk" in body
+    assert len(bot.fake.calls) == before
+
+
+def test_forged_or_stale_requests_get_401_and_run_nothing(bot: Bot) -> None:
+    before = len(bot.fake.calls)
+    assert bot.fake.send_command(bot.server.url, "not-the-secret", "/customer", "12748")[0] == 401
+    stale = int(time.time()) - 10 * 60
+    assert bot.command("/customer", "12748", timestamp=stale)[0] == 401
+    time.sleep(0.3)
+    assert len(bot.fake.calls) == before
+
+
+def test_help_comes_from_the_registry(bot: Bot) -> None:
+    from assistant.commands.registry import COMMANDS
+
+    before = bot.count()
+    bot.command("/crm", "help")
+    text = json.dumps(bot.reply(before)["blocks"])
+    assert all(spec.usage in text for spec in COMMANDS.values())
+
+
+def test_mentions_are_answered_in_the_thread_once_even_when_slack_retries(bot: Bot) -> None:
+    posts = bot.count("chat.postMessage")
+    status, _ = bot.fake.mention(bot.server.url, SECRET, "what do people buy with the white hanging heart?")
+    assert status == 200
+    answer = bot.reply(posts, "chat.postMessage")
+    assert answer["thread_ts"] and "WHITE HANGING HEART T-LIGHT HOLDER" in str(answer["text"])
+    assert bot.fake.mention(bot.server.url, SECRET, "tell me about 12748", retry=1)[0] == 200
+    time.sleep(0.5)
+    assert bot.count("chat.postMessage") == posts + 1  # the retry was acknowledged, not answered again
+    bot.fake.mention(bot.server.url, SECRET, "12748")
+    ask = bot.reply(posts + 1, "chat.postMessage")
+    buttons = [e for b in ask["blocks"] if b["type"] == "actions" for e in b["elements"]]  # type: ignore[index]
+    assert [b["text"]["text"] for b in buttons] == ["Card of customer 12748", "Rules about product 12748"]
+    before = bot.count()
+    bot.fake.click(bot.server.url, SECRET, buttons[0]["action_id"], buttons[0]["value"], "Card")
+    assert "Customer 12748" in str(bot.reply(before)["text"])
+
+
+@pytest.mark.parametrize("text", ["", " ", "x" * 10_000, "' OR 1=1 --", "<@U123> <!channel>", "\u00e9\u00e8\U0001f600",
+                                  "99999999", "%", "_", "\\"])
+def test_hostile_text_gets_words_not_tracebacks(bot: Bot, text: str) -> None:
+    before = bot.count()
+    status, body = bot.command("/customer", text)
+    assert status == 200
+    reply_text = body or str(bot.reply(before)["text"])
+    assert "Traceback" not in reply_text and "Error" not in reply_text[:6]
+    assert any(word in reply_text for word in ("customer", "characters", "Customer")), reply_text
+
+
+def test_a_database_outage_is_explained_and_the_bot_recovers(tmp_path: object) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path}/gone/nowhere/store.db")  # a directory that does not exist
+    for running in _bot(engine):
+        before = running.count()
+        running.command("/customer", "12748")
+        reply = str(running.reply(before)["text"])
+        assert reply.startswith("The customer store is not reachable right now (ref ")
+        assert running.command("/crm", "help")[0] == 200  # still serving

@@ -1,0 +1,66 @@
+"""Every command, with any text a user can type, answers in words within Slack's limits (real store)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from slack_sdk.models.blocks import Block
+from sqlalchemy import Engine
+from sqlalchemy.orm import sessionmaker
+
+from assistant.commands.answer import answer
+from assistant.commands.base import Context, Request, UsageError
+from assistant.commands.registry import BUTTONS, COMMANDS, route
+from assistant.refresh import RefreshSummary
+from assistant.render.blocks import Message
+
+TYPED = st.one_of(
+    st.text(max_size=120),
+    st.sampled_from(["12748", "12347", "85123A", "At risk", "Champions --top 3", "--top 0", "--top 51", "\"open",
+                     "' OR 1=1 --", "%", "_", "12748|10", "12748|-1", "x" * 300, "white hanging heart"]),
+)
+
+
+def _run(command: str, text: str, context: Context) -> Message:
+    try:
+        spec, rest = route(command, text)
+        if spec.check is not None:
+            spec.check(rest)
+    except UsageError as exc:
+        return Message(text=str(exc))
+    return answer(spec.run, Request("U1", "C1", rest), context)
+
+
+@pytest.fixture(scope="module")
+def context(refreshed: tuple[Engine, RefreshSummary, RefreshSummary]) -> Context:
+    return Context(session_factory=sessionmaker(refreshed[0]), clock=datetime.now)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(command=st.sampled_from(["/customer", "/segments", "/crm"]), sub=st.sampled_from(
+    ["", "rules ", "recommend ", "atrisk ", "model-health ", "help ", "nope "]), text=TYPED)
+def test_any_typed_text_gets_a_message_within_slacks_limits(context: Context, command: str, sub: str,
+                                                            text: str) -> None:
+    message = _run(command, (sub + text) if command == "/crm" else text, context)
+    assert message.text and "Traceback" not in message.text and "Something went wrong" not in message.text
+    assert len(message.blocks) <= 50
+    for raw in message.blocks:
+        Block.parse(raw).validate_json()  # type: ignore[union-attr]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(action=st.sampled_from(sorted(BUTTONS)), value=TYPED)
+def test_any_button_value_gets_a_message(context: Context, action: str, value: str) -> None:
+    message = answer(BUTTONS[action], Request("U1", "C1", value), context)
+    assert message.text and "Something went wrong" not in message.text
+
+
+def test_registry_examples_all_run(context: Context) -> None:
+    for spec in COMMANDS.values():
+        for example in spec.examples:
+            command, _, text = example.partition(" ")
+            message = _run(command, text, context)
+            assert "Something went wrong" not in message.text, example
