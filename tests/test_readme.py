@@ -30,3 +30,10 @@ def test_every_setting_is_documented_with_its_default() -> None:
         default = field.default if not hasattr(field.default, "as_posix") else field.default.as_posix()
         row = f"| `{field.alias}` | `{default}` | {field.description} |"
         assert row in README, f"README configuration table lacks {name}: {row}"
+
+
+def test_slack_commands_table_is_the_registry() -> None:
+    from assistant.commands.registry import COMMANDS
+
+    for spec in COMMANDS.values():
+        assert f"| `{spec.usage}` | {spec.summary} |" in README, spec.name

@@ -108,14 +108,21 @@ def build_app(context: Context, client: WebClient, signing_secret: str, socket_m
                           channel_id=(body.get("channel") or {}).get("id", ""), text=text)
         _send(respond, _run_reading(command, text, request, context))
 
-    @app.event("app_mention")
-    def mention(event: dict[str, Any], say: Any) -> None:
+    def converse(event: dict[str, Any], say: Any) -> None:
         request = Request(user_id=event.get("user", ""), channel_id=event.get("channel", ""),
                           text=event.get("text", ""))
         reading = interpret(request.text)
         message = (_run_reading(reading.reading.command, reading.reading.text, request, context)
                    if reading.reading is not None else _clarify(reading.alternatives))
         say(text=message.text, blocks=message.blocks, thread_ts=event.get("thread_ts") or event.get("ts"))
+
+    app.event("app_mention")(converse)
+
+    @app.event("message")
+    def direct_message(event: dict[str, Any], say: Any) -> None:
+        # Only people writing to the bot directly; edits, joins and bot posts carry a subtype or bot_id.
+        if event.get("channel_type") == "im" and not event.get("subtype") and not event.get("bot_id"):
+            converse(event, say)
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> None:

@@ -261,12 +261,14 @@ class FakeSlack:
 
     # -- deliveries to the bot ------------------------------------------------------------------
     def send_command(self, bot_url: str, secret: str, command: str, text: str, user_id: str = "U0ADMIN01",
-                     channel_id: str = "C0GENERAL", timestamp: int | None = None) -> tuple[int, str]:
+                     channel_id: str = "C0GENERAL", timestamp: int | None = None,
+                     response_url: str | None = None) -> tuple[int, str]:
         """POST a signed slash command (Slack's form body) to the bot; returns (status, body)."""
         form = {"token": "unused-legacy-token", "team_id": TEAM, "team_domain": "example",
                 "channel_id": channel_id, "channel_name": self.channels.get(channel_id, Channel(channel_id, "dm")).name,
                 "user_id": user_id, "user_name": self.users.get(user_id, {}).get("name", "someone"),
-                "command": command, "text": text, "api_app_id": "ACRMBOT01", "response_url": self.new_response_url(),
+                "command": command, "text": text, "api_app_id": "ACRMBOT01",
+                "response_url": response_url or self.new_response_url(),
                 "trigger_id": f"{int(time.time())}.1.{uuid.uuid4().hex[:8]}"}
         return self._deliver(bot_url, secret, urllib.parse.urlencode(form), "application/x-www-form-urlencoded",
                              timestamp)
