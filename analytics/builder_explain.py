@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.builder import BuilderResult, design_matrix
-from analytics.explain import calibrate, contributions, raw_score, top_factors
+from analytics.explain import calibrate, contributions, factors_json, raw_score, top_factors
 from analytics.propensity_explain import COUNTERFACTUAL_MIN_GAIN, probability_words
 
 MAX_COUNTERFACTUAL_LEVELS = 12
@@ -53,12 +53,7 @@ def score_builder(result: BuilderResult, customers: pd.DataFrame) -> tuple[pd.Da
         row = parts.values[i]
         for_, against = top_factors(row, result.features,
                                     lambda j, i=i: _phrase(result.features[j], records[i][result.features[j]]))
-        shown = [*for_, *against]
-        rest = float(row.sum() - sum(f.contribution for f in shown))
-        factors.append([{"feature": f.feature, "contribution": f.contribution, "phrase": f.phrase,
-                         "direction": "for" if f.contribution > 0 else "against"} for f in shown]
-                       + [{"feature": "other factors", "contribution": rest, "phrase": "everything else",
-                           "direction": "for" if rest > 0 else "against"}])
+        factors.append(factors_json([*for_, *against], float(row.sum())))
         p = float(probability[i])
         text = f"{chance_words(p)} of {result.target} ({probability_words(p)})"
         if for_:

@@ -17,6 +17,7 @@ back into that feature, which keeps the total unchanged.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -148,3 +149,22 @@ def top_factors(row_values: np.ndarray, features: list[str], phrase_of: Callable
         if len(target) < limit:
             target.append(Factor(features[j], value, phrase_of(int(j))))
     return for_, against
+
+
+def factors_json(shown: list[Factor], row_total: float) -> str:
+    """The factors shown plus an "other factors" remainder, as compact JSON text.
+
+    The remainder makes the stored contributions add up to the row's total push; JSON text
+    (not Python dicts) keeps a million customers' explanations at a few hundred bytes each.
+    """
+    rest = row_total - sum(f.contribution for f in shown)
+    items = [{"feature": f.feature, "contribution": f.contribution, "phrase": f.phrase,
+              "direction": "for" if f.contribution > 0 else "against"} for f in shown]
+    items.append({"feature": "other factors", "contribution": rest, "phrase": "everything else",
+                  "direction": "for" if rest > 0 else "against"})
+    return json.dumps(items, separators=(",", ":"))
+
+
+def stored_factors(value: str | list[dict[str, object]]) -> list[dict[str, object]]:
+    """Factors as stored (JSON text) or as read back from the database (a list)."""
+    return json.loads(value) if isinstance(value, str) else value

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from analytics.explain import Factor, calibrate, contributions, raw_score, top_factors
+from analytics.explain import Factor, calibrate, contributions, factors_json, raw_score, stored_factors, top_factors
 from analytics.propensity import PROPENSITY_FEATURES, FittedPropensity, feature_frame, one_more_order_now
 
 COUNTERFACTUAL_MIN_GAIN = 0.03
@@ -121,17 +121,13 @@ def score_and_explain(fitted: FittedPropensity, features: pd.DataFrame, as_of: d
     groups = list(REASON_GROUPS)
     grouped = np.column_stack([parts.values[:, [names.index(f) for f in REASON_GROUPS[g]]].sum(axis=1)
                                for g in groups])
-    records = x.to_dict("records")
+    columns = {name: x[name].to_numpy() for name in names}  # arrays, not a million row dicts
     factors, sentences, counterfactuals = [], [], []
     for i in range(len(x)):
         row = grouped[i]
-        for_, against = top_factors(row, groups, lambda j, i=i: group_phrase(groups[j], records[i], as_of))
-        shown = [*for_, *against]
-        rest = float(row.sum() - sum(f.contribution for f in shown))
-        factors.append([{"feature": f.feature, "contribution": f.contribution, "phrase": f.phrase,
-                         "direction": "for" if f.contribution > 0 else "against"} for f in shown]
-                       + [{"feature": "other factors", "contribution": rest, "phrase": "everything else",
-                           "direction": "for" if rest > 0 else "against"}])
+        for_, against = top_factors(row, groups, lambda j, i=i: group_phrase(
+            groups[j], {n: float(columns[n][i]) for n in REASON_GROUPS[groups[j]]}, as_of))
+        factors.append(factors_json([*for_, *against], float(row.sum())))
         sentences.append(sentence(float(probability[i]), horizon_days, for_, against))
         gain = float(what_if[i] - probability[i])
         counterfactuals.append(f"one more order now would raise it to about {probability_words(what_if[i])}"
@@ -144,5 +140,6 @@ def score_and_explain(fitted: FittedPropensity, features: pd.DataFrame, as_of: d
 
 def contribution_matrix_adds_up(table: pd.DataFrame) -> np.ndarray:
     """Per row, |base + sum(stored factor contributions) - score| (for tests and health checks)."""
-    totals = table["factors"].map(lambda items: sum(f["contribution"] for f in items)).to_numpy(dtype="float64")
+    totals = table["factors"].map(lambda items: sum(float(f["contribution"]) for f in stored_factors(items)))
+    totals = totals.to_numpy(dtype="float64")
     return np.abs(table["base_score"].to_numpy() + totals - table["score"].to_numpy())

@@ -2,10 +2,11 @@
 
     DATABASE_URL=sqlite:///retail.db python benchmarks/slack_latency.py [--users 20] [--requests 25]
 
-Runs the real Bolt app on waitress and the local fake Slack on loopback.  Each simulated user
-sends signed `/customer ID` requests for random scored customers of the latest run: the ack is
-the HTTP round trip of the command; the reply is from sending until the card arrives at its
-response_url.  Prints p50/p95/p99 of both and the process's peak memory.
+Runs `crm-bot serve` (HTTP mode, waitress) as its own process, pointed at the local fake Slack
+that runs here with the load generator, as a workspace would be: two processes on loopback.
+Each simulated user sends signed `/customer ID` requests for random scored customers of the
+latest run: the ack is the HTTP round trip of the command; the reply is from sending until the
+card arrives at its response_url.  Prints p50/p95/p99 of both and the bot's peak memory.
 """
 
 from __future__ import annotations
@@ -13,39 +14,63 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import resource
+import signal
+import socket
+import subprocess
 import sys
 import threading
 import time
-from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from assistant.commands.base import Context  # noqa: E402
-from assistant.slack.app import build_app, make_client  # noqa: E402
-from assistant.slack.fake import FakeSlack  # noqa: E402
-from assistant.slack.server import start_in_background  # noqa: E402
-from db import snapshots  # noqa: E402
-from db.engine import make_engine  # noqa: E402
-from db.models import Customer  # noqa: E402
-from db.snapshot_models import CustomerScore  # noqa: E402
+from assistant.slack.fake import FakeSlack
+from db import snapshots
+from db.engine import make_engine
+from db.models import Customer
+from db.snapshot_models import CustomerScore
 
 SECRET = "benchmark-secret"
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_until_up(fake: FakeSlack, url: str) -> None:
+    for _ in range(300):
+        try:
+            if fake.send_command(url, SECRET, "/crm", "help")[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    sys.exit("the bot did not start")
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--requests", type=int, default=25, help="per user")
+    parser.add_argument("--think-ms", type=float, default=0.0,
+                        help="mean pause of each user between requests (exponential); 0 = back to back")
     args = parser.parse_args()
     engine = make_engine(os.environ.get("DATABASE_URL", "sqlite:///crm-bot.db"), pool_size=args.users + 5)
     with Session(engine) as session:
@@ -55,54 +80,83 @@ def main() -> None:
         ids = list(session.scalars(select(Customer.external_id).join(CustomerScore, CustomerScore.customer_id ==
                                                                      Customer.id).where(CustomerScore.run_id == run.id)
                                    .limit(50_000)))
-    acks: list[float] = []
-    replies: list[float] = []
-    failures = 0
-    lock = threading.Lock()
     with FakeSlack() as fake:
-        context = Context(session_factory=sessionmaker(engine), clock=datetime.now)
-        server = start_in_background(build_app(context, make_client("xoxb-bench", fake.url), SECRET))
-
-        def user(seed: int) -> None:
-            nonlocal failures
-            rng = random.Random(seed)
-            for _ in range(args.requests):
-                url = fake.new_response_url()
-                key = url.rsplit("/", 1)[1]
-                started = time.perf_counter()
-                status, _ = fake.send_command(server.url, SECRET, "/customer", rng.choice(ids), response_url=url)
-                acked = time.perf_counter()
-                try:
-                    fake.wait_for(lambda calls, key=key: any(c.params.get("response_url") == key for c in calls), 30)
-                except TimeoutError:
-                    with lock:
-                        failures += 1
-                    continue
-                done = time.perf_counter()
-                with lock:
-                    if status != 200:
-                        failures += 1
-                    acks.append(acked - started)
-                    replies.append(done - started)
-
-        warm = fake.send_command(server.url, SECRET, "/customer", ids[0])  # first request pays imports
-        assert warm[0] == 200
-        threads = [threading.Thread(target=user, args=(i,)) for i in range(args.users)]
+        port = _free_port()
+        env = {**os.environ, "SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": SECRET,
+               "SLACK_API_URL": fake.url, "CRM_HTTP_PORT": str(port)}
+        env.pop("SLACK_APP_TOKEN", None)
+        bot = subprocess.Popen([str(Path(sys.executable).parent / "crm-bot"), "serve"], env=env,
+                               stderr=subprocess.DEVNULL)
+        bot_url = f"http://127.0.0.1:{port}/slack/events"
+        _wait_until_up(fake, bot_url)
+        load = Load()
+        threads = [threading.Thread(target=load.user, args=(fake, bot_url, ids, args, i)) for i in range(args.users)]
         started = time.perf_counter()
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         wall = time.perf_counter() - started
-        server.stop()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"store: {engine.url.render_as_string(hide_password=True)}; run {run.id}; {len(ids):,} customers sampled")
-    print(f"{args.users} users x {args.requests} /customer requests: {len(replies)} answered, {failures} failed, "
-          f"{wall:.1f} s ({len(replies) / wall:.1f} replies/s)")
+        peak = _peak_rss_mb(bot.pid)
+        bot.send_signal(signal.SIGTERM)
+        bot.wait(timeout=30)
+    _report(engine.url.render_as_string(hide_password=True), run.id, len(ids), args, load, wall, peak)
+
+
+class Load:
+    """What the simulated users measured."""
+
+    def __init__(self) -> None:
+        self.acks: list[float] = []
+        self.replies: list[float] = []
+        self.failures = 0
+        self.errors: dict[str, int] = {}
+        self.lock = threading.Lock()
+
+    def fail(self, why: str) -> None:
+        with self.lock:
+            self.failures += 1
+            self.errors[why] = self.errors.get(why, 0) + 1
+
+    def user(self, fake: FakeSlack, bot_url: str, ids: list[str], args: argparse.Namespace, seed: int) -> None:
+        rng = random.Random(seed)
+        for _ in range(args.requests):
+            if args.think_ms:
+                time.sleep(rng.expovariate(1000.0 / args.think_ms))
+            reply_url = fake.new_response_url()
+            key = reply_url.rsplit("/", 1)[1]
+            started = time.perf_counter()
+            try:
+                status, _ = fake.send_command(bot_url, SECRET, "/customer", rng.choice(ids), response_url=reply_url)
+            except OSError as exc:
+                self.fail(type(exc).__name__)
+                continue
+            acked = time.perf_counter()
+            try:
+                fake.wait_for(lambda calls, key=key: any(c.params.get("response_url") == key for c in calls), 30)
+            except TimeoutError:
+                self.fail("no reply")
+                continue
+            if status != 200:
+                self.fail(f"HTTP {status}")
+                continue
+            with self.lock:
+                self.acks.append(acked - started)
+                self.replies.append(time.perf_counter() - started)
+
+
+def _report(store: str, run_id: int, sampled: int, args: argparse.Namespace, load: Load, wall: float,
+            peak: float) -> None:
+    acks, replies, errors = load.acks, load.replies, load.errors
+    print(f"store: {store}; run {run_id}; {sampled:,} customers sampled")
+    pause = f" (mean pause {args.think_ms:.0f} ms)" if args.think_ms else " (back to back)"
+    print(f"{args.users} users x {args.requests} /customer requests{pause}: {len(replies)} answered, "
+          f"{load.failures} failed, {wall:.1f} s ({len(replies) / wall:.1f} replies/s)"
+          + (f"; errors: {errors}" if errors else ""))
     for name, values in (("ack", acks), ("reply", replies)):
         print(f"{name:5}  p50 {percentile(values, 50) * 1000:6.0f} ms  p95 {percentile(values, 95) * 1000:6.0f} ms  "
               f"p99 {percentile(values, 99) * 1000:6.0f} ms  max {max(values) * 1000:6.0f} ms")
-    print(f"peak memory of this process (bot + fake + load): {peak:.0f} MB")
+    print(f"bot process peak memory (VmHWM): {peak:.0f} MB")
 
 
 if __name__ == "__main__":

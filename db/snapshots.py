@@ -86,7 +86,7 @@ def write_frame(connection: Connection, table: Any, frame: pd.DataFrame) -> int:
     rows = frame.astype(object).where(frame.notna(), None)
     for column in columns:
         if isinstance(table.c[column].type, JSON):  # the bulk path binds text, as the JSON type would
-            rows[column] = rows[column].map(json.dumps)
+            rows[column] = rows[column].map(lambda v: v if isinstance(v, str) or v is None else json.dumps(v))
     return insert_new_rows(connection, table, columns, list(rows.itertuples(index=False, name=None)))
 
 
