@@ -27,6 +27,12 @@ from assistant.render.blocks import Message, actions, button, section
 log = logging.getLogger(__name__)
 
 ASK_ACTION = "ask.reading"
+PERSONAL_COMMANDS = ("/customer", "/crm recommend")
+"""Answers about one customer: in a channel they go to the asker only (ephemeral)."""
+
+
+def _is_direct(event: dict[str, Any]) -> bool:
+    return event.get("channel_type") == "im" or str(event.get("channel", "")).startswith("D")
 
 
 def make_client(token: str, base_url: str | None = None) -> WebClient:
@@ -108,21 +114,28 @@ def build_app(context: Context, client: WebClient, signing_secret: str, socket_m
                           channel_id=(body.get("channel") or {}).get("id", ""), text=text)
         _send(respond, _run_reading(command, text, request, context))
 
-    def converse(event: dict[str, Any], say: Any) -> None:
+    def converse(event: dict[str, Any], say: Any, client: WebClient) -> None:
         request = Request(user_id=event.get("user", ""), channel_id=event.get("channel", ""),
                           text=event.get("text", ""))
         reading = interpret(request.text)
         message = (_run_reading(reading.reading.command, reading.reading.text, request, context)
                    if reading.reading is not None else _clarify(reading.alternatives))
-        say(text=message.text, blocks=message.blocks, thread_ts=event.get("thread_ts") or event.get("ts"))
+        thread = event.get("thread_ts") or event.get("ts")
+        personal = reading.reading is not None and reading.reading.command in PERSONAL_COMMANDS
+        if personal and not _is_direct(event):
+            # One customer's details asked in a channel: only the asker sees the answer.
+            client.chat_postEphemeral(channel=request.channel_id, user=request.user_id, text=message.text,
+                                      blocks=message.blocks, thread_ts=thread)
+            return
+        say(text=message.text, blocks=message.blocks, thread_ts=thread)
 
     app.event("app_mention")(converse)
 
     @app.event("message")
-    def direct_message(event: dict[str, Any], say: Any) -> None:
+    def direct_message(event: dict[str, Any], say: Any, client: WebClient) -> None:
         # Only people writing to the bot directly; edits, joins and bot posts carry a subtype or bot_id.
         if event.get("channel_type") == "im" and not event.get("subtype") and not event.get("bot_id"):
-            converse(event, say)
+            converse(event, say, client)
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> None:

@@ -126,9 +126,14 @@ def test_mentions_are_answered_in_the_thread_once_even_when_slack_retries(bot: B
     assert status == 200
     answer = bot.reply(posts, "chat.postMessage")
     assert answer["thread_ts"] and "WHITE HANGING HEART T-LIGHT HOLDER" in str(answer["text"])
+    ephemeral = bot.count("chat.postEphemeral")
     assert bot.fake.mention(bot.server.url, SECRET, "tell me about 12748", retry=1)[0] == 200
     time.sleep(0.5)
     assert bot.count("chat.postMessage") == posts + 1  # the retry was acknowledged, not answered again
+    assert bot.count("chat.postEphemeral") == ephemeral
+    bot.fake.mention(bot.server.url, SECRET, "tell me about 12748")
+    card = bot.reply(ephemeral, "chat.postEphemeral")  # one customer's details in a channel: asker only
+    assert card["user"] == "U0ADMIN01" and "Customer 12748" in str(card["text"]) and card["thread_ts"]
     bot.fake.mention(bot.server.url, SECRET, "12748")
     ask = bot.reply(posts + 1, "chat.postMessage")
     buttons = [e for b in ask["blocks"] if b["type"] == "actions" for e in b["elements"]]  # type: ignore[index]
