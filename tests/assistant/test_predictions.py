@@ -96,3 +96,21 @@ def test_prediction_builder_on_telco_churn_in_the_store(telco_store: Engine) -> 
         session.commit()
         drift = {row["feature"]: row["level"] for row in model_health(session)[0].drift}
         assert drift["Contract"] == "major shift" and drift["tenure"] == "stable"
+
+
+def test_last_weeks_answer_is_reproduced_by_the_same_date_and_seed(engine: Engine, tmp_path: Path) -> None:
+    from datetime import datetime
+
+    from assistant.refresh import RefreshParams, run_refresh
+    from db.sample import ONLINE_RETAIL_SAMPLE
+
+    import_file(engine, "online-retail", ONLINE_RETAIL_SAMPLE, ImportOptions(reject_dir=tmp_path))
+    params = RefreshParams(as_of=datetime(2011, 11, 30, 23, 59), random_state=7)
+    first, second = run_refresh(engine, params), run_refresh(engine, params)
+    with Session(engine) as session:
+        models = [predictions.latest_model(session, "purchase_next_90_days", run.run_id) for run in (first, second)]
+        assert models[0].version == models[1].version and models[0].version.endswith(":seed7")
+        assert models[0].metrics == models[1].metrics
+        scores = [dict(session.execute(select(CustomerPrediction.customer_id, CustomerPrediction.probability)
+                                       .where(CustomerPrediction.model_id == m.id)).all()) for m in models]
+        assert scores[0] == scores[1] and len(scores[0]) > 500
