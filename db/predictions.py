@@ -82,18 +82,19 @@ def latest_model(session: Session, target: str, run_id: int | None = None) -> Pr
 
 
 def latest_models(session: Session) -> list[PredictionModel]:
-    """The newest visible model of every target, newest first."""
-    models = session.scalars(_visible(select(PredictionModel)).order_by(PredictionModel.id.desc())).all()
-    seen: dict[str, PredictionModel] = {}
-    for model in models:
-        seen.setdefault(model.target, model)
-    return list(seen.values())
+    """The newest visible model of every target, newest first.
 
-
-def builder_targets(session: Session) -> list[str]:
-    """Targets ever trained with the prediction builder (a refresh retrains them)."""
-    return list(session.scalars(select(PredictionModel.target).where(PredictionModel.run_id.is_(None))
-                                .distinct().order_by(PredictionModel.target)))
+    Ids first, then only the winners' rows: model rows carry large JSON (metrics, drift), and
+    every customer card asks this.
+    """
+    newest: dict[str, int] = {}
+    for model_id, target in session.execute(_visible(select(PredictionModel.id, PredictionModel.target))
+                                            .order_by(PredictionModel.id.desc())):
+        newest.setdefault(target, model_id)
+    if not newest:
+        return []
+    return list(session.scalars(select(PredictionModel).where(PredictionModel.id.in_(newest.values()))
+                                .order_by(PredictionModel.id.desc())))
 
 
 def customer_prediction(session: Session, model_id: int, customer_id: int) -> CustomerPrediction | None:

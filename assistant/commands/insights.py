@@ -27,12 +27,20 @@ def segments(request: Request, context: Context) -> Message:
         return render.segments(segments_view(session, name))
 
 
+def _paged(text: str) -> tuple[str, int]:
+    """``what|offset`` (a "More" button's value) -> (what, offset); typed text -> (text, 0)."""
+    what, bar, offset = text.rpartition("|")
+    return (what, int(offset)) if bar and offset.isdigit() and len(offset) < 6 else (text, 0)
+
+
 def rules(request: Request, context: Context) -> Message:
     """The strongest basket rules, or those about one product (a code, or words of its name)."""
-    text = " ".join(_words(request.text))
+    wanted, offset = _paged(request.text)
+    text = " ".join(_words(wanted))
+    limit = offset + render.LIST_PAGE + 1  # one more than shown: is there a next page?
     with context.session_factory() as session:
         if not text:
-            return render.rules(rules_view(session, None, limit=10))
+            return render.rules(rules_view(session, None, limit=limit), offset)
         product = products.by_sku(session, text)
         if product is None:
             found = products.by_description(session, text)
@@ -40,7 +48,7 @@ def rules(request: Request, context: Context) -> Message:
                 raise UsageError(f"no product with code or name {text[:60]!r}; e.g. `/crm rules 85123A` or "
                                  "`/crm rules white hanging heart`")
             product = found[0]
-        return render.rules(rules_view(session, product.sku, limit=10))
+        return render.rules(rules_view(session, product.sku, limit=limit), offset)
 
 
 def at_risk_args(text: str) -> tuple[str | None, int]:

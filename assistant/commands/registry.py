@@ -33,7 +33,7 @@ COMMANDS: dict[str, CommandSpec] = {spec.name: spec for spec in (
 )}
 
 BUTTONS = {"customer.orders": customer.orders_page, "customer.why": customer.why,
-           "customer.recommend": customer.recommend, "customer.pick": customer.run}
+           "customer.recommend": customer.recommend, "customer.pick": customer.run, "crm.rules": insights.rules}
 """Button action id (prefix) -> runner; the button's value becomes the request text."""
 
 

@@ -8,7 +8,7 @@ import pandas as pd
 
 from assistant.insights import RecommendView, RulesView, SegmentsView
 from assistant.predictions import ModelHealth
-from assistant.render.blocks import MAX_BLOCKS, Message, context, escape, header, section
+from assistant.render.blocks import MAX_BLOCKS, Message, actions, button, context, escape, header, section
 
 if TYPE_CHECKING:
     from assistant.commands.base import CommandSpec
@@ -45,16 +45,18 @@ def segments(view: SegmentsView) -> Message:
                    blocks=blocks)
 
 
-def rules(view: RulesView) -> Message:
-    """Basket rules in words (or why there are none)."""
+def rules(view: RulesView, offset: int = 0) -> Message:
+    """A page of basket rules in words, strongest first, with "More" when there are more (or why none)."""
     if view.refusal:
         return Message(text=view.refusal, blocks=[section(escape(view.refusal))])
-    if not view.sentences:
-        return Message(text="No basket rules this run.", blocks=[section("No basket rules this run.")])
-    shown = view.sentences[:LIST_PAGE]
-    blocks = [section("\n".join(f"• {escape(s)}" for s in shown))]
-    blocks.append(context(f"{len(shown)} of {len(view.sentences)} rules, strongest first; as of "
-                          f"{view.run.as_of:%Y-%m-%d}."))
+    shown = view.sentences[offset:offset + LIST_PAGE]
+    if not shown:
+        text = "No basket rules this run." if offset == 0 else "No more rules."
+        return Message(text=text, blocks=[section(text)])
+    blocks = [section("\n".join(f"• {escape(s)}" for s in shown)),
+              context(f"Rules {offset + 1}-{offset + len(shown)}, strongest first; as of {view.run.as_of:%Y-%m-%d}.")]
+    if len(view.sentences) > offset + LIST_PAGE:
+        blocks.append(actions(button("More", "crm.rules", f"{view.product or ''}|{offset + LIST_PAGE}")))
     return Message(text=" ".join(shown[:3]), blocks=blocks)
 
 

@@ -97,8 +97,8 @@ def build_app(context: Context, client: WebClient, signing_secret: str, socket_m
     for name in SLASH_COMMANDS:
         app.command(name)(slash)
 
-    @app.action(re.compile(r"^customer\."))
-    def customer_button(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
+    @app.action(re.compile(r"^(customer|crm)\."))
+    def command_button(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
         ack()
         runner = _button_runner(action["action_id"])
         request = Request(user_id=body.get("user", {}).get("id", ""),

@@ -162,3 +162,15 @@ def test_a_database_outage_is_explained_and_the_bot_recovers(tmp_path: object) -
         reply = str(running.reply(before)["text"])
         assert reply.startswith("The customer store is not reachable right now (ref ")
         assert running.command("/crm", "help")[0] == 200  # still serving
+
+
+def test_long_rule_lists_page_with_more(bot: Bot) -> None:
+    before = bot.count()
+    bot.command("/crm", "rules")
+    first = bot.reply(before)
+    more = [e for b in first["blocks"] if b["type"] == "actions" for e in b["elements"]]  # type: ignore[index]
+    assert "Rules 1-10" in json.dumps(first["blocks"]) and more[0]["value"] == "|10"
+    bot.fake.click(bot.server.url, SECRET, more[0]["action_id"], more[0]["value"], "More")
+    second = bot.reply(before + 1)
+    assert "Rules 11-20" in json.dumps(second["blocks"])
+    assert second["text"] != first["text"]
