@@ -128,3 +128,24 @@ def test_outdated_schema_is_explained(tmp_path: Path) -> None:
     result = crm_bot("stats", cwd=tmp_path, env={"DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}"})
     assert result.returncode == 2
     assert "run `crm-bot db upgrade` first" in result.stderr
+
+
+def test_serve_without_slack_tokens_says_what_to_set(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}"}
+    assert crm_bot("db", "upgrade", cwd=tmp_path, env=env).returncode == 0
+    result = crm_bot("serve", cwd=tmp_path, env=env)
+    assert result.returncode == 2 and "SLACK_BOT_TOKEN is not set" in result.stderr
+    result = crm_bot("serve", cwd=tmp_path, env={**env, "SLACK_BOT_TOKEN": "xoxb-secret-value"})
+    assert result.returncode == 2 and "SLACK_APP_TOKEN for Socket Mode, or SLACK_SIGNING_SECRET" in result.stderr
+    assert "xoxb-secret-value" not in result.stderr + result.stdout
+
+
+def test_console_drives_the_real_bot_through_the_fake(tmp_path: Path) -> None:
+    assert crm_bot("demo", cwd=tmp_path).returncode == 0
+    session = subprocess.run([CRM_BOT, "console"], cwd=tmp_path, input="/customer 12748\nWhy?\n/crm nope\nquit\n",
+                             capture_output=True, text=True, timeout=300, check=False,
+                             env={k: v for k, v in os.environ.items() if not k.startswith(("CRM_", "DATABASE_URL"))})
+    assert session.returncode == 0, session.stderr
+    assert "Customer 12748" in session.stdout and "Purchase propensity" in session.stdout
+    assert "Why: customer 12748" in session.stdout and "everything else" in session.stdout
+    assert "unknown /crm command 'nope'" in session.stdout

@@ -55,6 +55,21 @@ def section(text: str, fields: list[str] | None = None) -> Block:
     return block
 
 
+def sections(lines: list[str], heading: str = "") -> list[Block]:
+    """Lines packed into as few sections as fit Slack's 3,000 characters each (never cut mid-list)."""
+    blocks: list[Block] = []
+    current = heading
+    for line in lines:
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > SECTION_CHARS and current:
+            blocks.append(section(current))
+            candidate = line
+        current = candidate
+    if current:
+        blocks.append(section(current))
+    return blocks
+
+
 def fields_section(fields: list[str]) -> Block:
     return {"type": "section", "fields": [{"type": "mrkdwn", "text": _cut(f, FIELD_CHARS)}
                                           for f in fields[:MAX_FIELDS]]}

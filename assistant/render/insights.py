@@ -8,7 +8,17 @@ import pandas as pd
 
 from assistant.insights import RecommendView, RulesView, SegmentsView
 from assistant.predictions import ModelHealth
-from assistant.render.blocks import MAX_BLOCKS, Message, actions, button, context, escape, header, section
+from assistant.render.blocks import (
+    MAX_BLOCKS,
+    Message,
+    actions,
+    button,
+    context,
+    escape,
+    header,
+    section,
+    sections,
+)
 
 if TYPE_CHECKING:
     from assistant.commands.base import CommandSpec
@@ -83,7 +93,7 @@ def at_risk(frame: pd.DataFrame, segment: str | None, meaning: str) -> Message:
              f"churn risk {r.risk:.2f}, 12-month value {r.clv_micros / 1e6:,.0f}, at stake {r.value_at_stake:,.0f}"
              for i, r in enumerate(frame.itertuples(), 1)]
     return Message(text=f"Accounts at risk{where}: " + "; ".join(lines[:3]),
-                   blocks=[header(f"Accounts at risk{where}"), section("\n".join(lines)),
+                   blocks=[header(f"Accounts at risk{where}"), *sections(lines),
                            context(f"Ranked by 12-month value x churn risk ({meaning}).")])
 
 

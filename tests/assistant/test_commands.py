@@ -64,3 +64,15 @@ def test_registry_examples_all_run(context: Context) -> None:
             command, _, text = example.partition(" ")
             message = _run(command, text, context)
             assert "Something went wrong" not in message.text, example
+
+
+def test_long_lists_are_split_into_sections_not_cut(context: Context) -> None:
+    from assistant.render.blocks import SECTION_CHARS, sections
+
+    lines = [f"{i}. " + "x" * 150 for i in range(50)]
+    blocks = sections(lines, "*Heading*")
+    text = "\n".join(b["text"]["text"] for b in blocks)
+    assert all(len(b["text"]["text"]) <= SECTION_CHARS for b in blocks) and len(blocks) == 3
+    assert text == "*Heading*\n" + "\n".join(lines) and "\u2026" not in text
+    message = _run("/crm", "atrisk --top 50", context)
+    assert "50." in " ".join(b.get("text", {}).get("text", "") for b in message.blocks)
