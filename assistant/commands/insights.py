@@ -9,7 +9,8 @@ from assistant.commands.base import Context, Parser, Request, UsageError
 from assistant.insights import UserFacingError, rules_view, segments_view
 from assistant.predictions import model_health as model_health_view
 from assistant.render import insights as render
-from assistant.render.blocks import Message
+from assistant.render.blocks import Message, section
+from assistant.render.blocks import context as context_block
 from db import predictions, products, snapshots
 
 
@@ -72,6 +73,26 @@ def at_risk_args(text: str) -> tuple[str | None, int]:
 def at_risk(request: Request, context: Context) -> Message:
     """Highest value x churn risk first, optionally within one segment."""
     segment, top = at_risk_args(request.text)
+    return _at_risk(context, segment, top)
+
+
+def home(request: Request, context: Context) -> Message:
+    """The App Home tab: the accounts the user owns with the most value at stake."""
+    try:
+        message = _at_risk(context, None, 10, owner=request.user_id)
+    except UserFacingError as exc:
+        message = Message(text=str(exc), blocks=[])
+    intro = ("*Your accounts at risk*" if message.blocks else
+             f"*Your accounts*\n{message.text}")
+    if "No customers at risk" in message.text:
+        intro = ("*Your accounts*\nNo customers are assigned to you. Account owners come from the `owner` column "
+                 "of `crm-bot import customers` (your Slack member id or e-mail).")
+        message.blocks = []
+    return Message(text=message.text, blocks=[section(intro), *message.blocks[1:],
+                                              context_block("Try `/customer ID`, `/crm atrisk`, `/crm help`.")])
+
+
+def _at_risk(context: Context, segment: str | None, top: int, owner: str | None = None) -> Message:
     with context.session_factory() as session:
         run = snapshots.latest_run(session)
         if run is None:
@@ -82,7 +103,7 @@ def at_risk(request: Request, context: Context) -> Message:
         use_p_alive = bool(lifetime.get("dropout_identified", True))
         horizon = run.params.get("horizon_days", 90)
         model = predictions.latest_model(session, f"purchase_next_{horizon}_days", run.id)
-        frame = predictions.at_risk(session, run.id, model.id if model else None, use_p_alive, segment, top)
+        frame = predictions.at_risk(session, run.id, model.id if model else None, use_p_alive, segment, top, owner)
         meaning = ("chance they have stopped buying" if use_p_alive or model is None
                    else f"chance of no order in the next {horizon} days")
         return render.at_risk(frame, segment, meaning)

@@ -20,6 +20,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from assistant.commands.answer import answer
 from assistant.commands.base import Context, Request, UsageError
+from assistant.commands.insights import home
 from assistant.commands.registry import BUTTONS, SLASH_COMMANDS, route
 from assistant.conversation import interpret
 from assistant.render.blocks import Message, actions, button, section
@@ -136,6 +137,13 @@ def build_app(context: Context, client: WebClient, signing_secret: str, socket_m
         # Only people writing to the bot directly; edits, joins and bot posts carry a subtype or bot_id.
         if event.get("channel_type") == "im" and not event.get("subtype") and not event.get("bot_id"):
             converse(event, say, client)
+
+    @app.event("app_home_opened")
+    def home_tab(event: dict[str, Any], client: WebClient) -> None:
+        if event.get("tab") not in (None, "home"):
+            return
+        message = answer(home, Request(user_id=event.get("user", ""), channel_id=""), context)
+        client.views_publish(user_id=event.get("user", ""), view={"type": "home", "blocks": message.blocks})
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> None:

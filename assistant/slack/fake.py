@@ -245,6 +245,16 @@ class FakeSlack:
         return problem or {"ok": True, "channel": params["channel"], "ts": params.get("ts"),
                            "text": params.get("text", "")}
 
+    def _api_views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
+        view = json.loads(params["view"]) if isinstance(params.get("view"), str) else params.get("view") or {}
+        if str(params.get("user_id")) not in self.users:
+            return {"ok": False, "error": "user_not_found"}
+        problem = _blocks_problem(view.get("blocks"))
+        if problem or len(view.get("blocks", [])) > 100:
+            return {"ok": False, "error": "invalid_blocks", "errors": [problem or "more than 100 blocks"]}
+        return {"ok": True, "view": {"id": f"V{uuid.uuid4().hex[:10].upper()}", "type": view.get("type", "home"),
+                                     "blocks": view.get("blocks", [])}}
+
     def _api_users_info(self, params: dict[str, Any]) -> dict[str, Any]:
         user = self.users.get(str(params.get("user")))
         return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
@@ -299,6 +309,14 @@ class FakeSlack:
                  "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": True}]}
         extra = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else {}
         return self._deliver(bot_url, secret, json.dumps(event), "application/json", extra=extra)
+
+    def open_home(self, bot_url: str, secret: str, user_id: str = "U0ADMIN01") -> tuple[int, str]:
+        """POST a signed ``app_home_opened`` event (the user opened the bot's Home tab)."""
+        event = {"token": "unused-legacy-token", "team_id": TEAM, "api_app_id": "ACRMBOT01",
+                 "event": {"type": "app_home_opened", "user": user_id, "channel": "D0HOME", "tab": "home",
+                           "event_ts": self._next_ts()},
+                 "type": "event_callback", "event_id": f"Ev{uuid.uuid4().hex[:10]}", "event_time": int(time.time())}
+        return self._deliver(bot_url, secret, json.dumps(event), "application/json")
 
     def _deliver(self, bot_url: str, secret: str, body: str, content_type: str, timestamp: int | None = None,
                  extra: dict[str, str] | None = None) -> tuple[int, str]:

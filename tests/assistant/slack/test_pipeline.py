@@ -174,3 +174,26 @@ def test_long_rule_lists_page_with_more(bot: Bot) -> None:
     second = bot.reply(before + 1)
     assert "Rules 11-20" in json.dumps(second["blocks"])
     assert second["text"] != first["text"]
+
+
+def test_app_home_lists_the_users_own_accounts_at_risk(bot: Bot, refreshed: tuple[Engine, RefreshSummary,
+                                                                                   RefreshSummary]) -> None:
+    from sqlalchemy import update
+
+    from db.models import Customer
+
+    engine = refreshed[0]
+    bot.fake.add_user("U0REP0001", "robin")
+    before = bot.count("views.publish")
+    bot.fake.open_home(bot.server.url, SECRET, "U0REP0001")
+    empty = bot.reply(before, "views.publish")
+    assert "No customers are assigned to you" in json.dumps(empty["view"])
+    with engine.begin() as connection:
+        connection.execute(update(Customer).where(Customer.external_id.in_(["12748", "12557"])).values(owner="U0REP0001"))
+    try:
+        bot.fake.open_home(bot.server.url, SECRET, "U0REP0001")
+        mine = json.dumps(bot.reply(before + 1, "views.publish")["view"])
+        assert "Your accounts at risk" in mine and "12748" in mine and "12557" in mine and "12950" not in mine
+    finally:
+        with engine.begin() as connection:
+            connection.execute(update(Customer).where(Customer.owner == "U0REP0001").values(owner=None))
