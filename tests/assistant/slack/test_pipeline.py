@@ -189,7 +189,8 @@ def test_app_home_lists_the_users_own_accounts_at_risk(bot: Bot, refreshed: tupl
     empty = bot.reply(before, "views.publish")
     assert "No customers are assigned to you" in json.dumps(empty["view"])
     with engine.begin() as connection:
-        connection.execute(update(Customer).where(Customer.external_id.in_(["12748", "12557"])).values(owner="U0REP0001"))
+        connection.execute(update(Customer).where(Customer.external_id.in_(["12748", "12557"]))
+                           .values(owner="U0REP0001"))
     try:
         bot.fake.open_home(bot.server.url, SECRET, "U0REP0001")
         mine = json.dumps(bot.reply(before + 1, "views.publish")["view"])
