@@ -11,6 +11,11 @@ datasets (default: ../shared/data next to the checkout).
 from __future__ import annotations
 
 import os
+
+# Test workers run side by side (pytest-xdist, one per core): OpenMP pools inside scikit-learn
+# (gradient boosting) would each grab every core and spin against each other, making the suite
+# many times slower.  One thread per worker; set before anything loads scikit-learn.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 import shutil
 import uuid
 from collections.abc import Iterator

@@ -59,10 +59,17 @@ def test_explain_gives_every_score_its_reason(refreshed: Refreshed) -> None:
         assert health["purchase_next_90_days"].model.run_id == latest.run_id
 
 
+TELCO_ROWS = 2000
+"""The store-level test uses the first 2,000 Telco customers: the full-data figures are asserted by
+tests/analytics/test_builder.py; here it is the path through the store that matters."""
+
+
 @pytest.fixture
 def telco_store(engine: Engine, datasets: Path, tmp_path: Path) -> Engine:
     source = datasets / "telco-customer-churn" / "WA_Fn-UseC_-Telco-Customer-Churn.csv"
-    import_file(engine, "customers", source, ImportOptions(reject_dir=tmp_path, renames={"customerID": "customer_id"}))
+    subset = tmp_path / "telco.csv"
+    subset.write_text("".join(source.read_text().splitlines(keepends=True)[: TELCO_ROWS + 1]))
+    import_file(engine, "customers", subset, ImportOptions(reject_dir=tmp_path, renames={"customerID": "customer_id"}))
     return engine
 
 
@@ -75,9 +82,9 @@ def test_prediction_builder_on_telco_churn_in_the_store(telco_store: Engine) -> 
         train_target(telco_store, "Contract")
     summary = train_target(telco_store, "Churn")
     table = summary.result.table.set_index("model")
-    assert table.loc[summary.result.winner, "roc_auc"] > 0.8
+    assert table.loc[summary.result.winner, "roc_auc"] > 0.78
     assert table.loc[summary.result.winner, "roc_auc"] > table.loc["majority class", "roc_auc"] + 0.25
-    assert summary.scored == 7043
+    assert summary.scored == TELCO_ROWS
     with Session(telco_store) as session:
         stored = session.get(PredictionModel, summary.model_id)
         assert stored.run_id is None and stored.status == "trained" and stored.target == "Churn"
