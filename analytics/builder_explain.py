@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.builder import BuilderResult, design_matrix
-from analytics.explain import calibrate, contributions, factors_json, raw_score, top_factors
+from analytics.explain import calibrate, contributions, factors_json, raw_score, reasons_sentence, top_factors
 from analytics.propensity_explain import COUNTERFACTUAL_MIN_GAIN, probability_words
 
 MAX_COUNTERFACTUAL_LEVELS = 12
@@ -55,12 +55,8 @@ def score_builder(result: BuilderResult, customers: pd.DataFrame) -> tuple[pd.Da
                                     lambda j, i=i: _phrase(result.features[j], records[i][result.features[j]]))
         factors.append(factors_json([*for_, *against], float(row.sum())))
         p = float(probability[i])
-        text = f"{chance_words(p)} of {result.target} ({probability_words(p)})"
-        if for_:
-            text += " mainly because " + " and ".join(f.phrase for f in for_[:2])
-        if against:
-            text += "; held back by " + " and ".join(f.phrase for f in against[:2])
-        sentences.append(text)
+        sentences.append(reasons_sentence(f"{chance_words(p)} of {result.target} ({probability_words(p)})",
+                                          for_, against))
         counterfactuals.append(_counterfactual(for_, records[i], what_ifs, i, p))
     return pd.DataFrame({"customer_id": customers["customer_id"].to_numpy(), "probability": probability,
                          "score": parts.score, "base_score": parts.base, "factors": factors,

@@ -168,3 +168,13 @@ def factors_json(shown: list[Factor], row_total: float) -> str:
 def stored_factors(value: str | list[dict[str, object]]) -> list[dict[str, object]]:
     """Factors as stored (JSON text) or as read back from the database (a list)."""
     return json.loads(value) if isinstance(value, str) else value
+
+
+def reasons_sentence(head: str, for_: list[Factor], against: list[Factor]) -> str:
+    """ "<head> mainly because A and B; held back by C" (the two strongest of each side)."""
+    text = head
+    if for_:
+        text += " mainly because " + " and ".join(f.phrase for f in for_[:2])
+    if against:
+        text += "; held back by " + " and ".join(f.phrase for f in against[:2])
+    return text

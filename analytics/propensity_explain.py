@@ -11,7 +11,16 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from analytics.explain import Factor, calibrate, contributions, factors_json, raw_score, stored_factors, top_factors
+from analytics.explain import (
+    Factor,
+    calibrate,
+    contributions,
+    factors_json,
+    raw_score,
+    reasons_sentence,
+    stored_factors,
+    top_factors,
+)
 from analytics.propensity import PROPENSITY_FEATURES, FittedPropensity, feature_frame, one_more_order_now
 
 COUNTERFACTUAL_MIN_GAIN = 0.03
@@ -95,12 +104,8 @@ def likelihood_words(probability: float) -> str:
 
 def sentence(probability: float, horizon_days: int, for_: list[Factor], against: list[Factor]) -> str:
     """ "likely to buy in the next 90 days (0.72) mainly because ...; held back by ..." """
-    text = f"{likelihood_words(probability)} in the next {horizon_days} days ({probability_words(probability)})"
-    if for_:
-        text += " mainly because " + " and ".join(f.phrase for f in for_[:2])
-    if against:
-        text += "; held back by " + " and ".join(f.phrase for f in against[:2])
-    return text
+    return reasons_sentence(f"{likelihood_words(probability)} in the next {horizon_days} days "
+                            f"({probability_words(probability)})", for_, against)
 
 
 def score_and_explain(fitted: FittedPropensity, features: pd.DataFrame, as_of: datetime,

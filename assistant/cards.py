@@ -12,21 +12,11 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from assistant.insights import UserFacingError
+from assistant.insights import Candidates, resolve_customer
 from assistant.predictions import ExplainView, explain_customer
-from db import customers, orders, predictions, snapshots
+from db import orders, predictions, snapshots
 from db.models import Customer
 from db.snapshot_models import ClusterStat
-
-MAX_CANDIDATES = 5
-
-
-@dataclass
-class Candidates:
-    """Several customers match the query: the rep picks one."""
-
-    query: str
-    customers: list[Customer]
 
 
 @dataclass
@@ -38,25 +28,6 @@ class CustomerCard:
     totals: dict[str, object]
     cluster: str | None = None
     recommendations: pd.DataFrame = field(default_factory=pd.DataFrame)
-
-
-def resolve_customer(session: Session, text: str) -> Customer | Candidates:
-    """One customer by id, e-mail or name fragment; several -> candidates; none -> a helpful error."""
-    query = text.strip()
-    if not query:
-        raise UserFacingError("say which customer: a customer id (e.g. 12347), an e-mail or part of a name")
-    exact = customers.by_external_id(session, query)
-    if exact is not None:
-        return exact
-    found = customers.search(session, query, limit=MAX_CANDIDATES + 1)
-    if len(found) == 1:
-        return found[0]
-    if found:
-        return Candidates(query=query, customers=found[:MAX_CANDIDATES])
-    close = customers.similar_names(session, query)
-    hint = ("; did you mean " + ", ".join(f"{c.name or c.external_id} ({c.external_id})" for c in close) + "?"
-            if close else "; try their customer id (e.g. 12347) or e-mail")
-    raise UserFacingError(f"no customer matches {query[:80]!r}{hint}")
 
 
 def customer_card(session: Session, text: str) -> CustomerCard | Candidates:

@@ -139,18 +139,43 @@ class RecommendView:
     notes: list[str] = field(default_factory=list)
 
 
-def find_customer(session: Session, text: str) -> Customer:
-    """One customer by id, e-mail or name fragment; several or none -> a helpful error."""
-    exact = customers.by_external_id(session, text)
+MAX_CANDIDATES = 5
+
+
+@dataclass
+class Candidates:
+    """Several customers match the query: the person picks one."""
+
+    query: str
+    customers: list[Customer]
+
+
+def resolve_customer(session: Session, text: str) -> Customer | Candidates:
+    """One customer by id, e-mail or name fragment; several -> candidates; none -> a helpful error."""
+    query = text.strip()
+    if not query:
+        raise UserFacingError("say which customer: a customer id (e.g. 12347), an e-mail or part of a name")
+    exact = customers.by_external_id(session, query)
     if exact is not None:
         return exact
-    found = customers.search(session, text, limit=6)
+    found = customers.search(session, query, limit=MAX_CANDIDATES + 1)
     if len(found) == 1:
         return found[0]
-    if not found:
-        raise UserFacingError(f"no customer matches {text!r}; try their customer id (e.g. 12347) or e-mail")
-    listed = ", ".join(f"{c.external_id}{f' ({c.name})' if c.name else ''}" for c in found[:5])
-    raise UserFacingError(f"{text!r} matches several customers: {listed}; use the customer id")
+    if found:
+        return Candidates(query=query, customers=found[:MAX_CANDIDATES])
+    close = customers.similar_names(session, query)
+    hint = ("; did you mean " + ", ".join(f"{c.name or c.external_id} ({c.external_id})" for c in close) + "?"
+            if close else "; try their customer id (e.g. 12347) or e-mail")
+    raise UserFacingError(f"no customer matches {query[:80]!r}{hint}")
+
+
+def find_customer(session: Session, text: str) -> Customer:
+    """Exactly one customer (``resolve_customer``); several -> an error listing them."""
+    found = resolve_customer(session, text)
+    if isinstance(found, Candidates):
+        listed = ", ".join(f"{c.external_id}{f' ({c.name})' if c.name else ''}" for c in found.customers)
+        raise UserFacingError(f"{found.query[:80]!r} matches several customers: {listed}; use the customer id")
+    return found
 
 
 def recommend_view(session: Session, text: str) -> RecommendView:

@@ -90,7 +90,7 @@ def model_health(items: list[ModelHealth]) -> Group:
         warnings = list(m.warnings or []) + [f"major population shift since training in {row['feature']}"
                                              for row in item.drift if row["level"] == "major shift"
                                              and m.run_id is None]
-        parts.extend(f"Warning: {w}" for w in warnings) if warnings else parts.append("No warnings.")
+        parts.extend([f"Warning: {w}" for w in warnings] or ["No warnings."])
     return Group(*parts)
 
 

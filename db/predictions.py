@@ -14,7 +14,8 @@ import pandas as pd
 from sqlalchemy import Connection, delete, or_, select
 from sqlalchemy.orm import Session
 
-from db.snapshot_models import AnalyticsRun, CustomerPrediction, PredictionModel
+from db.models import Customer
+from db.snapshot_models import AnalyticsRun, CustomerLifetime, CustomerPrediction, CustomerScore, PredictionModel
 from db.snapshots import write_frame
 
 KEEP_BUILDER_MODELS = 5
@@ -117,9 +118,6 @@ def at_risk(session: Session, run_id: int, model_id: int | None, use_p_alive: bo
     Churn risk is ``1 - P(alive)`` when the lifetime model identifies drop-out, otherwise the
     chance of no order in the horizon (``1 - purchase propensity`` of ``model_id``).
     """
-    from db.models import Customer
-    from db.snapshot_models import CustomerLifetime, CustomerScore
-
     if use_p_alive or model_id is None:
         risk = 1 - CustomerLifetime.p_alive
         query = select(Customer.external_id, Customer.name, Customer.owner, CustomerScore.segment,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from assistant.cards import customer_card, resolve_customer
+from assistant.cards import customer_card
 from assistant.commands.base import Context, Request, UsageError
-from assistant.insights import find_customer, recommend_view
+from assistant.insights import Candidates, find_customer, recommend_view
 from assistant.predictions import explain_customer
 from assistant.render import customer as render
 from assistant.render import insights as render_insights
@@ -29,7 +29,7 @@ def run(request: Request, context: Context) -> Message:
     query = check_query(request.text)
     with context.session_factory() as session:
         found = customer_card(session, query)
-        return render.candidates(found) if not hasattr(found, "outlook") else render.card(found)  # type: ignore[arg-type]
+        return render.candidates(found) if isinstance(found, Candidates) else render.card(found)
 
 
 def orders_page(request: Request, context: Context) -> Message:
@@ -45,11 +45,9 @@ def orders_page(request: Request, context: Context) -> Message:
 def why(request: Request, context: Context) -> Message:
     """Button "Why?": every factor of every score."""
     with context.session_factory() as session:
-        found = resolve_customer(session, request.text)
-        if not hasattr(found, "external_id"):
-            raise UsageError("pick one customer first")
+        found = find_customer(session, request.text)
         builder = [m for m in predictions.latest_models(session) if m.run_id is None]
-        return render.why(explain_customer(session, found, snapshots.latest_run(session), builder))  # type: ignore[arg-type]
+        return render.why(explain_customer(session, found, snapshots.latest_run(session), builder))
 
 
 def recommend(request: Request, context: Context) -> Message:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from assistant.commands import customer, insights
-from assistant.commands.base import CommandSpec, Context, Request, UsageError, clean_text
+from assistant.commands.base import CommandSpec, Context, Request, UsageError
 from assistant.render.blocks import Message
 from assistant.render.insights import help_message
 
@@ -39,7 +39,6 @@ BUTTONS = {"customer.orders": customer.orders_page, "customer.why": customer.why
 
 def route(command: str, text: str) -> tuple[CommandSpec, str]:
     """The spec for a slash command and the text left for it (``/crm rules 85123A`` -> rules, "85123A")."""
-    text = clean_text(text)
     if command in COMMANDS:
         return COMMANDS[command], text
     if command == "/crm":

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from assistant.cards import Candidates, CustomerCard
+from assistant.cards import CustomerCard
+from assistant.insights import Candidates
 from assistant.predictions import ExplainView
 from assistant.render.blocks import (
     Message,
