@@ -10,14 +10,17 @@ customer or a product, the bot asks back with the two likeliest readings as butt
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass
 
 from analytics.rfm import SEGMENTS
+from db.importers.normalise import COUNTRY_ALIASES, normalise_country
 
 MENTION = re.compile(r"<@[A-Z0-9]+(\|[^>]*)?>")
 CUSTOMER_ID = re.compile(r"\b(\d{4,7})\b")
 PRODUCT_CODE = re.compile(r"\b(\d{5}[a-zA-Z]{0,2})\b")
 EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b")
+PLACE = re.compile(r"\b(?:in|from)\s+(?:the\s+)?([A-Za-z][A-Za-z.'-]*(?:\s+[A-Za-z][A-Za-z.'-]*){0,2})")
 
 CUES: dict[str, tuple[str, ...]] = {
     "customer": ("tell me about", "who is", "customer", "card", "look up", "lookup", "profile", "details",
@@ -64,11 +67,31 @@ def _segment(text: str) -> str | None:
     return None
 
 
+def _country(original: str) -> tuple[str | None, str]:
+    """A country named after "in"/"from" ("champions in Germany", "at risk in the UK") and the
+    text without that phrase.  Codes count only when typed in capitals ("in IT" yes, "in it" no)."""
+    for match in PLACE.finditer(original):
+        words = list(re.finditer(r"\S+", match.group(1)))
+        for n in range(len(words), 0, -1):  # "Germany last month": try three words, two, then one
+            candidate = " ".join(w.group(0) for w in words[:n]).rstrip(".'")
+            if len(candidate) <= 3 and candidate.lower() not in COUNTRY_ALIASES and not candidate.isupper():
+                continue
+            name, code = normalise_country(candidate)
+            if name is not None and (code is not None or candidate.lower() in COUNTRY_ALIASES):
+                end = match.start(1) + words[n - 1].end()
+                return name, " ".join((original[:match.start()] + " " + original[end:]).split())
+    return None, original
+
+
+def _with_country(text: str, country: str | None) -> str:
+    return f"{text} --country {shlex.quote(country)}".strip() if country else text
+
+
 def _scores(text: str) -> dict[str, int]:
     return {intent: sum(len(cue) for cue in cues if cue in text) for intent, cues in CUES.items()}
 
 
-def _reading(intent: str, text: str, original: str) -> Reading | None:
+def _reading(intent: str, text: str, original: str, country: str | None = None) -> Reading | None:
     """The command for ``intent`` with its entity from the text, or None if the entity is missing."""
     customer = EMAIL.search(original) or CUSTOMER_ID.search(text)
     if intent in ("customer", "recommend"):
@@ -81,20 +104,25 @@ def _reading(intent: str, text: str, original: str) -> Reading | None:
         words = " ".join(FILLER.sub(" ", text).replace("?", " ").split())
         thing = code.group(1).upper() if code else words
         return Reading("/crm rules", thing, f"Rules about {thing}" if thing else "Strongest rules")
+    where = f" in {country}" if country else ""
     if intent == "segments":
         segment = _segment(text)
-        return Reading("/segments", segment or "", f"Segment {segment}" if segment else "All segments")
+        return Reading("/segments", _with_country(segment or "", country),
+                       f"Segment {segment}{where}" if segment else f"All segments{where}")
     if intent == "atrisk":
         segment = _segment(text.replace("at risk", ""))
-        return Reading("/crm atrisk", segment or "", f"At risk{' in ' + segment if segment else ''}")
+        return Reading("/crm atrisk", _with_country(segment or "", country),
+                       f"{segment + ' at risk' if segment else 'At risk'}{where}")
     return Reading(COMMAND_OF[intent], "", {"health": "Model health", "help": "Help"}[intent])
 
 
 def interpret(message: str) -> Interpretation:
     """Map a mention's text to a command, or to two readings to choose from."""
-    original = MENTION.sub(" ", message).strip()
+    country, original = _country(MENTION.sub(" ", message).strip())
     text = " ".join(original.lower().split())
     if not text:
+        if country:  # "@crm in Germany?"
+            return Interpretation(Reading("/segments", _with_country("", country), f"All segments in {country}"))
         return Interpretation(Reading("/crm help", "", "Help"))
     scores = _scores(text)
     ranked = sorted((s, i) for i, s in scores.items() if s > 0)[::-1]
@@ -108,8 +136,8 @@ def interpret(message: str) -> Interpretation:
             return Interpretation(None, (card, Reading("/crm rules", ref.upper(), f"Rules about product {ref}")))
         return Interpretation(card)
     if scores["atrisk"] and _segment(text.replace("at risk", "")):  # "which champions are at risk?"
-        return Interpretation(_reading("atrisk", text, original))
-    readings = [r for _, intent in ranked if (r := _reading(intent, text, original)) is not None]
+        return Interpretation(_reading("atrisk", text, original, country))
+    readings = [r for _, intent in ranked if (r := _reading(intent, text, original, country)) is not None]
     if not readings:
         intent = ranked[0][1]
         return Interpretation(None, (Reading("/crm help", "", "Help"),

@@ -33,27 +33,39 @@ def _latest(session: Session) -> AnalyticsRun:
 
 @dataclass
 class SegmentsView:
-    """The segment overview of a run, or one segment's profile and most valuable members."""
+    """The segment overview of a run, or one segment's profile and a page of its most valuable members.
+
+    With ``country`` the table and members are that country's customers only.
+    """
 
     run: AnalyticsRun
     table: pd.DataFrame
     segment: str | None = None
     members: pd.DataFrame | None = None
     has_previous: bool = False
+    country: str | None = None
+    offset: int = 0
 
 
-def segments_view(session: Session, segment: str | None = None, members: int = 10) -> SegmentsView:
-    """Segments of the latest run; with ``segment`` (any case), that segment and its top members."""
+def segments_view(session: Session, segment: str | None = None, members: int = 10, offset: int = 0,
+                  country: str | None = None) -> SegmentsView:
+    """Segments of the latest run; with ``segment`` (any case), that segment and a page of its members.
+
+    ``members`` is how many to read: callers ask for one more than they show to know whether
+    there is a next page.
+    """
     run = _latest(session)
-    table = snapshots.segment_table(session, run.id)
-    view = SegmentsView(run=run, table=table, has_previous=bool(run.results.get("previous_run")))
+    table = (snapshots.segment_table(session, run.id) if country is None
+             else snapshots.segment_table_in(session, run.id, country))
+    view = SegmentsView(run=run, table=table, has_previous=bool(run.results.get("previous_run")),
+                        country=country, offset=offset)
     if segment is not None:
         wanted = {name.lower(): name for name in SEGMENTS}
         key = segment.strip().lower().replace("\u2019", "'")  # typographic apostrophe, as Slack sends it
         if key not in wanted:
             raise UserFacingError(f"no segment called {segment!r}; the segments are: {', '.join(SEGMENTS)}")
         view.segment = wanted[key]
-        view.members = snapshots.segment_members(session, run.id, view.segment, members)
+        view.members = snapshots.segment_members(session, run.id, view.segment, members, offset, country)
     return view
 
 

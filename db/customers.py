@@ -6,6 +6,7 @@ import pandas as pd
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
+from db.importers.normalise import normalise_country
 from db.models import Customer
 
 
@@ -53,6 +54,28 @@ def similar_names(session: Session, text: str, limit: int = 3) -> list[Customer]
                                         func.lower(Customer.external_id).like(f"{escaped}%", escape="\\")))
              .order_by(Customer.name, Customer.external_id).limit(limit))
     return list(session.scalars(query))
+
+
+def country_named(session: Session, text: str) -> str | None:
+    """The stored country ``text`` means (``germany``, ``DE``, ``UK``, ``EIRE``), or ``None``.
+
+    Read the way imports store countries (canonical English name, ISO code), so a user can
+    type what they would write in an export.
+    """
+    name, code = normalise_country(text)
+    if name is None:
+        return None
+    matches = [Customer.country == name, func.lower(Customer.country) == text.strip().lower()]
+    if code is not None:
+        matches.append(Customer.country_code == code)
+    return session.scalar(select(Customer.country).where(or_(*matches)).limit(1))
+
+
+def countries(session: Session) -> list[tuple[str, int]]:
+    """Every stored country with its number of customers, most customers first."""
+    rows = session.execute(select(Customer.country, func.count(Customer.id)).where(Customer.country.is_not(None))
+                           .group_by(Customer.country).order_by(func.count(Customer.id).desc(), Customer.country))
+    return [(str(name), int(n)) for name, n in rows]
 
 
 def count(session: Session) -> int:

@@ -82,7 +82,7 @@ class Customer(Base):
     name: Mapped[str | None] = mapped_column(String(200), index=True)
     email: Mapped[str | None] = mapped_column(String(254), index=True)
     phone: Mapped[str | None] = mapped_column(String(40))
-    country: Mapped[str | None] = mapped_column(String(80))
+    country: Mapped[str | None] = mapped_column(String(80), index=True)
     """Canonical English country name (``EIRE`` is stored as ``Ireland``)."""
     country_code: Mapped[str | None] = mapped_column(String(2))
     """ISO 3166-1 alpha-2 code where the country is a recognised country."""

@@ -112,7 +112,7 @@ def predictions_of_model(session: Session, model_id: int) -> pd.DataFrame:
 
 
 def at_risk(session: Session, run_id: int, model_id: int | None, use_p_alive: bool, segment: str | None = None,
-            limit: int = 10, owner: str | None = None) -> pd.DataFrame:
+            limit: int = 10, owner: str | None = None, offset: int = 0, country: str | None = None) -> pd.DataFrame:
     """The customers with the most value at stake: 12-month value x churn risk, highest first, in SQL.
 
     Churn risk is ``1 - P(alive)`` when the lifetime model identifies drop-out, otherwise the
@@ -137,7 +137,10 @@ def at_risk(session: Session, run_id: int, model_id: int | None, use_p_alive: bo
         query = query.where(CustomerScore.segment == segment)
     if owner is not None:
         query = query.where(Customer.owner == owner)
-    query = query.order_by((CustomerLifetime.clv_micros * risk).desc(), Customer.external_id).limit(limit)
+    if country is not None:
+        query = query.where(Customer.country == country)
+    query = (query.order_by((CustomerLifetime.clv_micros * risk).desc(), Customer.external_id)
+             .offset(offset).limit(limit))
     frame = pd.DataFrame(session.execute(query).all(),
                          columns=["customer_ref", "name", "owner", "segment", "clv_micros", "risk"])
     frame["value_at_stake"] = frame["clv_micros"] / 1e6 * frame["risk"]

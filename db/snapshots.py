@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import JSON, Connection, delete, func, select, update
+from sqlalchemy import JSON, Connection, case, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from db.bulk import insert_new_rows
@@ -116,13 +116,47 @@ def cluster_table(session: Session, run_id: int) -> pd.DataFrame:
     return pd.DataFrame([{c.name: getattr(r, c.name) for c in ClusterStat.__table__.columns} for r in rows])
 
 
-def segment_members(session: Session, run_id: int, segment: str, limit: int = 10) -> pd.DataFrame:
-    """The most valuable customers of a segment in a run."""
+def segment_table_in(session: Session, run_id: int, country: str) -> pd.DataFrame:
+    """The run's segments among one country's customers, aggregated in SQL, in display order.
+
+    Same columns as ``segment_table`` (shares are of that country's customers and revenue);
+    medians are not computed here (``None``), so the database only counts and sums.
+    """
+    moved_in = func.sum(case(((CustomerScore.previous_segment.is_not(None))
+                              & (CustomerScore.previous_segment != CustomerScore.segment), 1), else_=0))
+    query = (select(CustomerScore.segment, func.count(), func.sum(CustomerScore.monetary_micros), moved_in)
+             .join(Customer, Customer.id == CustomerScore.customer_id)
+             .where(CustomerScore.run_id == run_id, Customer.country == country)
+             .group_by(CustomerScore.segment))
+    counts = pd.DataFrame(session.execute(query).all(), columns=["segment", "customers", "revenue_micros", "moved_in"])
+    left = (select(CustomerScore.previous_segment, func.count())
+            .join(Customer, Customer.id == CustomerScore.customer_id)
+            .where(CustomerScore.run_id == run_id, Customer.country == country,
+                   CustomerScore.previous_segment != CustomerScore.segment)
+            .group_by(CustomerScore.previous_segment))
+    moved_out = dict(session.execute(left).all())
+    stored = segment_table(session, run_id)
+    table = stored[["segment", "position", "action", "previous_customers"]].merge(counts, on="segment")
+    table["previous_customers"] = None  # only known for the whole store
+    table["customer_share"] = table["customers"] / max(int(table["customers"].sum()), 1)
+    revenue = max(int(table["revenue_micros"].clip(lower=0).sum()), 1)
+    table["revenue_share"] = table["revenue_micros"].clip(lower=0) / revenue
+    table["moved_out"] = table["segment"].map(moved_out).fillna(0).astype(int)
+    table["median_recency_days"] = None
+    table["median_orders"] = None
+    return table.sort_values("position").reset_index(drop=True)
+
+
+def segment_members(session: Session, run_id: int, segment: str, limit: int = 10, offset: int = 0,
+                    country: str | None = None) -> pd.DataFrame:
+    """The most valuable customers of a segment in a run (optionally of one country), a page at a time."""
     query = (select(Customer.external_id, Customer.name, Customer.country, CustomerScore.recency_days,
                     CustomerScore.frequency, CustomerScore.monetary_micros, CustomerScore.previous_segment)
              .join(Customer, Customer.id == CustomerScore.customer_id)
-             .where(CustomerScore.run_id == run_id, CustomerScore.segment == segment)
-             .order_by(CustomerScore.monetary_micros.desc(), Customer.external_id).limit(limit))
+             .where(CustomerScore.run_id == run_id, CustomerScore.segment == segment))
+    if country is not None:
+        query = query.where(Customer.country == country)
+    query = query.order_by(CustomerScore.monetary_micros.desc(), Customer.external_id).offset(offset).limit(limit)
     return pd.DataFrame(session.execute(query).all(), columns=["customer_ref", "name", "country", "recency_days",
                                                                "frequency", "monetary_micros", "previous_segment"])
 

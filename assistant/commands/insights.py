@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
+import re
 import shlex
+
+from sqlalchemy.orm import Session
 
 from analytics.rfm import SEGMENTS
 from assistant.commands.base import Context, Parser, Request, UsageError
@@ -11,25 +15,74 @@ from assistant.predictions import model_health as model_health_view
 from assistant.render import insights as render
 from assistant.render.blocks import Message, section
 from assistant.render.blocks import context as context_block
-from db import predictions, products, snapshots
+from db import customers, predictions, products, snapshots
+
+APOSTROPHE_IN_WORD = re.compile(r"(?<=\w)['\u2019](?=\w)")
 
 
 def _words(text: str) -> list[str]:
+    """Shell-like words: quotes group (``--country "United Kingdom"``), an apostrophe inside a
+    word (``can't``) is just a letter."""
+    text = APOSTROPHE_IN_WORD.sub("\\\\'", text.replace("\u201c", '"').replace("\u201d", '"'))
     try:
-        return shlex.split(text.replace("\u201c", '"').replace("\u201d", '"'))
+        return shlex.split(text)
     except ValueError as exc:
         raise UsageError(f"could not read that ({exc}); close any quote you opened") from exc
 
 
+def _segment_name(words: list[str], prog: str) -> str | None:
+    """The segment the words name (any case, typographic apostrophes), or ``None`` for no words."""
+    segment = " ".join(words) or None
+    if segment is None:
+        return None
+    wanted = {s.lower(): s for s in SEGMENTS}
+    key = segment.lower().replace("\u2019", "'")
+    if key not in wanted:
+        raise UsageError(f"no segment called {segment[:60]!r}; the segments are: {', '.join(SEGMENTS)}\n"
+                         f"Usage: {COMMAND_USAGE[prog]}")
+    return wanted[key]
+
+
+COMMAND_USAGE = {"/segments": "/segments [NAME] [--country COUNTRY]",
+                 "/crm atrisk": "/crm atrisk [SEGMENT] [--top N] [--country COUNTRY]"}
+
+
+def segments_args(text: str) -> tuple[str | None, str | None]:
+    """``[NAME] [--country COUNTRY]`` -> (segment or None, country as typed or None)."""
+    parser = Parser(prog="/segments", add_help=False)
+    parser.add_argument("segment", nargs="*")
+    parser.add_argument("--country", nargs="+")
+    args = parser.parse_args(_words(_paged(text)[0]))
+    return _segment_name(args.segment, "/segments"), " ".join(args.country) if args.country else None
+
+
+def _country(session: Session, typed: str | None) -> str | None:
+    """The stored country a user means, or a usage error naming the close ones."""
+    if typed is None:
+        return None
+    found = customers.country_named(session, typed)
+    if found is not None:
+        return found
+    known = [name for name, _ in customers.countries(session)]
+    close = difflib.get_close_matches(typed.title(), known, n=3, cutoff=0.6)
+    hint = (f"did you mean {' or '.join(close)}?" if close else
+            f"countries with the most customers: {', '.join(known[:6])}" if known else "no customer has a country")
+    raise UsageError(f"no customers in {typed[:60]!r}; {hint}")
+
+
 def segments(request: Request, context: Context) -> Message:
-    """Segment overview, or one segment's profile and most valuable members."""
-    name = request.text.strip() or None
+    """Segment overview, or one segment's profile and a page of its most valuable members."""
+    typed, offset = _paged(request.text)
+    segment, country_typed = segments_args(typed)
     with context.session_factory() as session:
-        return render.segments(segments_view(session, name))
+        country = _country(session, country_typed)
+        view = segments_view(session, segment, render.LIST_PAGE + 1, offset, country)
+        return render.segments(view, more=f"{typed}|{offset + render.LIST_PAGE}")
 
 
 def _paged(text: str) -> tuple[str, int]:
-    """``what|offset`` (a "More" button's value) -> (what, offset); typed text -> (text, 0)."""
+    """``what|offset`` (a "More" button's value: the arguments as typed and where the next page
+    starts) -> (what, offset); typed text -> (text, 0)."""
     what, bar, offset = text.rpartition("|")
     return (what, int(offset)) if bar and offset.isdigit() and len(offset) < 6 else (text, 0)
 
@@ -52,28 +105,24 @@ def rules(request: Request, context: Context) -> Message:
         return render.rules(rules_view(session, product.sku, limit=limit), offset)
 
 
-def at_risk_args(text: str) -> tuple[str | None, int]:
-    """``[SEGMENT] [--top N]`` -> (segment or None, N); usage errors in words."""
+def at_risk_args(text: str) -> tuple[str | None, int, str | None]:
+    """``[SEGMENT] [--top N] [--country COUNTRY]`` -> (segment or None, N, country as typed or None)."""
     parser = Parser(prog="/crm atrisk", add_help=False)
     parser.add_argument("segment", nargs="*")
     parser.add_argument("--top", type=int, default=10)
-    args = parser.parse_args(_words(text))
+    parser.add_argument("--country", nargs="+")
+    args = parser.parse_args(_words(_paged(text)[0]))
     if not 1 <= args.top <= 50:
         raise UsageError("--top takes a number from 1 to 50")
-    segment = " ".join(args.segment) or None
-    if segment is not None:
-        wanted = {s.lower(): s for s in SEGMENTS}
-        key = segment.lower().replace("\u2019", "'")
-        if key not in wanted:
-            raise UsageError(f"no segment called {segment[:60]!r}; the segments are: {', '.join(SEGMENTS)}")
-        segment = wanted[key]
-    return segment, args.top
+    country = " ".join(args.country) if args.country else None
+    return _segment_name(args.segment, "/crm atrisk"), args.top, country
 
 
 def at_risk(request: Request, context: Context) -> Message:
-    """Highest value x churn risk first, optionally within one segment."""
-    segment, top = at_risk_args(request.text)
-    return _at_risk(context, segment, top)
+    """Highest value x churn risk first, optionally within one segment or country, a page at a time."""
+    typed, offset = _paged(request.text)
+    segment, top, country = at_risk_args(typed)
+    return _at_risk(context, segment, top, offset=offset, country_typed=country, typed=typed)
 
 
 def home(request: Request, context: Context) -> Message:
@@ -92,8 +141,10 @@ def home(request: Request, context: Context) -> Message:
                                               context_block("Try `/customer ID`, `/crm atrisk`, `/crm help`.")])
 
 
-def _at_risk(context: Context, segment: str | None, top: int, owner: str | None = None) -> Message:
+def _at_risk(context: Context, segment: str | None, top: int, owner: str | None = None, offset: int = 0,
+             country_typed: str | None = None, typed: str | None = None) -> Message:
     with context.session_factory() as session:
+        country = _country(session, country_typed)
         run = snapshots.latest_run(session)
         if run is None:
             raise UserFacingError("no analytics yet: run `crm-bot refresh` (or `crm-bot demo`) first")
@@ -103,10 +154,12 @@ def _at_risk(context: Context, segment: str | None, top: int, owner: str | None 
         use_p_alive = bool(lifetime.get("dropout_identified", True))
         horizon = run.params.get("horizon_days", 90)
         model = predictions.latest_model(session, f"purchase_next_{horizon}_days", run.id)
-        frame = predictions.at_risk(session, run.id, model.id if model else None, use_p_alive, segment, top, owner)
+        frame = predictions.at_risk(session, run.id, model.id if model else None, use_p_alive, segment, top + 1,
+                                    owner, offset, country)
         meaning = ("chance they have stopped buying" if use_p_alive or model is None
                    else f"chance of no order in the next {horizon} days")
-        return render.at_risk(frame, segment, meaning)
+        more = f"{typed}|{offset + top}" if typed is not None and len(frame) > top else None
+        return render.at_risk(frame.head(top), segment, meaning, offset=offset, country=country, more=more)
 
 
 def no_arguments(text: str) -> None:

@@ -19,13 +19,15 @@ COMMANDS: dict[str, CommandSpec] = {spec.name: spec for spec in (
                 "order, lifetime value and products to offer, each with why", "/customer ID|EMAIL|NAME",
                 customer.run, ("/customer 12347",), customer.check_query),
     CommandSpec("/segments", "segment overview (size, revenue share, movement, suggested action) or one segment",
-                "/segments [NAME]", insights.segments, ("/segments At risk",), insights.words),
+                insights.COMMAND_USAGE["/segments"], insights.segments,
+                ("/segments At risk", "/segments Champions --country Germany"), insights.segments_args),
     CommandSpec("/crm rules", "\"customers who buy X also buy Y\", in words", "/crm rules [PRODUCT CODE]",
                 insights.rules, ("/crm rules 85123A",), insights.words),
     CommandSpec("/crm recommend", "products to offer a customer, with reasons", "/crm recommend CUSTOMER",
                 customer.recommend, ("/crm recommend 12347",), customer.check_query),
     CommandSpec("/crm atrisk", "the customers with the most value at stake (value x churn risk)",
-                "/crm atrisk [SEGMENT] [--top N]", insights.at_risk, ("/crm atrisk Champions --top 5",),
+                insights.COMMAND_USAGE["/crm atrisk"], insights.at_risk,
+                ("/crm atrisk Champions --top 5", "/crm atrisk --country France"),
                 insights.at_risk_args),
     CommandSpec("/crm model-health", "how far to trust the predictions: validation, calibration, drift",
                 "/crm model-health", insights.model_health, check=insights.no_arguments),
@@ -33,7 +35,8 @@ COMMANDS: dict[str, CommandSpec] = {spec.name: spec for spec in (
 )}
 
 BUTTONS = {"customer.orders": customer.orders_page, "customer.why": customer.why,
-           "customer.recommend": customer.recommend, "customer.pick": customer.run, "crm.rules": insights.rules}
+           "customer.recommend": customer.recommend, "customer.pick": customer.run, "crm.rules": insights.rules,
+           "crm.segments": insights.segments, "crm.atrisk": insights.at_risk}
 """Button action id (prefix) -> runner; the button's value becomes the request text."""
 
 

@@ -10,6 +10,7 @@ from assistant.insights import RecommendView, RulesView, SegmentsView
 from assistant.predictions import ModelHealth
 from assistant.render.blocks import (
     MAX_BLOCKS,
+    Block,
     Message,
     actions,
     button,
@@ -26,32 +27,63 @@ if TYPE_CHECKING:
 LIST_PAGE = 10
 
 
-def segments(view: SegmentsView) -> Message:
-    """The segment overview, or one segment's profile with its most valuable members."""
+def _profile(row: pd.Series, view: SegmentsView) -> str:
+    where = f" in {escape(view.country)}" if view.country else ""
+    of = f"{escape(view.country)}'s " if view.country else ""
+    line = (f"*{escape(str(view.segment))}*{where}: {row['customers']:,} customers ({row['customer_share']:.0%} of "
+            f"{of or 'all '}customers), {row['revenue_share']:.0%} of {of}revenue")
+    if row["median_orders"] is not None and not pd.isna(row["median_orders"]):
+        line += f"; median {row['median_orders']:.0f} orders, last one {row['median_recency_days']:.0f} days ago"
+    return line + "."
+
+
+def _members_page(view: SegmentsView, more: str | None) -> list[Block]:
+    members = view.members if view.members is not None else pd.DataFrame()
+    shown = members.head(LIST_PAGE)
+    if shown.empty:
+        return [section("No more members." if view.offset else "No members.")]
+    lines = [f"{i}. {escape(m.customer_ref)}{f' ({escape(m.name)})' if m.name else ''}: {m.frequency} orders, "
+             f"{m.monetary_micros / 1e6:,.0f} net, last {m.recency_days} days ago"
+             + (f", {escape(m.country)}" if m.country and not view.country else "")
+             for i, m in enumerate(shown.itertuples(), view.offset + 1)]
+    blocks = sections(lines, heading="*Most valuable members*")
+    if more is not None and len(members) > LIST_PAGE:
+        blocks.append(actions(button("More", "crm.segments", more)))
+    return blocks
+
+
+def segments(view: SegmentsView, more: str | None = None) -> Message:
+    """The segment overview, or one segment's profile with a page of its most valuable members.
+
+    ``more`` is the value a "More" button carries to fetch the next page of members.
+    """
     table = view.table
+    where = f" in {view.country}" if view.country else ""
+    as_of = context(f"As of {view.run.as_of:%Y-%m-%d} (run {view.run.id})")
     if view.segment is not None:
-        row = table[table["segment"] == view.segment].iloc[0]
-        lines = [f"*{escape(view.segment)}*: {row['customers']:,} customers ({row['customer_share']:.0%}), "
-                 f"{row['revenue_share']:.0%} of revenue; median {row['median_orders']:.0f} orders, last one "
-                 f"{row['median_recency_days']:.0f} days ago.", f"_Suggested action:_ {escape(row['action'])}"]
-        members = view.members if view.members is not None else pd.DataFrame()
-        if not members.empty:
-            lines.append("*Most valuable members*\n" + "\n".join(
-                f"{escape(m.customer_ref)}{f' ({escape(m.name)})' if m.name else ''}: {m.frequency} orders, "
-                f"{m.monetary_micros / 1e6:,.0f} net, last {m.recency_days} days ago" for m in members.itertuples()))
-        return Message(text=f"{view.segment}: {row['customers']:,} customers, {row['revenue_share']:.0%} of revenue",
-                       blocks=[section("\n".join(lines)),
-                               context(f"As of {view.run.as_of:%Y-%m-%d} (run {view.run.id})")])
+        found = table[table["segment"] == view.segment]
+        if found.empty:
+            text = f"No {view.segment} customers{where}."
+            return Message(text=text, blocks=[section(escape(text)), as_of])
+        row = found.iloc[0]
+        text = f"{view.segment}{where}: {row['customers']:,} customers, {row['revenue_share']:.0%} of revenue"
+        if view.offset:  # a "More" page: only the next members
+            return Message(text=f"{view.segment}{where}, members from {view.offset + 1}",
+                           blocks=[*_members_page(view, more), as_of])
+        profile = section(_profile(row, view) + f"\n_Suggested action:_ {escape(row['action'])}")
+        return Message(text=text, blocks=[profile, *_members_page(view, more), as_of])
+    if table.empty:
+        text = f"No customers{where} in the latest analytics."
+        return Message(text=text, blocks=[section(escape(text))])
     rows = []
     for r in table.itertuples():
         moved = (f"; {r.moved_in:+,} in / {-r.moved_out:+,} out since last run" if view.has_previous else "")
         rows.append(f"*{escape(r.segment)}*: {r.customers:,} ({r.customer_share:.0%}), {r.revenue_share:.0%} of "
                     f"revenue{moved}\n    _{escape(r.action)}_")
-    blocks = [header(f"Segments as of {view.run.as_of:%Y-%m-%d}"), section("\n".join(rows[:5]))]
-    if len(rows) > 5:
-        blocks.append(section("\n".join(rows[5:])))
-    blocks.append(context("`/segments NAME` for a segment's profile and most valuable members."))
-    return Message(text="Segments: " + ", ".join(f"{r.segment} {r.customers:,}" for r in table.itertuples()),
+    blocks = [header(f"Segments{where} as of {view.run.as_of:%Y-%m-%d}"), *sections(rows)]
+    blocks.append(context("`/segments NAME` for a segment's profile and most valuable members"
+                          + ("; `--country COUNTRY` for one country." if not view.country else ".")))
+    return Message(text=f"Segments{where}: " + ", ".join(f"{r.segment} {r.customers:,}" for r in table.itertuples()),
                    blocks=blocks)
 
 
@@ -84,17 +116,21 @@ def recommend(view: RecommendView) -> Message:
     return Message(text=f"Recommendations for {c.external_id}: {summary}", blocks=blocks)
 
 
-def at_risk(frame: pd.DataFrame, segment: str | None, meaning: str) -> Message:
-    """Highest value at stake first: value x churn risk."""
-    where = f" in {segment}" if segment else ""
+def at_risk(frame: pd.DataFrame, segment: str | None, meaning: str, offset: int = 0, country: str | None = None,
+            more: str | None = None) -> Message:
+    """Highest value at stake first: value x churn risk; ``more`` is the next page's button value."""
+    where = (f" in {segment}" if segment else "") + (f" in {country}" if country else "")
     if frame.empty:
-        return Message(text=f"No customers at risk{where}.", blocks=[section(f"No customers at risk{escape(where)}.")])
+        text = f"No {'more ' if offset else ''}customers at risk{where}."
+        return Message(text=text, blocks=[section(escape(text))])
     lines = [f"{i}. *{escape(r.customer_ref)}*{f' ({escape(r.name)})' if r.name else ''}, {escape(r.segment)}: "
              f"churn risk {r.risk:.2f}, 12-month value {r.clv_micros / 1e6:,.0f}, at stake {r.value_at_stake:,.0f}"
-             for i, r in enumerate(frame.itertuples(), 1)]
-    return Message(text=f"Accounts at risk{where}: " + "; ".join(lines[:3]),
-                   blocks=[header(f"Accounts at risk{where}"), *sections(lines),
-                           context(f"Ranked by 12-month value x churn risk ({meaning}).")])
+             for i, r in enumerate(frame.itertuples(), offset + 1)]
+    blocks = [header(f"Accounts at risk{where}"), *sections(lines),
+              context(f"Ranked by 12-month value x churn risk ({meaning}).")]
+    if more is not None:
+        blocks.append(actions(button("More", "crm.atrisk", more)))
+    return Message(text=f"Accounts at risk{where}: " + "; ".join(lines[:3]), blocks=blocks)
 
 
 def model_health(items: list[ModelHealth]) -> Message:

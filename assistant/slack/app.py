@@ -16,6 +16,7 @@ from typing import Any
 from slack_bolt import App, BoltResponse
 from slack_bolt.request import BoltRequest
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from assistant.commands.answer import answer
@@ -55,6 +56,31 @@ def _button_runner(action_id: str) -> Any:
     return BUTTONS.get(key)
 
 
+CANNOT_POST = {"not_in_channel": "I am not a member of <#{channel}>: type `/invite @crm` there, then ask again.",
+               "channel_not_found": "I cannot see <#{channel}> (a private channel I am not in?): type "
+                                    "`/invite @crm` there, then ask again.",
+               "is_archived": "<#{channel}> is archived, so I cannot answer there."}
+"""Why a post to a channel failed, in words for the person who asked (sent to them directly)."""
+
+
+def post_or_explain(client: WebClient, channel: str, user: str, message: Message, thread_ts: str | None = None,
+                    ephemeral: bool = False) -> None:
+    """Post the answer (to the channel, or only to ``user`` there); when the bot cannot post in that
+    channel, tell the user why and how to fix it in a direct message instead of failing silently."""
+    try:
+        if ephemeral:
+            client.chat_postEphemeral(channel=channel, user=user, text=message.text, blocks=message.blocks,
+                                      thread_ts=thread_ts)
+        else:
+            client.chat_postMessage(channel=channel, text=message.text, blocks=message.blocks, thread_ts=thread_ts)
+    except SlackApiError as exc:
+        reason = CANNOT_POST.get(str(exc.response.get("error", "")))
+        if reason is None or not user:
+            raise
+        log.warning("cannot post in %s (%s); telling the user directly", channel, exc.response.get("error"))
+        client.chat_postMessage(channel=user, text=reason.format(channel=channel))
+
+
 def _clarify(alternatives: tuple[Any, ...]) -> Message:
     labels = " or ".join(f"*{r.label}*" for r in alternatives)
     return Message(text="Did you mean " + " or ".join(r.label for r in alternatives) + "?",
@@ -78,7 +104,8 @@ def build_app(context: Context, client: WebClient, signing_secret: str, socket_m
 
     @app.middleware
     def drop_retries(req: BoltRequest, next: Any) -> BoltResponse | None:
-        if req.headers.get("x-slack-retry-num"):
+        # Socket Mode mirrors the envelope's retry_attempt here, 0 for a first delivery.
+        if req.headers.get("x-slack-retry-num", ["0"])[0] not in ("", "0"):
             return BoltResponse(status=200, body="")
         return next()
 
@@ -115,7 +142,7 @@ def build_app(context: Context, client: WebClient, signing_secret: str, socket_m
                           channel_id=(body.get("channel") or {}).get("id", ""), text=text)
         _send(respond, _run_reading(command, text, request, context))
 
-    def converse(event: dict[str, Any], say: Any, client: WebClient) -> None:
+    def converse(event: dict[str, Any], client: WebClient) -> None:
         request = Request(user_id=event.get("user", ""), channel_id=event.get("channel", ""),
                           text=event.get("text", ""))
         reading = interpret(request.text)
@@ -123,20 +150,17 @@ def build_app(context: Context, client: WebClient, signing_secret: str, socket_m
                    if reading.reading is not None else _clarify(reading.alternatives))
         thread = event.get("thread_ts") or event.get("ts")
         personal = reading.reading is not None and reading.reading.command in PERSONAL_COMMANDS
-        if personal and not _is_direct(event):
-            # One customer's details asked in a channel: only the asker sees the answer.
-            client.chat_postEphemeral(channel=request.channel_id, user=request.user_id, text=message.text,
-                                      blocks=message.blocks, thread_ts=thread)
-            return
-        say(text=message.text, blocks=message.blocks, thread_ts=thread)
+        # One customer's details asked in a channel: only the asker sees the answer.
+        post_or_explain(client, request.channel_id, request.user_id, message, thread,
+                        ephemeral=personal and not _is_direct(event))
 
     app.event("app_mention")(converse)
 
     @app.event("message")
-    def direct_message(event: dict[str, Any], say: Any, client: WebClient) -> None:
+    def direct_message(event: dict[str, Any], client: WebClient) -> None:
         # Only people writing to the bot directly; edits, joins and bot posts carry a subtype or bot_id.
         if event.get("channel_type") == "im" and not event.get("subtype") and not event.get("bot_id"):
-            converse(event, say, client)
+            converse(event, client)
 
     @app.event("app_home_opened")
     def home_tab(event: dict[str, Any], client: WebClient) -> None:

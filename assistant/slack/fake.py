@@ -4,7 +4,9 @@ Used by the tests and by ``crm-bot console``.  It is a real HTTP server on 127.0
 port) that answers like Slack (same JSON shapes, same errors: ``not_in_channel``,
 ``channel_not_found``, ``invalid_blocks``, HTTP 429 with ``Retry-After``), records every call,
 mints ``response_url``s (5 uses each, as Slack allows), and can deliver slash commands, button
-clicks and mentions to the bot over HTTP, signed with the signing secret exactly as Slack signs.
+clicks and mentions to the bot over HTTP, signed with the signing secret exactly as Slack signs,
+or over Socket Mode: ``apps.connections.open`` hands out a ``ws://`` URL of a real WebSocket
+server here that says ``hello``, sends envelopes and records the bot's acknowledgements.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from typing import Any
 
 from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.server import Server, ServerConnection, serve
 
 BOT_USER = "UCRMBOT01"
 TEAM = "T0001"
@@ -87,6 +91,8 @@ class FakeSlack:
         self._ts = itertools.count(1)
         self._changed = threading.Condition()
         self._server: ThreadingHTTPServer | None = None
+        self._socket_server: Server | None = None
+        self._sockets: list[ServerConnection] = []
         self.add_channel("C0GENERAL", "general", members={BOT_USER})
         self.add_user("U0ADMIN01", "alex")
 
@@ -128,6 +134,8 @@ class FakeSlack:
         return self
 
     def stop(self) -> None:
+        if self._socket_server is not None:
+            self._socket_server.shutdown()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -184,8 +192,11 @@ class FakeSlack:
             status, payload, extra = self._failures[method].pop(0)
             self._record(method + ".failed", params)
             return status, payload, extra
-        if not (headers.get("Authorization") or "").startswith("Bearer xox"):
+        token = (headers.get("Authorization") or "").removeprefix("Bearer ")
+        if not token.startswith(("xox", "xapp-")):
             return 200, {"ok": False, "error": "not_authed"}, {}
+        if token.startswith("xapp-") != (method == "apps.connections.open"):  # app tokens only open sockets
+            return 200, {"ok": False, "error": "not_allowed_token_type"}, {}
         handler = getattr(self, "_api_" + method.replace(".", "_"), None)
         if handler is None:
             return 200, {"ok": False, "error": "unknown_method"}, {}
@@ -209,7 +220,10 @@ class FakeSlack:
         return f"{int(time.time())}.{next(self._ts):06d}"
 
     def _post_checks(self, params: dict[str, Any]) -> dict[str, Any] | None:
-        channel = self.channels.get(str(params.get("channel", "")))
+        target = str(params.get("channel", ""))
+        if target in self.users:  # a user id: the app's direct-message conversation with them
+            self.channels.setdefault(target, Channel(target, target, "im", {BOT_USER, target}))
+        channel = self.channels.get(target)
         if channel is None or (channel.kind == "private" and BOT_USER not in channel.members):
             return {"ok": False, "error": "channel_not_found"}
         if channel.archived:
@@ -222,6 +236,14 @@ class FakeSlack:
         if not params.get("text") and not params.get("blocks"):
             return {"ok": False, "error": "no_text"}
         return None
+
+    def _api_apps_connections_open(self, _params: dict[str, Any]) -> dict[str, Any]:
+        with self._changed:
+            if self._socket_server is None:
+                self._socket_server = serve(self._socket_session, "127.0.0.1", 0)
+                threading.Thread(target=self._socket_server.serve_forever, daemon=True, name="fake-slack-ws").start()
+        port = self._socket_server.socket.getsockname()[1]
+        return {"ok": True, "url": f"ws://127.0.0.1:{port}/link/?ticket={uuid.uuid4()}"}
 
     def _api_auth_test(self, _params: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "url": "https://example.slack.com/", "team": "Example", "user": "crm",
@@ -269,46 +291,97 @@ class FakeSlack:
             "is_ext_shared": channel.kind == "shared", "is_archived": channel.archived,
             "is_member": BOT_USER in channel.members}}
 
+    # -- Socket Mode ---------------------------------------------------------------------------
+    def _socket_session(self, connection: ServerConnection) -> None:
+        connection.send(json.dumps({"type": "hello", "num_connections": 1,
+                                    "connection_info": {"app_id": "ACRMBOT01"},
+                                    "debug_info": {"host": "fake-slack", "approximate_connection_time": 3600}}))
+        with self._changed:
+            self._sockets.append(connection)
+            self._changed.notify_all()
+        try:
+            for message in connection:  # the bot's acknowledgements: {"envelope_id": ..., "payload": ...}
+                self._record("socket_ack", json.loads(message))
+        except ConnectionClosed:  # the bot went away without a closing handshake, as clients may
+            pass
+        finally:
+            with self._changed:
+                self._sockets.remove(connection)
+
+    def send_over_socket(self, kind: str, payload: dict[str, Any], timeout: float = 10.0,
+                         retry_attempt: int = 0) -> str:
+        """Send an envelope (``slash_commands``, ``interactive`` or ``events_api``) to the connected
+        bot, as Slack does in Socket Mode; returns its ``envelope_id`` (the bot's ack echoes it)."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: self._sockets, timeout):
+                raise TimeoutError("no bot is connected over Socket Mode")
+            connection = self._sockets[-1]
+        envelope_id = str(uuid.uuid4())
+        envelope: dict[str, Any] = {"envelope_id": envelope_id, "type": kind, "payload": payload,
+                                    "accepts_response_payload": kind != "events_api"}
+        if kind == "events_api":
+            envelope.update(retry_attempt=retry_attempt, retry_reason="timeout" if retry_attempt else "")
+        connection.send(json.dumps(envelope))
+        return envelope_id
+
+    def socket_ack(self, envelope_id: str, timeout: float = 10.0) -> dict[str, Any]:
+        """The bot's acknowledgement of an envelope (waits for it)."""
+        calls = self.wait_for(lambda c: any(x.method == "socket_ack" and x.params.get("envelope_id") == envelope_id
+                                            for x in c), timeout)
+        return next(c.params for c in calls if c.method == "socket_ack" and c.params.get("envelope_id") == envelope_id)
+
     # -- deliveries to the bot ------------------------------------------------------------------
-    def send_command(self, bot_url: str, secret: str, command: str, text: str, user_id: str = "U0ADMIN01",
-                     channel_id: str = "C0GENERAL", timestamp: int | None = None,
-                     response_url: str | None = None) -> tuple[int, str]:
-        """POST a signed slash command (Slack's form body) to the bot; returns (status, body)."""
-        form = {"token": "unused-legacy-token", "team_id": TEAM, "team_domain": "example",
+    def command_payload(self, command: str, text: str, user_id: str = "U0ADMIN01", channel_id: str = "C0GENERAL",
+                        response_url: str | None = None) -> dict[str, str]:
+        """A slash command as Slack sends it (the HTTP form fields, or a Socket Mode payload)."""
+        return {"token": "unused-legacy-token", "team_id": TEAM, "team_domain": "example",
                 "channel_id": channel_id, "channel_name": self.channels.get(channel_id, Channel(channel_id, "dm")).name,
                 "user_id": user_id, "user_name": self.users.get(user_id, {}).get("name", "someone"),
                 "command": command, "text": text, "api_app_id": "ACRMBOT01",
                 "response_url": response_url or self.new_response_url(),
                 "trigger_id": f"{int(time.time())}.1.{uuid.uuid4().hex[:8]}"}
+
+    def click_payload(self, action_id: str, value: str, label: str = "", user_id: str = "U0ADMIN01",
+                      channel_id: str = "C0GENERAL") -> dict[str, Any]:
+        """A ``block_actions`` payload: a user clicked a button."""
+        now = f"{time.time():.6f}"
+        return {"type": "block_actions", "user": {"id": user_id}, "api_app_id": "ACRMBOT01",
+                "container": {"type": "message", "message_ts": now, "channel_id": channel_id, "is_ephemeral": True},
+                "trigger_id": f"{int(time.time())}.1.{uuid.uuid4().hex[:8]}", "team": {"id": TEAM},
+                "channel": {"id": channel_id}, "state": {"values": {}}, "response_url": self.new_response_url(),
+                "actions": [{"action_id": action_id, "block_id": "b1", "value": value, "type": "button",
+                             "text": {"type": "plain_text", "text": label or action_id}, "action_ts": now}]}
+
+    def mention_payload(self, text: str, user_id: str = "U0ADMIN01", channel_id: str = "C0GENERAL") -> dict[str, Any]:
+        """An ``app_mention`` event callback (``<@bot> text``)."""
+        ts = self._next_ts()
+        return {"token": "unused-legacy-token", "team_id": TEAM, "api_app_id": "ACRMBOT01",
+                "event": {"type": "app_mention", "user": user_id, "text": f"<@{BOT_USER}> {text}", "ts": ts,
+                          "channel": channel_id, "event_ts": ts},
+                "type": "event_callback", "event_id": f"Ev{uuid.uuid4().hex[:10]}", "event_time": int(time.time()),
+                "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": True}]}
+
+    def send_command(self, bot_url: str, secret: str, command: str, text: str, user_id: str = "U0ADMIN01",
+                     channel_id: str = "C0GENERAL", timestamp: int | None = None,
+                     response_url: str | None = None) -> tuple[int, str]:
+        """POST a signed slash command (Slack's form body) to the bot; returns (status, body)."""
+        form = self.command_payload(command, text, user_id, channel_id, response_url)
         return self._deliver(bot_url, secret, urllib.parse.urlencode(form), "application/x-www-form-urlencoded",
                              timestamp)
 
     def click(self, bot_url: str, secret: str, action_id: str, value: str, label: str = "",
               user_id: str = "U0ADMIN01", channel_id: str = "C0GENERAL") -> tuple[int, str]:
         """POST a signed ``block_actions`` payload (a button click) to the bot."""
-        now = f"{time.time():.6f}"
-        payload = {"type": "block_actions", "user": {"id": user_id}, "api_app_id": "ACRMBOT01",
-                   "container": {"type": "message", "message_ts": now, "channel_id": channel_id,
-                                 "is_ephemeral": True},
-                   "trigger_id": f"{int(time.time())}.1.{uuid.uuid4().hex[:8]}", "team": {"id": TEAM},
-                   "channel": {"id": channel_id}, "state": {"values": {}},
-                   "response_url": self.new_response_url(),
-                   "actions": [{"action_id": action_id, "block_id": "b1", "value": value, "type": "button",
-                                "text": {"type": "plain_text", "text": label or action_id}, "action_ts": now}]}
+        payload = self.click_payload(action_id, value, label, user_id, channel_id)
         body = urllib.parse.urlencode({"payload": json.dumps(payload)})
         return self._deliver(bot_url, secret, body, "application/x-www-form-urlencoded")
 
     def mention(self, bot_url: str, secret: str, text: str, user_id: str = "U0ADMIN01",
                 channel_id: str = "C0GENERAL", retry: int | None = None) -> tuple[int, str]:
         """POST a signed ``app_mention`` event (``<@bot> text``) to the bot."""
-        ts = self._next_ts()
-        event = {"token": "unused-legacy-token", "team_id": TEAM, "api_app_id": "ACRMBOT01",
-                 "event": {"type": "app_mention", "user": user_id, "text": f"<@{BOT_USER}> {text}", "ts": ts,
-                           "channel": channel_id, "event_ts": ts},
-                 "type": "event_callback", "event_id": f"Ev{uuid.uuid4().hex[:10]}", "event_time": int(time.time()),
-                 "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": True}]}
         extra = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else {}
-        return self._deliver(bot_url, secret, json.dumps(event), "application/json", extra=extra)
+        return self._deliver(bot_url, secret, json.dumps(self.mention_payload(text, user_id, channel_id)),
+                             "application/json", extra=extra)
 
     def open_home(self, bot_url: str, secret: str, user_id: str = "U0ADMIN01") -> tuple[int, str]:
         """POST a signed ``app_home_opened`` event (the user opened the bot's Home tab)."""

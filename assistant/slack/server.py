@@ -48,6 +48,15 @@ def start_in_background(app: App, path: str = "/slack/events", host: str = "127.
     return RunningServer(server=server, thread=thread, url=f"http://{host}:{server.effective_port}{path}")
 
 
+def socket_mode_handler(app: App, app_token: str) -> SocketModeHandler:
+    """The Socket Mode connection for the app: ``connect()`` returns at once, ``start()`` blocks.
+
+    The WebSocket URL comes from ``apps.connections.open`` on the app's Web API client, so it
+    points at the local fake whenever the client does.
+    """
+    return SocketModeHandler(app, app_token)
+
+
 def serve_socket_mode(app: App, app_token: str) -> None:
     """Connect to Slack over a WebSocket (no public URL needed) and serve until stopped."""
-    SocketModeHandler(app, app_token).start()
+    socket_mode_handler(app, app_token).start()

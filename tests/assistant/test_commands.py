@@ -20,6 +20,7 @@ from assistant.render.blocks import Message
 TYPED = st.one_of(
     st.text(max_size=120),
     st.sampled_from(["12748", "12347", "85123A", "At risk", "Champions --top 3", "--top 0", "--top 51", "\"open",
+                     "Champions --country Germany", "--country", "--country 'open", "--country uk|10", "can't lose",
                      "' OR 1=1 --", "%", "_", "12748|10", "12748|-1", "x" * 300, "white hanging heart"]),
 )
 
@@ -76,3 +77,60 @@ def test_long_lists_are_split_into_sections_not_cut(context: Context) -> None:
     assert text == "*Heading*\n" + "\n".join(lines) and "\u2026" not in text
     message = _run("/crm", "atrisk --top 50", context)
     assert "50." in " ".join(b.get("text", {}).get("text", "") for b in message.blocks)
+
+
+def _texts(message: Message) -> str:
+    return "\n".join(b.get("text", {}).get("text", "") for b in message.blocks if isinstance(b.get("text"), dict))
+
+
+def _more(message: Message) -> str | None:
+    values = [e["value"] for b in message.blocks if b["type"] == "actions" for e in b["elements"]
+              if e["text"]["text"] == "More"]
+    return values[0] if values else None
+
+
+def test_segments_of_one_country_are_counted_from_the_store(context: Context, refreshed: tuple[
+        Engine, RefreshSummary, RefreshSummary]) -> None:
+    from sqlalchemy import func, select
+
+    from db.models import Customer
+    from db.snapshot_models import CustomerScore
+
+    run_id = refreshed[2].run_id
+    with context.session_factory() as session:
+        query = (select(CustomerScore.segment, func.count()).join(Customer, Customer.id == CustomerScore.customer_id)
+                 .where(CustomerScore.run_id == run_id, Customer.country == "Germany").group_by(CustomerScore.segment))
+        expected = dict(session.execute(query).all())
+    message = _run("/segments", "--country germany", context)
+    assert "Segments in Germany" in _texts(message)
+    for segment, n in expected.items():
+        assert f"*{segment}*: {n:,} (" in _texts(message).replace("&#39;", "'")
+    champions = _run("/segments", "champions --country DE", context)
+    assert f"Champions in Germany: {expected['Champions']} customers" in champions.text
+    assert "United Kingdom" not in _texts(champions)
+    assert "did you mean Germany?" in _run("/segments", "Champions --country Germny", context).text
+    assert "no customers in 'Narnia'" in _run("/crm", "atrisk --country Narnia", context).text
+
+
+def test_segment_members_and_accounts_at_risk_page_with_more(context: Context, refreshed: tuple[
+        Engine, RefreshSummary, RefreshSummary]) -> None:
+    from db import snapshots
+
+    with context.session_factory() as session:
+        ranked = list(snapshots.segment_members(session, refreshed[2].run_id, "Loyal", 25)["customer_ref"])
+    first = _run("/segments", "Loyal", context)
+    value = _more(first)
+    assert value == "Loyal|10"
+    second = answer(BUTTONS["crm.segments"], Request("U1", "C1", value), context)
+    shown = [line.split(". ", 1)[1].split(":")[0] for line in (_texts(first) + "\n" + _texts(second)).splitlines()
+             if line[:1].isdigit()]
+    assert shown == ranked[:20] and "11. " in _texts(second)
+
+    top_ten = _run("/crm", "atrisk --top 10", context)
+    page_one = _run("/crm", "atrisk --top 5", context)
+    assert _more(page_one) == "--top 5|5"
+    page_two = answer(BUTTONS["crm.atrisk"], Request("U1", "C1", "--top 5|5"), context)
+    listed = [line for line in _texts(top_ten).splitlines() if line[:1].isdigit()]
+    assert [line for line in _texts(page_two).splitlines() if line[:1].isdigit()] == listed[5:10]
+    last = answer(BUTTONS["crm.atrisk"], Request("U1", "C1", "--top 5|99995"), context)
+    assert last.text == "No more customers at risk." and _more(last) is None

@@ -50,8 +50,13 @@ PHRASINGS = [
     ("loyal customers slipping away?", "/crm atrisk", "Loyal"),
     ("who are we losing", "/crm atrisk", ""),
     ("accounts going quiet", "/crm atrisk", ""),
+    ("who is at risk in France?", "/crm atrisk", "--country France"),
+    ("which champions are at risk in the usa", "/crm atrisk", "Champions --country 'United States'"),
     # segments
-    ("who are our champions in Germany?", "/segments", "Champions"),
+    ("who are our champions in Germany?", "/segments", "Champions --country Germany"),
+    ("show me loyal customers from EIRE", "/segments", "Loyal --country Ireland"),
+    ("who are our customers in the UK?", "/segments", "--country 'United Kingdom'"),
+    ("champions in the Channel Islands", "/segments", "Champions --country 'Channel Islands'"),
     ("show me the segments", "/segments", ""),
     ("hibernating customers", "/segments", "Hibernating"),
     ("who are our loyal customers", "/segments", "Loyal"),
@@ -105,3 +110,10 @@ def test_any_text_gets_a_reading_or_two_alternatives(text: str) -> None:
     found = interpret(text)
     assert (found.reading is not None) != bool(found.alternatives)
     assert found.reading is None or found.reading.command.startswith("/")
+
+
+@pytest.mark.parametrize("question", ["who is at risk in it", "lost customers in time for christmas",
+                                      "champions in stock", "who is at risk in the next month"])
+def test_words_after_in_are_a_country_only_when_they_name_one(question: str) -> None:
+    found = interpret(question)
+    assert found.reading is not None and "--country" not in found.reading.text

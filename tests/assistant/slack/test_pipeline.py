@@ -198,3 +198,14 @@ def test_app_home_lists_the_users_own_accounts_at_risk(bot: Bot, refreshed: tupl
     finally:
         with engine.begin() as connection:
             connection.execute(update(Customer).where(Customer.owner == "U0REP0001").values(owner=None))
+
+
+def test_a_channel_the_bot_cannot_post_in_gets_the_asker_told_how_to_invite_it(bot: Bot) -> None:
+    bot.fake.add_channel("C0NOBOT01", "sales")  # the bot is not a member
+    bot.fake.add_channel("G0PRIV001", "deals", kind="private")
+    for channel, text in (("C0NOBOT01", "who are our champions?"), ("G0PRIV001", "tell me about 12748")):
+        assert bot.fake.mention(bot.server.url, SECRET, text, channel_id=channel)[0] == 200
+        calls = bot.fake.wait_for(lambda c, where=channel: any(
+            x.params.get("channel") == "U0ADMIN01" and where in str(x.params.get("text")) for x in c))
+        told = [c.params for c in calls if c.params.get("channel") == "U0ADMIN01" and channel in str(c.params)]
+        assert len(told) == 1 and "/invite @crm" in str(told[0]["text"])
