@@ -7,31 +7,41 @@ here and handed down; nothing is built at import time.  Run ``crm-bot --help``.
 from __future__ import annotations
 
 import logging
+import shlex
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from slack_sdk import WebClient
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from analytics.rules import ENGINES, RuleParams
 from assistant import terminal, terminal_predictions
-from assistant.commands.base import Context
+from assistant.commands import digest as digest_commands
+from assistant.commands.answer import answer
+from assistant.commands.base import Context, Request
+from assistant.delivery import Deliverer
+from assistant.digest import build_digest
 from assistant.insights import UserFacingError, clusters_view, recommend_view, rules_view, segments_view
 from assistant.predictions import explain_view, model_health, train_target
 from assistant.refresh import NothingToAnalyse, RefreshParams, run_refresh
+from assistant.render.digest import digest_message
+from assistant.scheduler import make_scheduler
 from assistant.settings import Settings, SettingsError, load_settings
 from assistant.slack.app import build_app, make_client
-from assistant.slack.console import run_console
+from assistant.slack.console import Reply, run_console
+from assistant.slack.console import render as render_reply
+from assistant.slack.poster import SlackPoster
 from assistant.slack.server import create_http_server, serve_socket_mode
-from db import migrate
+from db import digests, migrate
 from db.engine import DatabaseUrlError, make_engine, make_session_factory
 from db.importers import FORMATS, ImportFileError, ImportOptions, ImportReport, import_file
 from db.sample import ONLINE_RETAIL_SAMPLE
@@ -44,6 +54,9 @@ import_app = typer.Typer(help="Load CSV exports into the store (idempotent: re-r
 db_app = typer.Typer(help="Database schema: upgrade, check, current.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
 app.add_typer(db_app, name="db")
+digest_app = typer.Typer(help="Insight digests: subscribe channels, list, run what is due, or print one.",
+                         no_args_is_help=True)
+app.add_typer(digest_app, name="digest")
 
 console = Console()
 errors = Console(stderr=True)
@@ -172,7 +185,20 @@ def demo(database: Annotated[Path | None, typer.Option(help="SQLite file to use 
 
 
 def _context(deps: Deps) -> Context:
-    return Context(session_factory=make_session_factory(deps.engine), clock=datetime.now)
+    return Context(session_factory=make_session_factory(deps.engine), clock=datetime.now,
+                   default_timezone=deps.settings.timezone)
+
+
+def _slack_client(deps: Deps) -> WebClient:
+    if deps.settings.slack_bot_token is None:
+        raise UserError("SLACK_BOT_TOKEN is not set: create the Slack app (README, Connect to your workspace) and "
+                        "export its bot token")
+    return make_client(deps.settings.slack_bot_token.get_secret_value(), deps.settings.slack_api_url)
+
+
+def _deliverer(deps: Deps, client: WebClient) -> Deliverer:
+    return Deliverer(make_session_factory(deps.engine), SlackPoster(client),
+                     grace=timedelta(minutes=deps.settings.digest_grace_minutes))
 
 
 @app.command("console")
@@ -189,10 +215,10 @@ def serve() -> None:
     deps = build_deps()
     ensure_schema(deps.engine, create=False)
     settings = deps.settings
-    if settings.slack_bot_token is None:
-        raise UserError("SLACK_BOT_TOKEN is not set: create the Slack app (README, Connect to your workspace) and "
-                        "export its bot token")
-    client = make_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+    client = _slack_client(deps)
+    if settings.scheduler_in_serve:
+        make_scheduler(_deliverer(deps, client), settings.scheduler_tick_seconds, blocking=False).start()
+        errors.print(f"Digest scheduler running in this process (every {settings.scheduler_tick_seconds} s).")
     if settings.slack_app_token is not None:
         app_ = build_app(_context(deps), client, signing_secret="", socket_mode=True)
         errors.print("Serving in Socket Mode (no public URL needed). Ctrl-C stops.")
@@ -204,6 +230,69 @@ def serve() -> None:
     server = create_http_server(app_, "0.0.0.0", settings.http_port, settings.http_path)
     errors.print(f"Serving HTTP on port {server.effective_port}, path {settings.http_path}. Ctrl-C stops.")
     server.run()
+
+
+@app.command()
+def scheduler() -> None:
+    """Post digests when they are due (run one or several; each digest is posted once)."""
+    deps = build_deps()
+    ensure_schema(deps.engine, create=False)
+    tick = deps.settings.scheduler_tick_seconds
+    errors.print(f"Digest scheduler: looking for due digests every {tick} s. Ctrl-C stops.")
+    with suppress(KeyboardInterrupt):
+        make_scheduler(_deliverer(deps, _slack_client(deps)), tick, blocking=True).start()
+
+
+def _digest_command(deps: Deps, channel: str, text: str) -> None:
+    message = answer(digest_commands.run, Request(user_id="cli", channel_id=channel, text=text), _context(deps))
+    render_reply(Reply(message.text, message.blocks), console)
+
+
+@digest_app.command("subscribe", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def digest_subscribe(channel: Annotated[str, typer.Argument(help="Slack channel id, e.g. C0123ABCD.")],
+                     schedule: Annotated[list[str] | None, typer.Argument(
+                         help="Any of: weekly|daily, a weekday, HH:MM, a time zone, --segment NAME, "
+                              "--quiet skip.")] = None) -> None:
+    """Subscribe a channel to the digest (same words as /crm digest subscribe)."""
+    deps = build_deps()
+    ensure_schema(deps.engine, create=False)
+    _digest_command(deps, channel, "subscribe " + " ".join(shlex.quote(w) for w in schedule or []))
+
+
+@digest_app.command("list")
+def digest_list() -> None:
+    """Every channel's digest subscriptions, with their last delivery and next time."""
+    deps = build_deps()
+    ensure_schema(deps.engine, create=False)
+    _digest_command(deps, "", "list all")
+
+
+@digest_app.command("unsubscribe")
+def digest_unsubscribe(channel: Annotated[str, typer.Argument(help="Slack channel id.")]) -> None:
+    """Stop a channel's digests (their history is kept)."""
+    deps = build_deps()
+    ensure_schema(deps.engine, create=False)
+    _digest_command(deps, channel, "unsubscribe")
+
+
+@digest_app.command("run")
+def digest_run(channel: Annotated[str | None, typer.Option(help="Only this channel's digest.")] = None,
+               dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the digest; post nothing.")] = False,
+               cadence: Annotated[str, typer.Option(help="weekly or daily (dry run without a subscription).")]
+               = "weekly") -> None:
+    """Post the digests due now, once each (what the scheduler does each tick), or print one."""
+    deps = build_deps()
+    ensure_schema(deps.engine, create=False)
+    if dry_run:
+        with make_session_factory(deps.engine)() as session:
+            subs = digests.subscriptions(session, channel) if channel else []
+            sub = subs[0] if subs else None
+            built = build_digest(session, sub.cadence if sub else cadence, sub.segment if sub else None)
+            message = digest_message(built, disclose_people=True)
+        render_reply(Reply(message.text, message.blocks), console)
+        return
+    report = _deliverer(deps, _slack_client(deps)).run_due(channel)
+    console.print(f"Digests: {report.summary()}.")
 
 
 @contextmanager

@@ -43,6 +43,16 @@ class Settings(BaseSettings):
                            description="Port of HTTP mode (Slack's request URL points here).")
     http_path: str = Field("/slack/events", alias="CRM_HTTP_PATH", pattern="^/",
                            description="Path of Slack's request URL in HTTP mode.")
+    timezone: str = Field("UTC", alias="CRM_TIMEZONE",
+                          description="Time zone of digest subscriptions that name none (IANA, e.g. Europe/London).")
+    digest_grace_minutes: int = Field(120, ge=0, le=10_080, alias="CRM_DIGEST_GRACE_MINUTES",
+                                      description="A digest missed while the bot was down is still posted this "
+                                                  "long after its time; later it is skipped and logged.")
+    scheduler_in_serve: bool = Field(False, alias="CRM_SCHEDULER_IN_SERVE",
+                                     description="Run the digest scheduler inside `crm-bot serve` (else run "
+                                                 "`crm-bot scheduler` on its own).")
+    scheduler_tick_seconds: int = Field(30, ge=1, le=3600, alias="CRM_SCHEDULER_TICK_SECONDS",
+                                        description="How often the scheduler looks for digests that are due.")
     log_level: str = Field("WARNING", alias="CRM_LOG_LEVEL", pattern="^(DEBUG|INFO|WARNING|ERROR)$",
                            description="Python logging level.")
 

@@ -66,6 +66,7 @@ class DigestSubscription(Base):
     created_by: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+    """When the schedule was last set (UTC): runs due before then are not owed."""
 
     __table_args__ = (
         CheckConstraint(_in("cadence", CADENCES), name="cadence"),
@@ -98,6 +99,8 @@ class DigestDelivery(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     message_ts: Mapped[str | None] = mapped_column(String(32))
     posted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    chart_file_id: Mapped[str | None] = mapped_column(String(32))
+    """The trend chart uploaded into the digest's thread (``None`` until it is)."""
     detail: Mapped[str | None] = mapped_column(Text)
     """Why it was skipped or failed, or the last error while claimed."""
 

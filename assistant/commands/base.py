@@ -40,6 +40,8 @@ class Context:
 
     session_factory: Callable[[], Session]
     clock: Callable[[], datetime]
+    default_timezone: str = "UTC"
+    """For digest subscriptions that name no time zone (``CRM_TIMEZONE``)."""
 
 
 class UsageError(UserFacingError):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from assistant.commands import customer, insights
+from assistant.commands import customer, digest, insights
 from assistant.commands.base import CommandSpec, Context, Request, UsageError
 from assistant.render.blocks import Message
 from assistant.render.insights import help_message
@@ -31,6 +31,10 @@ COMMANDS: dict[str, CommandSpec] = {spec.name: spec for spec in (
                 insights.at_risk_args),
     CommandSpec("/crm model-health", "how far to trust the predictions: validation, calibration, drift",
                 "/crm model-health", insights.model_health, check=insights.no_arguments),
+    CommandSpec("/crm digest", "the weekly (or daily) insight digest: subscribe a channel, list, unsubscribe, "
+                "preview it now", "/crm digest subscribe [#channel] [weekly|daily] [mon 09:00] [TIMEZONE] "
+                "[--segment NAME] [--quiet skip] | list [all] | unsubscribe [#channel] | preview",
+                digest.run, ("/crm digest preview", "/crm digest list"), digest.check),
     CommandSpec("/crm help", "this list", "/crm help", _help, check=insights.no_arguments),
 )}
 

@@ -24,6 +24,7 @@ from assistant.commands.base import Context, Request, UsageError
 from assistant.commands.insights import home
 from assistant.commands.registry import BUTTONS, SLASH_COMMANDS, route
 from assistant.conversation import interpret
+from assistant.insights import UserFacingError
 from assistant.render.blocks import Message, actions, button, section
 
 log = logging.getLogger(__name__)
@@ -116,7 +117,7 @@ def build_app(context: Context, client: WebClient, signing_secret: str, socket_m
             spec, rest = route(command["command"], request.text)
             if spec.check is not None:
                 spec.check(rest)
-        except UsageError as exc:
+        except UserFacingError as exc:  # usage errors, and checks that say what is wrong (a time zone)
             ack(text=str(exc))
             return
         ack()

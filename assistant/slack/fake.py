@@ -53,6 +53,8 @@ class Channel:
     """``public``, ``private``, ``im`` or ``shared`` (Slack Connect)."""
     members: set[str] = field(default_factory=set)
     archived: bool = False
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    """Everything posted here (top level and in threads), oldest first: what history returns."""
 
 
 def sign(secret: str, timestamp: str, body: str) -> str:
@@ -87,6 +89,9 @@ class FakeSlack:
         self.channels: dict[str, Channel] = {}
         self.users: dict[str, dict[str, Any]] = {}
         self._failures: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = {}
+        self._lost_replies: dict[str, list[threading.Event | None]] = {}
+        self.uploads: dict[str, bytes] = {}
+        self._upload_names: dict[str, str] = {}
         self._response_urls: dict[str, int] = {}
         self._ts = itertools.count(1)
         self._changed = threading.Condition()
@@ -109,6 +114,17 @@ class FakeSlack:
         headers = {"Retry-After": str(retry_after)} if status == 429 else {}
         self._failures.setdefault(method, []).append((status, {"ok": False, "error": error}, headers))
 
+    def lose_next_reply(self, method: str, hold: threading.Event | None = None) -> None:
+        """Carry out the next call of ``method`` (the message *is* posted) but never answer it: the
+        connection drops (a network error after Slack acted), or, with ``hold``, the reply waits
+        until the event is set (so a test can kill the caller at exactly that point)."""
+        self._lost_replies.setdefault(method, []).append(hold)
+
+    def messages_in(self, channel_id: str) -> list[dict[str, Any]]:
+        """What was posted in a channel (top level and threads), oldest first."""
+        channel = self.channels.get(channel_id)
+        return list(channel.messages) if channel else []
+
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> FakeSlack:
         fake = self
@@ -118,8 +134,19 @@ class FakeSlack:
                 pass
 
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
-                status, payload, headers = fake._handle(self.path, self.headers, body)
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.path.startswith("/upload/"):  # step 2 of files_upload_v2: the bytes themselves
+                    fake.uploads[self.path.removeprefix("/upload/")] = raw
+                    status, payload, headers = 200, {"ok": True}, {}
+                else:
+                    status, payload, headers = fake._handle(self.path, self.headers, raw.decode())
+                method = self.path.removeprefix("/api/")
+                if fake._lost_replies.get(method):
+                    hold = fake._lost_replies[method].pop(0)
+                    if hold is not None:
+                        hold.wait(60)
+                    self.close_connection = True  # no reply at all: the caller sees the connection drop
+                    return
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -253,10 +280,76 @@ class FakeSlack:
         problem = self._post_checks(params)
         if problem:
             return problem
-        ts = self._next_ts()
-        return {"ok": True, "channel": params["channel"], "ts": ts,
-                "message": {"text": params.get("text", ""), "type": "message", "subtype": "bot_message",
-                            "bot_id": "BCRMBOT01", "ts": ts}}
+        message = self._store_message(str(params["channel"]), params)
+        return {"ok": True, "channel": params["channel"], "ts": message["ts"], "message": message}
+
+    def _store_message(self, channel_id: str, params: dict[str, Any], files: list[dict[str, Any]] | None = None
+                       ) -> dict[str, Any]:
+        metadata = params.get("metadata")
+        message = {"type": "message", "subtype": "bot_message", "bot_id": "BCRMBOT01", "user": BOT_USER,
+                   "ts": self._next_ts(), "text": params.get("text", ""),
+                   "blocks": json.loads(params["blocks"]) if isinstance(params.get("blocks"), str)
+                   else params.get("blocks") or [],
+                   "metadata": json.loads(metadata) if isinstance(metadata, str) else metadata}
+        if params.get("thread_ts"):
+            message["thread_ts"] = str(params["thread_ts"])
+        if files:
+            message["files"] = files
+        with self._changed:
+            self.channels[channel_id].messages.append(message)
+        return message
+
+    @staticmethod
+    def _history_view(message: dict[str, Any], with_metadata: bool) -> dict[str, Any]:
+        """A stored message as history shows it: metadata only when asked for, as Slack does."""
+        return {k: v for k, v in message.items() if v is not None and (k != "metadata" or with_metadata)}
+
+    def _api_conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self.channels.get(str(params.get("channel")))
+        if channel is None or (BOT_USER not in channel.members and channel.kind != "im"):
+            return {"ok": False, "error": "channel_not_found" if channel is None else "not_in_channel"}
+        oldest = float(params.get("oldest") or 0)
+        limit = int(params.get("limit") or 100)
+        start = int(params.get("cursor") or 0)
+        with_metadata = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
+        top = [m for m in reversed(channel.messages)
+               if float(m["ts"]) > oldest and m.get("thread_ts", m["ts"]) == m["ts"]]  # newest first
+        page = top[start:start + limit]
+        more = start + limit < len(top)
+        return {"ok": True, "messages": [self._history_view(m, with_metadata) for m in page], "has_more": more,
+                "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
+
+    def _api_conversations_replies(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self.channels.get(str(params.get("channel")))
+        if channel is None:
+            return {"ok": False, "error": "channel_not_found"}
+        ts = str(params.get("ts"))
+        thread = [m for m in channel.messages if m["ts"] == ts or m.get("thread_ts") == ts]
+        if not thread:
+            return {"ok": False, "error": "thread_not_found"}
+        return {"ok": True, "messages": [self._history_view(m, False) for m in thread], "has_more": False}
+
+    def _api_files_getUploadURLExternal(self, params: dict[str, Any]) -> dict[str, Any]:
+        if not params.get("filename") or not str(params.get("length", "")).isdigit():
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F{uuid.uuid4().hex[:10].upper()}"
+        self._upload_names[file_id] = str(params["filename"])
+        return {"ok": True, "upload_url": f"{self.root}upload/{file_id}", "file_id": file_id}
+
+    def _api_files_completeUploadExternal(self, params: dict[str, Any]) -> dict[str, Any]:
+        files = json.loads(params["files"]) if isinstance(params.get("files"), str) else params.get("files") or []
+        if not files or any(f.get("id") not in self.uploads for f in files):
+            return {"ok": False, "error": "file_not_found"}
+        shared = [{"id": f["id"], "title": f.get("title") or "", "name": self._upload_names.get(f["id"], f["id"]),
+                   "size": len(self.uploads[f["id"]])} for f in files]
+        channel_id = params.get("channel_id")
+        if channel_id:
+            problem = self._post_checks({**params, "channel": channel_id, "text": "file"})
+            if problem:
+                return problem
+            self._store_message(str(channel_id), {"text": params.get("initial_comment", ""),
+                                                  "thread_ts": params.get("thread_ts")}, files=shared)
+        return {"ok": True, "files": shared}
 
     def _api_chat_postEphemeral(self, params: dict[str, Any]) -> dict[str, Any]:
         problem = self._post_checks(params)

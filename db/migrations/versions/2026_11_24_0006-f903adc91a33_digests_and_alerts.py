@@ -1,8 +1,8 @@
 """digests and alerts
 
-Revision ID: 0b3bf12ac47f
+Revision ID: f903adc91a33
 Revises: 2dc6b6e49b0f
-Create Date: 2026-11-24 06:50:15.028189
+Create Date: 2026-11-24 06:54:29.489308
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision: str = '0b3bf12ac47f'
+revision: str = 'f903adc91a33'
 down_revision: str | None = '2dc6b6e49b0f'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -94,6 +94,7 @@ def upgrade() -> None:
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('message_ts', sa.String(length=32), nullable=True),
     sa.Column('posted_at', sa.DateTime(), nullable=True),
+    sa.Column('chart_file_id', sa.String(length=32), nullable=True),
     sa.Column('detail', sa.Text(), nullable=True),
     sa.CheckConstraint("status IN ('claimed', 'posted', 'skipped', 'failed')", name=op.f('ck_digest_deliveries_status')),
     sa.ForeignKeyConstraint(['subscription_id'], ['digest_subscriptions.id'], name=op.f('fk_digest_deliveries_subscription_id_digest_subscriptions')),

@@ -1,0 +1,40 @@
+"""The scheduler: APScheduler 3 ticking the digest deliverer (and, later, other timed jobs).
+
+One interval job looks at every subscription each tick rather than one cron job per
+subscription: subscriptions change from Slack at any time and several replicas may run the
+scheduler, and the store (claims under unique constraints) is what decides who posts what.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from assistant.delivery import Deliverer
+
+log = logging.getLogger(__name__)
+
+
+def deliver_once(deliverer: Deliverer) -> None:
+    """One tick: deliver what is due; a failure is logged and the next tick tries again."""
+    try:
+        report = deliverer.run_due()
+    except Exception:  # the scheduler must outlive a bad tick (database briefly down...)
+        log.exception("digest tick failed; retrying next tick")
+        return
+    if report.posted or report.reconciled or report.failed or report.retrying or report.skipped:
+        log.info("digests: %s", report.summary())
+
+
+def make_scheduler(deliverer: Deliverer, tick_seconds: int, blocking: bool) -> BaseScheduler:
+    """A scheduler that runs ``deliver_once`` every ``tick_seconds`` (first tick at start)."""
+    scheduler: BaseScheduler = (BlockingScheduler if blocking else BackgroundScheduler)(timezone=UTC)
+    scheduler.add_job(deliver_once, IntervalTrigger(seconds=tick_seconds), args=[deliverer], id="digests",
+                      coalesce=True, max_instances=1, misfire_grace_time=tick_seconds,
+                      next_run_time=datetime.now(UTC))
+    return scheduler

@@ -1,0 +1,106 @@
+"""The ``Poster`` that delivery uses, over slack_sdk: posts, history look-ups, chart uploads, DMs.
+
+Slack's errors are sorted into permanent ones (retrying cannot help: the bot is not in the
+channel, the channel is gone, a scope is missing) and transient ones (rate limits left after
+the client's own retries, Slack's 5xx, the network), which delivery retries after reconciling.
+"""
+
+from __future__ import annotations
+
+import time
+import urllib.error
+from datetime import UTC, datetime
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from assistant.delivery import PostError
+from assistant.render.blocks import Message
+
+ADVICE = {
+    "not_in_channel": "Invite the bot there with `/invite @crm`.",
+    "channel_not_found": "The channel is gone or private without the bot: invite it with `/invite @crm`, "
+                         "or `/crm digest unsubscribe` there.",
+    "is_archived": "The channel is archived: subscribe another one with `/crm digest subscribe #channel`.",
+    "missing_scope": "The Slack app lacks a permission: reinstall it from deploy/slack-app-manifest.yml.",
+    "not_authed": "The bot token is not valid: check SLACK_BOT_TOKEN.",
+    "invalid_auth": "The bot token is not valid: check SLACK_BOT_TOKEN.",
+    "account_inactive": "The app was uninstalled or its token revoked: reinstall it.",
+    "restricted_action": "A workspace setting stops the bot posting there.",
+}
+"""Permanent errors, with what a person should do about each."""
+KIND_TTL = 600.0
+
+
+def _error(exc: Exception) -> PostError:
+    if isinstance(exc, SlackApiError):
+        code = str(exc.response.get("error", "unknown_error"))
+        return PostError(code, code in ADVICE, ADVICE.get(code, ""))
+    return PostError(f"network: {exc}", permanent=False)
+
+
+NETWORK_ERRORS = (urllib.error.URLError, ConnectionError, TimeoutError, OSError)
+
+
+class SlackPoster:
+    """``Poster`` over a ``WebClient`` (whose base URL may point at the local fake)."""
+
+    def __init__(self, client: WebClient) -> None:
+        self.client = client
+        self._kinds: dict[str, tuple[float, str]] = {}
+
+    def _call(self, method: str, **kwargs: Any) -> Any:
+        try:
+            return getattr(self.client, method)(**kwargs)
+        except (SlackApiError, *NETWORK_ERRORS) as exc:
+            raise _error(exc) from exc
+
+    def channel_kind(self, channel: str) -> str:
+        if channel.startswith(("U", "W", "D")):
+            return "im"
+        cached = self._kinds.get(channel)
+        if cached is not None and time.monotonic() - cached[0] < KIND_TTL:
+            return cached[1]
+        info = self._call("conversations_info", channel=channel)["channel"]
+        kind = ("shared" if info.get("is_ext_shared") else "im" if info.get("is_im")
+                else "private" if info.get("is_private") or info.get("is_mpim") else "public")
+        self._kinds[channel] = (time.monotonic(), kind)
+        return kind
+
+    def post(self, channel: str, message: Message, metadata: dict[str, object]) -> str:
+        response = self._call("chat_postMessage", channel=channel, text=message.text, blocks=message.blocks,
+                              metadata=metadata, unfurl_links=False, unfurl_media=False)
+        return str(response["ts"])
+
+    def find(self, channel: str, event_type: str, token: str, since: datetime) -> str | None:
+        cursor = None
+        while True:
+            stamp = (since if since.tzinfo else since.replace(tzinfo=UTC)).timestamp()
+            page = self._call("conversations_history", channel=channel, oldest=f"{stamp:.6f}",
+                              include_all_metadata=True, limit=200, cursor=cursor)
+            for message in page.get("messages", []):
+                metadata = message.get("metadata") or {}
+                if metadata.get("event_type") == event_type and (metadata.get("event_payload") or {}).get(
+                        "token") == token:
+                    return str(message["ts"])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+
+    def upload_chart(self, channel: str, thread_ts: str, png: bytes, filename: str, title: str) -> str:
+        response = self._call("files_upload_v2", channel=channel, thread_ts=thread_ts, content=png,
+                              filename=filename, title=title)
+        files = response.get("files") or [response.get("file")]
+        return str(files[0]["id"])
+
+    def find_file(self, channel: str, thread_ts: str, filename: str) -> str | None:
+        replies = self._call("conversations_replies", channel=channel, ts=thread_ts, limit=200)
+        for message in replies.get("messages", []):
+            for file in message.get("files") or []:
+                if file.get("name") == filename:
+                    return str(file["id"])
+        return None
+
+    def tell(self, user: str, text: str) -> None:
+        self._call("chat_postMessage", channel=user, text=text)
