@@ -198,7 +198,8 @@ def _slack_client(deps: Deps) -> WebClient:
 
 def _deliverer(deps: Deps, client: WebClient) -> Deliverer:
     return Deliverer(make_session_factory(deps.engine), SlackPoster(client),
-                     grace=timedelta(minutes=deps.settings.digest_grace_minutes))
+                     grace=timedelta(minutes=deps.settings.digest_grace_minutes),
+                     lease=timedelta(seconds=deps.settings.digest_lease_seconds))
 
 
 @app.command("console")

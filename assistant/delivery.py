@@ -119,15 +119,18 @@ class Deliverer:
     poster: Poster
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     grace: timedelta = timedelta(hours=2)
+    lease: timedelta = LEASE
     worker: str = field(default_factory=worker_name)
     pacer: Pacer = field(default_factory=Pacer)
     _digests: dict[tuple[str, str | None], Digest | UserFacingError] = field(default_factory=dict)
+    _charts: dict[tuple[str, str | None], bytes] = field(default_factory=dict)
 
     def run_due(self, channel_id: str | None = None) -> RunReport:
         """Post every digest owed now (once each; only ``channel_id``'s if given), then upload the
         charts of what was posted."""
         now = self.clock()
         self._digests.clear()  # built once per pass and shared by every channel that wants the same one
+        self._charts.clear()
         report = RunReport()
         with self.session_factory() as session:
             subs = digests.subscriptions(session, channel_id)
@@ -156,7 +159,7 @@ class Deliverer:
                 log.warning("digest %s missed (due %s UTC, over the grace period): skipped", label, fire)
                 report.skipped.append(label)
             return
-        claim = digests.claim(session, sub, due.period_key, fire, self.worker, naive_now, LEASE)
+        claim = digests.claim(session, sub, due.period_key, fire, self.worker, naive_now, self.lease)
         if claim is None:
             return  # posted already, or another scheduler holds it
         try:
@@ -221,9 +224,12 @@ class Deliverer:
                     found = self.poster.find_file(delivery.channel_id, delivery.message_ts, filename)
                     if found is None:
                         self.pacer.wait(delivery.channel_id)
-                        found = self.poster.upload_chart(delivery.channel_id, delivery.message_ts,
-                                                         trend_chart(digest), filename,
-                                                         f"Net revenue per {digest.unit}, {delivery.period_key}")
+                        key = (digest.cadence, digest.segment)
+                        if key not in self._charts:
+                            self._charts[key] = trend_chart(digest)
+                        found = self.poster.upload_chart(delivery.channel_id, delivery.message_ts, self._charts[key],
+                                                         filename, f"Net revenue per {digest.unit}, "
+                                                                   f"{delivery.period_key}")
                         report.charts += 1
                     digests.record_chart(session, delivery.id, found)
                 except PostError as exc:

@@ -36,21 +36,24 @@ def trigger(sub: DigestSubscription) -> CronTrigger:
 
 
 def latest_fire(sub: DigestSubscription, now: datetime) -> datetime | None:
-    """The most recent scheduled time at or before ``now`` (aware), or ``None`` if none since the
+    """The most recent scheduled time at or before ``now`` (in UTC), or ``None`` if none since the
     schedule was set."""
     cron = trigger(sub)
     since = sub.updated_at.replace(tzinfo=UTC)
     fire = cron.get_next_fire_time(None, max(since, now - timedelta(days=8)))
     latest = None
     while fire is not None and fire <= now:
-        latest = fire
-        fire = cron.get_next_fire_time(fire, fire + timedelta(seconds=1))
+        latest = fire.astimezone(UTC)  # (a local time in the fold never compares equal across zones)
+        # Step in UTC: adding to a zone-aware time is wall-clock arithmetic that forgets which of a
+        # clocks-go-back night's two 01:30s it was, and APScheduler would return the second one
+        # for ever.  (previous_fire_time stays None for the same reason.)
+        fire = cron.get_next_fire_time(None, fire.astimezone(UTC) + timedelta(seconds=1))
     return latest
 
 
 def next_fire(sub: DigestSubscription, now: datetime) -> datetime | None:
     """The next scheduled time after ``now`` (aware)."""
-    return trigger(sub).get_next_fire_time(None, now + timedelta(seconds=1))
+    return trigger(sub).get_next_fire_time(None, now.astimezone(UTC) + timedelta(seconds=1))
 
 
 def period_key(sub: DigestSubscription, fire: datetime) -> str:

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     digest_grace_minutes: int = Field(120, ge=0, le=10_080, alias="CRM_DIGEST_GRACE_MINUTES",
                                       description="A digest missed while the bot was down is still posted this "
                                                   "long after its time; later it is skipped and logged.")
+    digest_lease_seconds: int = Field(300, ge=1, le=86_400, alias="CRM_DIGEST_LEASE_SECONDS",
+                                      description="How long a scheduler may take to post a digest it claimed "
+                                                  "before another one reconciles and takes over.")
     scheduler_in_serve: bool = Field(False, alias="CRM_SCHEDULER_IN_SERVE",
                                      description="Run the digest scheduler inside `crm-bot serve` (else run "
                                                  "`crm-bot scheduler` on its own).")

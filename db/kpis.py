@@ -36,8 +36,10 @@ def _in_segment(query: Select, run_id: int | None, segment: str | None) -> Selec
 
 def period_kpis(session: Session, periods: Periods, run_id: int | None = None,
                 segment: str | None = None) -> pd.DataFrame:
-    """Net revenue (sales less credits), sale orders, active and new customers per period.
+    """Net revenue, sale orders, active and new customers per period.
 
+    Net revenue is every sale line less cancellations and returns; bad-debt adjustments are
+    accounting, not trade, and are left out.
     "New" means the customer's first sale ever falls in the period.  With ``segment``, only
     customers in that segment in run ``run_id`` count.
     """
@@ -46,7 +48,8 @@ def period_kpis(session: Session, periods: Periods, run_id: int | None = None,
     revenue = _in_segment(
         select(bucket.label("period"), func.sum(OrderLine.quantity * OrderLine.unit_price_micros))
         .join(Order, Order.id == OrderLine.order_id)
-        .where(Order.ordered_at >= first, Order.ordered_at < last), run_id, segment).group_by("period")
+        .where(Order.ordered_at >= first, Order.ordered_at < last, Order.kind != "adjustment"),
+        run_id, segment).group_by("period")
     orders = _in_segment(
         select(bucket.label("period"), func.count(Order.id), func.count(distinct(Order.customer_id)))
         .where(Order.kind == "sale", Order.ordered_at >= first, Order.ordered_at < last),
@@ -62,7 +65,7 @@ def period_kpis(session: Session, periods: Periods, run_id: int | None = None,
                            (["new_customers"], new)):
         part = pd.DataFrame(session.execute(query).all(), columns=["period", *columns])
         frame = frame.merge(part, on="period", how="left")
-    return frame[KPI_COLUMNS].fillna(0).astype("int64")
+    return frame[KPI_COLUMNS].fillna(0).map(int).astype("int64")  # PostgreSQL sums bigints as numeric
 
 
 def revenue_by_segment(session: Session, periods: Periods, run_id: int) -> pd.DataFrame:
@@ -73,9 +76,11 @@ def revenue_by_segment(session: Session, periods: Periods, run_id: int) -> pd.Da
              .join(Order, Order.id == OrderLine.order_id)
              .outerjoin(CustomerScore, (CustomerScore.customer_id == Order.customer_id)
                         & (CustomerScore.run_id == run_id))
-             .where(Order.ordered_at >= first, Order.ordered_at < last)
+             .where(Order.ordered_at >= first, Order.ordered_at < last, Order.kind != "adjustment")
              .group_by("period", CustomerScore.segment))
-    return pd.DataFrame(session.execute(query).all(), columns=["period", "segment", "net_revenue_micros"])
+    frame = pd.DataFrame(session.execute(query).all(), columns=["period", "segment", "net_revenue_micros"])
+    frame["net_revenue_micros"] = frame["net_revenue_micros"].map(int).astype("int64")
+    return frame
 
 
 def segment_moves(session: Session, run_id: int) -> pd.DataFrame:
@@ -90,6 +95,7 @@ def segment_moves(session: Session, run_id: int) -> pd.DataFrame:
              .group_by(CustomerScore.previous_segment, CustomerScore.segment))
     frame = pd.DataFrame(session.execute(query).all(), columns=["from_segment", "to_segment", "customers",
                                                                 "clv_micros"])
+    frame["clv_micros"] = frame["clv_micros"].map(int).astype("int64")
     return frame.sort_values(["customers", "clv_micros"], ascending=False).reset_index(drop=True)
 
 
@@ -151,7 +157,7 @@ def large_orders(session: Session, since: datetime, until: datetime, factor: flo
                .where(Order.kind == "sale", Order.ordered_at < since,
                       Order.customer_id.in_(select(recent.c.customer_id)))
                .group_by(Order.id, Order.customer_id))
-    history = pd.DataFrame(session.execute(earlier).all(), columns=["customer_id", "value"])
+    history = pd.DataFrame(session.execute(earlier).all(), columns=["customer_id", "value"]).astype({"value": float})
     usual = history.groupby("customer_id")["value"].median()
     found = pd.DataFrame(session.execute(select(recent, Customer.name, Customer.owner,
                                                 Customer.external_id.label("customer_ref"))
