@@ -100,8 +100,8 @@ def test_digest_commands_subscribe_list_preview_unsubscribe(store: Engine) -> No
     said = run("subscribe weekly fri 17:30")
     assert "<#C0SALES01> will get the weekly digest on Fri at 17:30 Europe/London" in said
     assert "the first on Fri 27 Nov 2026 17:30 GMT" in said
-    assert "daily digest about At risk at 08:00 America/New_York" in run("subscribe <#C0OTHER01|other> daily 8:00 America/New_York "
-                                                    "--segment at risk --quiet skip")
+    other = run("subscribe <#C0OTHER01|other> daily 8:00 America/New_York --segment at risk --quiet skip")
+    assert "daily digest about At risk at 08:00 America/New_York" in other
     listed = run("list all")
     assert "<#C0SALES01>: weekly on Fri at 17:30" in listed and "<#C0OTHER01> about At risk" in listed
     run("subscribe weekly mon 09:00")  # again: updated, not duplicated
