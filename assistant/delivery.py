@@ -211,7 +211,11 @@ class Deliverer:
                 log.warning("could not tell %s: %s", sub.created_by, tell_error.code)
 
     def upload_charts(self, report: RunReport) -> None:
-        """The trend chart into the thread of each digest posted in the last day that lacks one."""
+        """The trend chart into the thread of each digest posted in the last day that lacks one.
+
+        Claimed like the digest itself (one uploader per chart, a lease for crashes), and the
+        thread is checked first, so a chart uploaded just before a crash is recorded, not repeated.
+        """
         now = self.clock().replace(tzinfo=None)
         with self.session_factory() as session:
             for delivery in digests.charts_to_upload(session, now - timedelta(days=1)):
@@ -219,14 +223,16 @@ class Deliverer:
                 digest = self._digest(session, sub) if sub is not None else None
                 if not isinstance(digest, Digest) or delivery.message_ts is None:
                     continue
+                if not digests.claim_chart(session, delivery.id, now, self.lease):
+                    continue
                 filename = f"crm-digest-{delivery.id}.png"
                 try:
                     found = self.poster.find_file(delivery.channel_id, delivery.message_ts, filename)
                     if found is None:
-                        self.pacer.wait(delivery.channel_id)
                         key = (digest.cadence, digest.segment)
                         if key not in self._charts:
                             self._charts[key] = trend_chart(digest)
+                        self.pacer.wait(delivery.channel_id)
                         found = self.poster.upload_chart(delivery.channel_id, delivery.message_ts, self._charts[key],
                                                          filename, f"Net revenue per {digest.unit}, "
                                                                    f"{delivery.period_key}")

@@ -132,6 +132,25 @@ def record_posted(session: Session, delivery_id: int, message_ts: str, now: date
     session.commit()
 
 
+CHART_CLAIM = "claimed:"
+"""``chart_file_id`` while a worker uploads the chart: ``claimed:<UTC yyyymmddHHMMSS>``."""
+
+
+def _chart_claim(at: datetime) -> str:
+    return f"{CHART_CLAIM}{at:%Y%m%d%H%M%S}"
+
+
+def claim_chart(session: Session, delivery_id: int, now: datetime, lease: timedelta) -> bool:
+    """Take the right to upload a digest's chart: free, or claimed by a worker whose lease ran out."""
+    free = DigestDelivery.chart_file_id.is_(None)
+    stale = DigestDelivery.chart_file_id.like(f"{CHART_CLAIM}%") & (
+        DigestDelivery.chart_file_id < _chart_claim(now - lease))
+    taken = session.execute(update(DigestDelivery).where(DigestDelivery.id == delivery_id, free | stale)
+                            .values(chart_file_id=_chart_claim(now)))
+    session.commit()
+    return taken.rowcount == 1
+
+
 def record_chart(session: Session, delivery_id: int, file_id: str) -> None:
     session.execute(update(DigestDelivery).where(DigestDelivery.id == delivery_id).values(chart_file_id=file_id))
     session.commit()
@@ -180,8 +199,8 @@ def posted_count(session: Session) -> int:
 
 
 def charts_to_upload(session: Session, since: datetime) -> list[DigestDelivery]:
-    """Posted digests since ``since`` whose chart is not recorded yet."""
-    return list(session.scalars(select(DigestDelivery).where(DigestDelivery.status == "posted",
-                                                             DigestDelivery.chart_file_id.is_(None),
+    """Posted digests since ``since`` whose chart is not recorded yet (free or claimed)."""
+    pending = DigestDelivery.chart_file_id.is_(None) | DigestDelivery.chart_file_id.like(f"{CHART_CLAIM}%")
+    return list(session.scalars(select(DigestDelivery).where(DigestDelivery.status == "posted", pending,
                                                              DigestDelivery.posted_at >= since)
                                 .order_by(DigestDelivery.id)))

@@ -14,6 +14,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from assistant.delivery import PostError
 from assistant.render.blocks import Message
@@ -47,7 +48,11 @@ class SlackPoster:
     """``Poster`` over a ``WebClient`` (whose base URL may point at the local fake)."""
 
     def __init__(self, client: WebClient) -> None:
-        self.client = client
+        # Same token and URL, but 429s are the only automatic retry: slack_sdk's default also
+        # re-sends after a dropped connection, and a dropped *reply* to chat.postMessage means the
+        # message may be posted already.  Delivery reconciles against the channel instead.
+        self.client = WebClient(token=client.token, base_url=client.base_url, timeout=client.timeout,
+                                retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=3)])
         self._kinds: dict[str, tuple[float, str]] = {}
 
     def _call(self, method: str, **kwargs: Any) -> Any:
