@@ -157,7 +157,7 @@ def test_a_run_missed_beyond_the_grace_period_is_skipped_not_posted_late(store: 
     assert [r.split()[0] for r in report.skipped] == ["C0LATE001"]
     assert [r.split()[0] for r in report.posted] == ["C0SOON001"]
     assert not _digests_in(fake, "C0LATE001")
-    late = [d for d in _deliveries(store) if d.channel_id == "C0LATE001"][0]
+    late = next(d for d in _deliveries(store) if d.channel_id == "C0LATE001")
     assert late.status == "skipped" and "missed" in str(late.detail)
 
 
