@@ -27,11 +27,13 @@ class Request:
 
 
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+MAILTO = re.compile(r"<mailto:([^|>]+)(?:\|[^>]*)?>")
 
 
 def clean_text(text: str) -> str:
-    """User text without control characters (PostgreSQL refuses NUL; none of them mean anything here)."""
-    return CONTROL.sub("", text)
+    """User text without control characters (PostgreSQL refuses NUL; none of them mean anything
+    here), and e-mail addresses as typed (a command with escaping on gets ``<mailto:a@b|a@b>``)."""
+    return MAILTO.sub(r"\1", CONTROL.sub("", text))
 
 
 @dataclass
