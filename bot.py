@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from analytics.rules import ENGINES, RuleParams
 from assistant import terminal, terminal_predictions
+from assistant.alerts import AlertSender
 from assistant.commands import digest as digest_commands
 from assistant.commands.answer import answer
 from assistant.commands.base import Context, Request
@@ -196,6 +197,10 @@ def _slack_client(deps: Deps) -> WebClient:
     return make_client(deps.settings.slack_bot_token.get_secret_value(), deps.settings.slack_api_url)
 
 
+def _alert_sender(deps: Deps, client: WebClient) -> AlertSender:
+    return AlertSender(make_session_factory(deps.engine), SlackPoster(client))
+
+
 def _deliverer(deps: Deps, client: WebClient) -> Deliverer:
     return Deliverer(make_session_factory(deps.engine), SlackPoster(client),
                      grace=timedelta(minutes=deps.settings.digest_grace_minutes),
@@ -218,7 +223,8 @@ def serve() -> None:
     settings = deps.settings
     client = _slack_client(deps)
     if settings.scheduler_in_serve:
-        make_scheduler(_deliverer(deps, client), settings.scheduler_tick_seconds, blocking=False).start()
+        make_scheduler(_deliverer(deps, client), _alert_sender(deps, client), settings.scheduler_tick_seconds,
+                       blocking=False).start()
         errors.print(f"Digest scheduler running in this process (every {settings.scheduler_tick_seconds} s).")
     if settings.slack_app_token is not None:
         app_ = build_app(_context(deps), client, signing_secret="", socket_mode=True)
@@ -241,7 +247,8 @@ def scheduler() -> None:
     tick = deps.settings.scheduler_tick_seconds
     errors.print(f"Digest scheduler: looking for due digests every {tick} s. Ctrl-C stops.")
     with suppress(KeyboardInterrupt):
-        make_scheduler(_deliverer(deps, _slack_client(deps)), tick, blocking=True).start()
+        client = _slack_client(deps)
+        make_scheduler(_deliverer(deps, client), _alert_sender(deps, client), tick, blocking=True).start()
 
 
 def _digest_command(deps: Deps, channel: str, text: str) -> None:

@@ -95,7 +95,8 @@ def _runs(session: Session) -> tuple[AnalyticsRun | None, AnalyticsRun | None]:
     return run, (snapshots.latest_run(session, before_run=run.id) if run is not None else None)
 
 
-def _risk_key(session: Session, run: AnalyticsRun) -> tuple[int, int | None, bool]:
+def risk_key(session: Session, run: AnalyticsRun) -> tuple[int, int | None, bool]:
+    """How a run measures churn risk: (run id, its propensity model id or None, risk from P(alive))."""
     lifetime = run.results.get("lifetime", {})
     horizon = run.params.get("horizon_days", 90)
     model = predictions.latest_model(session, f"purchase_next_{horizon}_days", run.id)
@@ -167,7 +168,7 @@ def build_digest(session: Session, cadence: str = "weekly", segment: str | None 
         digest.moves, digest.moved_total = moves.head(5), int(moves["customers"].sum())
         if "refused" not in run.results.get("lifetime", {}) and "refused" not in previous_run.results.get(
                 "lifetime", {}):
-            now_key, before_key = _risk_key(session, run), _risk_key(session, previous_run)
+            now_key, before_key = risk_key(session, run), risk_key(session, previous_run)
             digest.risk_jumps = kpis.risk_jumps(session, now_key, before_key)
             digest.risk_jump_total = int(digest.risk_jumps.attrs.get("total", 0))
             digest.risk_meaning = ("chance they have stopped buying" if now_key[2] or now_key[1] is None else

@@ -15,26 +15,33 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from assistant.alerts import AlertSender
 from assistant.delivery import Deliverer
 
 log = logging.getLogger(__name__)
 
 
-def deliver_once(deliverer: Deliverer) -> None:
-    """One tick: deliver what is due; a failure is logged and the next tick tries again."""
+def tick(deliverer: Deliverer, alert_sender: AlertSender) -> None:
+    """One tick: digests that are due, then alerts; a failure is logged and the next tick retries."""
     try:
         report = deliverer.run_due()
+        if report.posted or report.reconciled or report.failed or report.retrying or report.skipped:
+            log.info("digests: %s", report.summary())
     except Exception:  # the scheduler must outlive a bad tick (database briefly down...)
         log.exception("digest tick failed; retrying next tick")
-        return
-    if report.posted or report.reconciled or report.failed or report.retrying or report.skipped:
-        log.info("digests: %s", report.summary())
+    try:
+        sent = alert_sender.run()
+        if sent.sent or sent.folded:
+            log.info("alerts: %s sent, %s held back", sent.sent, sent.folded)
+    except Exception:
+        log.exception("alert tick failed; retrying next tick")
 
 
-def make_scheduler(deliverer: Deliverer, tick_seconds: int, blocking: bool) -> BaseScheduler:
-    """A scheduler that runs ``deliver_once`` every ``tick_seconds`` (first tick at start)."""
+def make_scheduler(deliverer: Deliverer, alert_sender: AlertSender, tick_seconds: int,
+                   blocking: bool) -> BaseScheduler:
+    """A scheduler that runs ``tick`` every ``tick_seconds`` (first tick at start)."""
     scheduler: BaseScheduler = (BlockingScheduler if blocking else BackgroundScheduler)(timezone=UTC)
-    scheduler.add_job(deliver_once, IntervalTrigger(seconds=tick_seconds), args=[deliverer], id="digests",
+    scheduler.add_job(tick, IntervalTrigger(seconds=tick_seconds), args=[deliverer, alert_sender], id="digests",
                       coalesce=True, max_instances=1, misfire_grace_time=tick_seconds,
                       next_run_time=datetime.now(UTC))
     return scheduler

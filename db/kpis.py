@@ -112,22 +112,27 @@ def _risk(run_id: int, model_id: int | None, use_p_alive: bool) -> Select:  # ty
 
 
 def risk_jumps(session: Session, now: tuple[int, int | None, bool], before: tuple[int, int | None, bool],
-               min_jump: float = 0.2, limit: int = 10) -> pd.DataFrame:
-    """Customers whose churn risk rose by at least ``min_jump`` between two runs, the most value
-    at stake first.  ``now``/``before``: (run id, propensity model id or None, risk from P(alive))."""
+               min_jump: float = 0.2, limit: int = 10, crossing: float | None = None,
+               min_value_micros: int = 0) -> pd.DataFrame:
+    """Customers whose churn risk rose by at least ``min_jump`` between two runs (and, with
+    ``crossing``, went from below it to at or above it), worth at least ``min_value_micros``, the
+    most value at stake first.  ``now``/``before``: (run id, propensity model id or None, risk
+    from P(alive)).  ``attrs["total"]`` holds how many there are in all."""
     current = _risk(*now).subquery()
     earlier = _risk(*before).subquery()
-    jump = current.c.risk - earlier.c.risk
+    conditions = [current.c.risk - earlier.c.risk >= min_jump, current.c.clv_micros >= min_value_micros]
+    if crossing is not None:
+        conditions += [earlier.c.risk < crossing, current.c.risk >= crossing]
     query = (select(Customer.external_id, Customer.name, Customer.owner, earlier.c.risk, current.c.risk,
                     current.c.clv_micros)
              .join(earlier, earlier.c.customer_id == current.c.customer_id)
              .join(Customer, Customer.id == current.c.customer_id)
-             .where(jump >= min_jump)
+             .where(*conditions)
              .order_by((current.c.clv_micros * current.c.risk).desc(), Customer.external_id).limit(limit))
     frame = pd.DataFrame(session.execute(query).all(), columns=["customer_ref", "name", "owner", "risk_before",
                                                                 "risk_now", "clv_micros"])
     count = session.scalar(select(func.count()).select_from(current)
-                           .join(earlier, earlier.c.customer_id == current.c.customer_id).where(jump >= min_jump))
+                           .join(earlier, earlier.c.customer_id == current.c.customer_id).where(*conditions))
     frame.attrs["total"] = int(count or 0)
     return frame
 
@@ -164,6 +169,7 @@ def large_orders(session: Session, since: datetime, until: datetime, factor: flo
                                          .join(Customer, Customer.id == recent.c.customer_id)).all(),
                          columns=["order_id", "order_ref", "customer_id", "ordered_at", "value_micros", "name",
                                   "owner", "customer_ref"])
+    found["value_micros"] = found["value_micros"].map(int).astype("int64")  # PostgreSQL: numeric
     found["usual_micros"] = found["customer_id"].map(usual)
     found = found[found["usual_micros"].notna() & (found["value_micros"] >= factor * found["usual_micros"])]
     return found.sort_values("value_micros", ascending=False).head(limit).reset_index(drop=True)

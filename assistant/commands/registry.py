@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from assistant.commands import customer, digest, insights
+from assistant.commands import alerts, customer, digest, insights
 from assistant.commands.base import CommandSpec, Context, Request, UsageError
 from assistant.render.blocks import Message
 from assistant.render.insights import help_message
@@ -35,6 +35,9 @@ COMMANDS: dict[str, CommandSpec] = {spec.name: spec for spec in (
                 "preview it now", "/crm digest subscribe [#channel] [weekly|daily] [mon 09:00] [TIMEZONE] "
                 "[--segment NAME] [--quiet skip] | list [all] | unsubscribe [#channel] | preview",
                 digest.run, ("/crm digest preview", "/crm digest list"), digest.check),
+    CommandSpec("/crm alert", "alerts after each refresh: a valuable customer's churn risk crossing a threshold "
+                "(to their owner), an unusually large order, a KPI anomaly; never more than N an hour",
+                alerts.USAGE, alerts.run, ("/crm alert list",), alerts.check),
     CommandSpec("/crm help", "this list", "/crm help", _help, check=insights.no_arguments),
 )}
 
