@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import shlex
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -241,14 +242,17 @@ def serve() -> None:
 
 @app.command()
 def scheduler() -> None:
-    """Post digests when they are due (run one or several; each digest is posted once)."""
+    """Post digests and alerts when they are due (run one or several; each digest is posted once)."""
     deps = build_deps()
     ensure_schema(deps.engine, create=False)
     tick = deps.settings.scheduler_tick_seconds
-    errors.print(f"Digest scheduler: looking for due digests every {tick} s. Ctrl-C stops.")
+    client = _slack_client(deps)
+    running = make_scheduler(_deliverer(deps, client), _alert_sender(deps, client), tick, blocking=True)
+    # SIGTERM (docker stop, kubectl): let the tick in flight finish its posts, then exit.
+    signal.signal(signal.SIGTERM, lambda *_: running.shutdown(wait=True))
+    errors.print(f"Digest scheduler: looking for due digests and alerts every {tick} s. Ctrl-C stops.")
     with suppress(KeyboardInterrupt):
-        client = _slack_client(deps)
-        make_scheduler(_deliverer(deps, client), _alert_sender(deps, client), tick, blocking=True).start()
+        running.start()
 
 
 def _digest_command(deps: Deps, channel: str, text: str) -> None:

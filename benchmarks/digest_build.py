@@ -17,12 +17,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy.orm import Session  # noqa: E402
+from sqlalchemy.orm import Session
 
-from assistant.digest import build_digest  # noqa: E402
-from assistant.render.chart import trend_chart  # noqa: E402
-from assistant.render.digest import digest_message  # noqa: E402
-from db.engine import make_engine  # noqa: E402
+from assistant.digest import build_digest
+from assistant.render.chart import trend_chart
+from assistant.render.digest import digest_message
+from db.engine import make_engine
 
 
 def main() -> None:

@@ -184,11 +184,25 @@ def test_two_schedulers_at_once_post_every_digest_exactly_once(store: Engine, fa
     assert {d.status for d in _deliveries(store)} == {"posted"}
 
 
-def _digest_run(engine: Engine, fake: FakeSlack) -> subprocess.Popen[str]:
+def _digest_run(engine: Engine, fake: FakeSlack, *command: str) -> subprocess.Popen[str]:
     env = {**os.environ, "DATABASE_URL": engine.url.render_as_string(hide_password=False),
-           "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_API_URL": fake.url, "CRM_DIGEST_LEASE_SECONDS": "1"}
-    return subprocess.Popen([sys.executable, str(ROOT / "bot.py"), "digest", "run"], env=env, cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+           "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_API_URL": fake.url, "CRM_DIGEST_LEASE_SECONDS": "1",
+           "CRM_SCHEDULER_TICK_SECONDS": "1"}
+    return subprocess.Popen([sys.executable, str(ROOT / "bot.py"), *(command or ("digest", "run"))], env=env,
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_the_scheduler_process_posts_what_is_due_and_stops_cleanly_on_sigterm(store: Engine,
+                                                                               fake: FakeSlack) -> None:
+    _subscribe(store, _channel(fake, "C0SCHED01"))
+    process = _digest_run(store, fake, "scheduler")
+    try:
+        fake.wait_for(lambda calls: any(c.method == "files.completeUploadExternal" for c in calls), timeout=60)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    assert len(_digests_in(fake, "C0SCHED01")) == 1 and len(_charts_in(fake, "C0SCHED01")) == 1
 
 
 @pytest.mark.parametrize(("kill_at", "what"), [
