@@ -32,6 +32,7 @@ from assistant.commands.answer import answer
 from assistant.commands.base import Context, Request
 from assistant.delivery import Deliverer
 from assistant.digest import build_digest
+from assistant.doctor import settings_checks, store_checks
 from assistant.insights import UserFacingError, clusters_view, recommend_view, rules_view, segments_view
 from assistant.predictions import explain_view, model_health, train_target
 from assistant.refresh import NothingToAnalyse, RefreshParams, run_refresh
@@ -41,6 +42,7 @@ from assistant.settings import Settings, SettingsError, load_settings
 from assistant.slack.app import build_app, make_client
 from assistant.slack.console import Reply, run_console
 from assistant.slack.console import render as render_reply
+from assistant.slack.doctor import slack_checks
 from assistant.slack.poster import SlackPoster
 from assistant.slack.server import create_http_server, serve_socket_mode
 from db import digests, migrate
@@ -179,7 +181,7 @@ def demo(database: Annotated[Path | None, typer.Option(help="SQLite file to use 
         console.print(terminal.segments(segments_view(session), currency="£"))
     console.print("Sample: UCI Online Retail subset (CC BY 4.0, Chen et al. 2012); see db/sample/README.md.\n"
                   "Try: `crm-bot segments 'At risk'`, `crm-bot explain 12748`, `crm-bot model-health`, "
-                  "`crm-bot console`.\n"
+                  "`crm-bot digest run --dry-run`, `crm-bot console` (then `/crm digest preview`).\n"
                   "`crm-bot import online-retail PATH.csv.gz` loads a full export into the same store.")
     if sys.stdin.isatty() and sys.stdout.isatty():
         console.print("\nNow talking to the bot as in Slack (a local fake Slack; no workspace needed).")
@@ -305,6 +307,24 @@ def digest_run(channel: Annotated[str | None, typer.Option(help="Only this chann
         return
     report = _deliverer(deps, _slack_client(deps)).run_due(channel)
     console.print(f"Digests: {report.summary()}.")
+
+
+@app.command()
+def doctor() -> None:
+    """Check settings, the database, migrations, data, analytics, digests and Slack; say what to fix."""
+    deps = build_deps()
+    found = settings_checks(deps.settings) + store_checks(deps.engine, datetime.now())
+    if deps.settings.slack_bot_token is not None:
+        found += slack_checks(make_client(deps.settings.slack_bot_token.get_secret_value(),
+                                          deps.settings.slack_api_url))
+    for check in found:
+        mark = {True: "[green]ok[/green]  ", False: "[red]FAIL[/red]", None: "[yellow]warn[/yellow]"}[check.ok]
+        console.print(f"{mark} {check.name}: {check.detail}" + (f"\n       -> {check.fix}" if check.fix else ""),
+                      highlight=False)
+    broken = [c for c in found if c.ok is False]
+    console.print(f"{len(broken)} problem(s) to fix." if broken else "All good.")
+    if broken:
+        raise typer.Exit(1)
 
 
 @contextmanager

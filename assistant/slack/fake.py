@@ -31,6 +31,8 @@ from slack_sdk.models.blocks import Block
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import Server, ServerConnection, serve
 
+from assistant.slack.doctor import REQUIRED_SCOPES
+
 BOT_USER = "UCRMBOT01"
 TEAM = "T0001"
 RESPONSE_URL_USES = 5
@@ -91,6 +93,8 @@ class FakeSlack:
         self._failures: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = {}
         self._lost_replies: dict[str, list[threading.Event | None]] = {}
         self.uploads: dict[str, bytes] = {}
+        self.scopes: list[str] = list(REQUIRED_SCOPES)
+        """What the bot token was granted (``x-oauth-scopes``); tests remove some."""
         self._upload_names: dict[str, str] = {}
         self._response_urls: dict[str, int] = {}
         self._ts = itertools.count(1)
@@ -141,6 +145,8 @@ class FakeSlack:
                 else:
                     status, payload, headers = fake._handle(self.path, self.headers, raw.decode())
                 method = self.path.removeprefix("/api/")
+                if self.path.startswith("/api/"):  # as Slack does: the token's scopes on every reply
+                    headers = {**headers, "x-oauth-scopes": ",".join(fake.scopes)}
                 if fake._lost_replies.get(method):
                     hold = fake._lost_replies[method].pop(0)
                     if hold is not None:
