@@ -6,7 +6,6 @@ here and handed down; nothing is built at import time.  Run ``crm-bot --help``.
 
 from __future__ import annotations
 
-import logging
 import shlex
 import signal
 import sys
@@ -34,7 +33,9 @@ from assistant.delivery import Deliverer
 from assistant.digest import build_digest
 from assistant.doctor import settings_checks, store_checks
 from assistant.insights import UserFacingError, clusters_view, recommend_view, rules_view, segments_view
+from assistant.logs import configure_logging
 from assistant.predictions import explain_view, model_health, train_target
+from assistant.probes import Probes, start_probes
 from assistant.refresh import NothingToAnalyse, RefreshParams, run_refresh
 from assistant.render.digest import digest_message
 from assistant.scheduler import make_scheduler
@@ -44,7 +45,7 @@ from assistant.slack.console import Reply, run_console
 from assistant.slack.console import render as render_reply
 from assistant.slack.doctor import slack_checks
 from assistant.slack.poster import SlackPoster
-from assistant.slack.server import create_http_server, serve_socket_mode
+from assistant.slack.server import create_http_server, socket_mode_handler
 from db import digests, migrate
 from db.engine import DatabaseUrlError, make_engine, make_session_factory
 from db.importers import FORMATS, ImportFileError, ImportOptions, ImportReport, import_file
@@ -82,7 +83,7 @@ def build_deps(database: Path | None = None) -> Deps:
     """Read settings and build the engine; ``database`` overrides DATABASE_URL with a SQLite file."""
     overrides = {"database_url": f"sqlite:///{database}"} if database else {}
     settings = load_settings(**overrides)
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level, settings.log_format)
     return Deps(settings=settings, engine=make_engine(settings.database_url))
 
 
@@ -225,6 +226,10 @@ def serve() -> None:
     ensure_schema(deps.engine, create=False)
     settings = deps.settings
     client = _slack_client(deps)
+    probes = Probes(deps.engine)
+    if settings.health_port:
+        server = start_probes(probes, settings.health_port)
+        errors.print(f"Health and metrics on port {server.effective_port}: /healthz /readyz /metrics.")
     if settings.scheduler_in_serve:
         make_scheduler(_deliverer(deps, client), _alert_sender(deps, client), settings.scheduler_tick_seconds,
                        blocking=False).start()
@@ -232,7 +237,9 @@ def serve() -> None:
     if settings.slack_app_token is not None:
         app_ = build_app(_context(deps), client, signing_secret="", socket_mode=True)
         errors.print("Serving in Socket Mode (no public URL needed). Ctrl-C stops.")
-        serve_socket_mode(app_, settings.slack_app_token.get_secret_value())
+        handler = socket_mode_handler(app_, settings.slack_app_token.get_secret_value())
+        probes.slack_connected = handler.client.is_connected
+        handler.start()
         return
     if settings.slack_signing_secret is None:
         raise UserError("set SLACK_APP_TOKEN for Socket Mode, or SLACK_SIGNING_SECRET for HTTP mode")
@@ -250,6 +257,8 @@ def scheduler() -> None:
     tick = deps.settings.scheduler_tick_seconds
     client = _slack_client(deps)
     running = make_scheduler(_deliverer(deps, client), _alert_sender(deps, client), tick, blocking=True)
+    if deps.settings.health_port:
+        start_probes(Probes(deps.engine), deps.settings.health_port)
     # SIGTERM (docker stop, kubectl): let the tick in flight finish its posts, then exit.
     signal.signal(signal.SIGTERM, lambda *_: running.shutdown(wait=True))
     errors.print(f"Digest scheduler: looking for due digests and alerts every {tick} s. Ctrl-C stops.")

@@ -17,6 +17,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from assistant.alerts import AlertSender
 from assistant.delivery import Deliverer
+from assistant.metrics import ALERTS, DIGESTS
 
 log = logging.getLogger(__name__)
 
@@ -25,12 +26,16 @@ def tick(deliverer: Deliverer, alert_sender: AlertSender) -> None:
     """One tick: digests that are due, then alerts; a failure is logged and the next tick retries."""
     try:
         report = deliverer.run_due()
+        for result in ("posted", "reconciled", "skipped", "failed", "retrying"):
+            DIGESTS.labels(result).inc(len(getattr(report, result)))
         if report.posted or report.reconciled or report.failed or report.retrying or report.skipped:
             log.info("digests: %s", report.summary())
     except Exception:  # the scheduler must outlive a bad tick (database briefly down...)
         log.exception("digest tick failed; retrying next tick")
     try:
         sent = alert_sender.run()
+        ALERTS.labels("sent").inc(sent.sent)
+        ALERTS.labels("held_back").inc(sent.folded)
         if sent.sent or sent.folded:
             log.info("alerts: %s sent, %s held back", sent.sent, sent.folded)
     except Exception:

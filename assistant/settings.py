@@ -56,6 +56,11 @@ class Settings(BaseSettings):
                                                  "`crm-bot scheduler` on its own).")
     scheduler_tick_seconds: int = Field(30, ge=1, le=3600, alias="CRM_SCHEDULER_TICK_SECONDS",
                                         description="How often the scheduler looks for digests that are due.")
+    health_port: int = Field(8080, ge=0, le=65535, alias="CRM_HEALTH_PORT",
+                             description="Port of /healthz, /readyz and /metrics (Prometheus) for `crm-bot serve` "
+                                         "and `crm-bot scheduler`; 0 turns them off.")
+    log_format: str = Field("text", alias="CRM_LOG_FORMAT", pattern="^(text|json)$",
+                            description="`json` for one JSON object per log line (with request ids), else text.")
     log_level: str = Field("WARNING", alias="CRM_LOG_LEVEL", pattern="^(DEBUG|INFO|WARNING|ERROR)$",
                            description="Python logging level.")
 

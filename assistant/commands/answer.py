@@ -8,6 +8,7 @@ user gets the reference, never the traceback.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable
 
@@ -16,6 +17,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from assistant.commands.base import Context, Request
 from assistant.insights import UserFacingError
+from assistant.logs import request_scope
+from assistant.metrics import COMMAND_SECONDS, COMMANDS
 from assistant.render.blocks import Message, text_message
 
 log = logging.getLogger(__name__)
@@ -28,23 +31,37 @@ def reference() -> str:
     return uuid.uuid4().hex[:8]
 
 
-def answer(runner: Runner, request: Request, context: Context) -> Message:
-    """``runner(request, context)``, or the message explaining why it could not answer."""
-    try:
-        return runner(request, context)
-    except UserFacingError as exc:
-        return text_message(str(exc))
-    except (OperationalError, PoolTimeout) as exc:
-        ref = reference()
-        log.error("store unreachable (ref %s): %s", ref, str(getattr(exc, "orig", exc)).splitlines()[0])
-        return text_message(f"The customer store is not reachable right now (ref {ref}). Please try again in a "
-                            "minute; if it lasts, tell your crm-bot admin.")
-    except DBAPIError:
-        ref = reference()
-        log.exception("database error (ref %s)", ref)
-        return text_message(f"Something went wrong reading the customer store (ref {ref}); an admin can find it "
-                            "in the log.")
-    except Exception:
-        ref = reference()
-        log.exception("unexpected error answering %r (ref %s)", request.text[:200], ref)
-        return text_message(f"Something went wrong on our side (ref {ref}); an admin can find it in the log.")
+def answer(runner: Runner, request: Request, context: Context, label: str = "") -> Message:
+    """``runner(request, context)``, or the message explaining why it could not answer.
+
+    Counted and timed under ``label`` (the command, e.g. ``/crm rules``) for the metrics.
+    """
+    label = label or getattr(runner, "__name__", "command")
+    started = time.perf_counter()
+    outcome = "ok"
+    with request_scope():  # every line logged while answering carries one id
+        try:
+            return runner(request, context)
+        except UserFacingError as exc:
+            outcome = "user_error"
+            return text_message(str(exc))
+        except (OperationalError, PoolTimeout) as exc:
+            outcome = "store_unreachable"
+            ref = reference()
+            log.error("store unreachable (ref %s): %s", ref, str(getattr(exc, "orig", exc)).splitlines()[0])
+            return text_message(f"The customer store is not reachable right now (ref {ref}). Please try again in a "
+                                "minute; if it lasts, tell your crm-bot admin.")
+        except DBAPIError:
+            outcome = "store_error"
+            ref = reference()
+            log.exception("database error (ref %s)", ref)
+            return text_message(f"Something went wrong reading the customer store (ref {ref}); an admin can find it "
+                                "in the log.")
+        except Exception:
+            outcome = "error"
+            ref = reference()
+            log.exception("unexpected error answering %r (ref %s)", request.text[:200], ref)
+            return text_message(f"Something went wrong on our side (ref {ref}); an admin can find it in the log.")
+        finally:
+            COMMANDS.labels(label, outcome).inc()
+            COMMAND_SECONDS.labels(label).observe(time.perf_counter() - started)

@@ -95,7 +95,7 @@ def _run_reading(command: str, text: str, request: Request, context: Context) ->
         spec, rest = route(command.split(" ", maxsplit=1)[0], (command.partition(" ")[2] + " " + text).strip())
     except UsageError as exc:
         return Message(text=str(exc), blocks=[section(str(exc))])
-    return answer(spec.run, replace(request, text=rest), context)
+    return answer(spec.run, replace(request, text=rest), context, spec.name)
 
 
 def build_app(context: Context, client: WebClient, signing_secret: str, socket_mode: bool = False) -> App:
@@ -121,7 +121,7 @@ def build_app(context: Context, client: WebClient, signing_secret: str, socket_m
             ack(text=str(exc))
             return
         ack()
-        _send(respond, answer(spec.run, replace(request, text=rest), context))
+        _send(respond, answer(spec.run, replace(request, text=rest), context, spec.name))
 
     for name in SLASH_COMMANDS:
         app.command(name)(slash)
@@ -133,7 +133,7 @@ def build_app(context: Context, client: WebClient, signing_secret: str, socket_m
         request = Request(user_id=body.get("user", {}).get("id", ""),
                           channel_id=(body.get("channel") or {}).get("id", ""), text=action.get("value", ""))
         if runner is not None:
-            _send(respond, answer(runner, request, context))
+            _send(respond, answer(runner, request, context, "button " + action["action_id"].rsplit(".", 1)[0]))
 
     @app.action(re.compile(rf"^{re.escape(ASK_ACTION)}\."))
     def reading_button(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
@@ -167,7 +167,7 @@ def build_app(context: Context, client: WebClient, signing_secret: str, socket_m
     def home_tab(event: dict[str, Any], client: WebClient) -> None:
         if event.get("tab") not in (None, "home"):
             return
-        message = answer(home, Request(user_id=event.get("user", ""), channel_id=""), context)
+        message = answer(home, Request(user_id=event.get("user", ""), channel_id=""), context, "home")
         client.views_publish(user_id=event.get("user", ""), view={"type": "home", "blocks": message.blocks})
 
     @app.error

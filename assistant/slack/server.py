@@ -24,8 +24,19 @@ class RunningServer:
     url: str
 
     def stop(self) -> None:
-        self.server.close()
-        self.thread.join(timeout=5)
+        stop_server(self.server, self.thread)
+
+
+def stop_server(server: Any, thread: threading.Thread | None = None) -> None:
+    """Stop a waitress server running on another thread.
+
+    Closed from inside its own loop (a trigger thunk): closing the sockets from here while the
+    loop sits in ``select`` makes it fail with a bad file descriptor.
+    """
+    server.trigger.pull_trigger(server.close)
+    if thread is not None:
+        thread.join(timeout=5)
+    server.task_dispatcher.shutdown()
 
 
 def wsgi_app(app: App, path: str) -> SlackRequestHandler:
@@ -55,8 +66,3 @@ def socket_mode_handler(app: App, app_token: str) -> SocketModeHandler:
     points at the local fake whenever the client does.
     """
     return SocketModeHandler(app, app_token)
-
-
-def serve_socket_mode(app: App, app_token: str) -> None:
-    """Connect to Slack over a WebSocket (no public URL needed) and serve until stopped."""
-    socket_mode_handler(app, app_token).start()

@@ -1,0 +1,57 @@
+"""Prometheus metrics: what the bot did (counters and latency histograms, per process) and how
+fresh the store's analytics are (read from the store at scrape time, so every replica agrees).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+from prometheus_client import Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy.orm import Session
+
+from db import predictions, snapshots
+
+COMMANDS = Counter("crm_commands_total", "Commands, buttons and questions answered, by outcome",
+                   ["command", "outcome"])
+COMMAND_SECONDS = Histogram("crm_command_seconds", "Time to build an answer (after the ack)", ["command"],
+                            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+DIGESTS = Counter("crm_digest_deliveries_total", "Digest deliveries by result", ["result"])
+ALERTS = Counter("crm_alerts_total", "Alerts by result (sent, held back)", ["result"])
+
+
+class StoreCollector(Collector):
+    """Age and size of the latest analytics run and the age of each model, from the store.
+
+    Cached for ``ttl`` seconds: a scrape every few seconds costs at most one set of queries.
+    """
+
+    def __init__(self, session_factory: Callable[[], Session], ttl: float = 30.0) -> None:
+        self.session_factory, self.ttl = session_factory, ttl
+        self._cached: tuple[float, list[GaugeMetricFamily]] | None = None
+
+    def _read(self) -> list[GaugeMetricFamily]:
+        now = time.time()
+        run_age = GaugeMetricFamily("crm_analytics_run_age_seconds", "Since the latest analytics run finished")
+        run_seconds = GaugeMetricFamily("crm_refresh_duration_seconds", "How long the latest refresh took")
+        run_customers = GaugeMetricFamily("crm_refresh_customers", "Customers in the latest analytics run")
+        model_age = GaugeMetricFamily("crm_model_age_seconds", "Since each model was trained", labels=["target"])
+        with self.session_factory() as session:
+            run = snapshots.latest_run(session)
+            if run is not None and run.finished_at is not None:
+                run_age.add_metric([], now - run.finished_at.timestamp())
+                run_seconds.add_metric([], (run.finished_at - run.started_at).total_seconds())
+                run_customers.add_metric([], float(run.input_sizes.get("customers", 0) or 0))
+            for model in predictions.latest_models(session):
+                model_age.add_metric([model.target], now - model.trained_at.timestamp())
+        return [run_age, run_seconds, run_customers, model_age]
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        if self._cached is None or time.monotonic() - self._cached[0] > self.ttl:
+            try:
+                self._cached = (time.monotonic(), self._read())
+            except Exception:  # a scrape during a database outage must still answer (readyz says why)
+                self._cached = (time.monotonic(), [])
+        yield from self._cached[1]
