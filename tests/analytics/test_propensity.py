@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -93,6 +94,19 @@ def test_out_of_time_winner_beats_both_baselines_on_online_retail(retail: tuple[
     assert set(table.index) >= {"logistic regression", "decision tree", "linear SVM", "gradient boosting"}
     assert 0.6 < best["roc_auc"] < 0.95
     assert result.sizes["test_buyers"] > 30 and result.test_cutoff > result.train_cutoff
+
+
+def test_a_baseline_whose_fit_runs_off_to_infinity_is_skipped_with_why(
+        retail: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    orders, lines = retail
+
+    def degenerate(cutoff: datetime) -> pd.Series:  # as BG/NBD does on a few months of history
+        customers = orders.loc[orders["ordered_at"] <= cutoff, "customer_id"].unique()
+        return pd.Series(np.where(customers % 2 == 0, np.inf, 1.0), index=customers)
+
+    result = compare_out_of_time(orders, lines, datetime(2011, 11, 9), 90, baselines={"BG/NBD": degenerate})
+    assert "too little history" in result.skipped_baselines["BG/NBD"]
+    assert "BG/NBD" not in set(result.table["model"]) and "recency only" in set(result.table["model"])
 
 
 def test_credits_and_countries_after_the_cutoff_do_not_leak_into_features() -> None:
