@@ -36,9 +36,9 @@ from assistant.insights import UserFacingError, clusters_view, recommend_view, r
 from assistant.logs import configure_logging
 from assistant.predictions import explain_view, model_health, train_target
 from assistant.probes import Probes, start_probes
-from assistant.refresh import NothingToAnalyse, RefreshParams, run_refresh
+from assistant.refresh import NothingToAnalyse, RefreshBusy, RefreshParams, run_refresh_exclusive
 from assistant.render.digest import digest_message
-from assistant.scheduler import make_scheduler
+from assistant.scheduler import ScheduledRefresh, make_scheduler
 from assistant.settings import Settings, SettingsError, load_settings
 from assistant.slack.app import build_app, make_client
 from assistant.slack.console import Reply, run_console
@@ -201,6 +201,14 @@ def _slack_client(deps: Deps) -> WebClient:
     return make_client(deps.settings.slack_bot_token.get_secret_value(), deps.settings.slack_api_url)
 
 
+def _scheduled_refresh(deps: Deps) -> ScheduledRefresh | None:
+    if not deps.settings.refresh_schedule:
+        return None
+    return ScheduledRefresh(deps.settings.refresh_schedule, deps.settings.timezone,
+                            lambda: run_refresh_exclusive(deps.engine, RefreshParams(),
+                                                          keep_runs=deps.settings.keep_analytics_runs))
+
+
 def _alert_sender(deps: Deps, client: WebClient) -> AlertSender:
     return AlertSender(make_session_factory(deps.engine), SlackPoster(client))
 
@@ -232,7 +240,7 @@ def serve() -> None:
         errors.print(f"Health and metrics on port {server.effective_port}: /healthz /readyz /metrics.")
     if settings.scheduler_in_serve:
         make_scheduler(_deliverer(deps, client), _alert_sender(deps, client), settings.scheduler_tick_seconds,
-                       blocking=False).start()
+                       blocking=False, refresh=_scheduled_refresh(deps)).start()
         errors.print(f"Digest scheduler running in this process (every {settings.scheduler_tick_seconds} s).")
     if settings.slack_app_token is not None:
         app_ = build_app(_context(deps), client, signing_secret="", socket_mode=True)
@@ -256,7 +264,8 @@ def scheduler() -> None:
     ensure_schema(deps.engine, create=False)
     tick = deps.settings.scheduler_tick_seconds
     client = _slack_client(deps)
-    running = make_scheduler(_deliverer(deps, client), _alert_sender(deps, client), tick, blocking=True)
+    running = make_scheduler(_deliverer(deps, client), _alert_sender(deps, client), tick, blocking=True,
+                             refresh=_scheduled_refresh(deps))
     if deps.settings.health_port:
         start_probes(Probes(deps.engine), deps.settings.health_port)
     # SIGTERM (docker stop, kubectl): let the tick in flight finish its posts, then exit.
@@ -347,8 +356,8 @@ def _store_session() -> Iterator[Session]:
 
 def _refresh(deps: Deps, params: RefreshParams) -> None:
     with errors.status("Refreshing analytics...") as status:
-        summary = run_refresh(deps.engine, params, progress=lambda step: status.update(f"Refreshing: {step}..."),
-                              keep_runs=deps.settings.keep_analytics_runs)
+        summary = run_refresh_exclusive(deps.engine, params, keep_runs=deps.settings.keep_analytics_runs,
+                                        progress=lambda step: status.update(f"Refreshing: {step}..."))
     console.print(terminal.refresh_summary(summary))
 
 
@@ -474,7 +483,7 @@ def main() -> None:
     """Console-script entry point: turn known failures into messages, not tracebacks."""
     try:
         app()
-    except (SettingsError, UserError, DatabaseUrlError, UserFacingError, NothingToAnalyse) as exc:
+    except (SettingsError, UserError, DatabaseUrlError, UserFacingError, NothingToAnalyse, RefreshBusy) as exc:
         errors.print(f"[red]Error:[/red] {exc}", highlight=False)
         sys.exit(2)
     except ImportFileError as exc:

@@ -14,8 +14,6 @@ knows nothing of slack_sdk.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +31,7 @@ from assistant.schedule import Due, due_now
 from db import digests
 from db.digest_models import DigestSubscription
 from db.digests import SessionFactory
+from db.locks import process_name
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +70,6 @@ class Poster(Protocol):
 
     def tell(self, user: str, text: str) -> None:
         """A direct message to ``user``."""
-
-
-def worker_name() -> str:
-    """Who holds a claim: host and process, for the delivery log."""
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 @dataclass
@@ -120,7 +114,7 @@ class Deliverer:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     grace: timedelta = timedelta(hours=2)
     lease: timedelta = LEASE
-    worker: str = field(default_factory=worker_name)
+    worker: str = field(default_factory=process_name)
     pacer: Pacer = field(default_factory=Pacer)
     _digests: dict[tuple[str, str | None], Digest | UserFacingError] = field(default_factory=dict)
     _charts: dict[tuple[str, str | None], bytes] = field(default_factory=dict)

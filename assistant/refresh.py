@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -35,7 +35,7 @@ from assistant.refresh_steps import (
     recommendations_step,
     rules_step,
 )
-from db import orders, predictions, snapshots
+from db import locks, orders, predictions, snapshots
 from db.maintenance import refresh_planner_statistics
 from db.snapshot_models import (
     BasketRule,
@@ -51,6 +51,10 @@ log = logging.getLogger(__name__)
 
 class NothingToAnalyse(RuntimeError):
     """The store holds no sales (yet); the message says what to do."""
+
+
+class RefreshBusy(RuntimeError):
+    """Another refresh holds the store's refresh lock."""
 
 
 @dataclass(frozen=True)
@@ -261,3 +265,20 @@ def run_refresh(engine: Engine, params: RefreshParams | None = None, clock: Call
     log.info("refresh run %s as of %s: %s customers in %.1f s", run_id, computed.as_of, len(computed.rfm), seconds)
     return RefreshSummary(run_id=run_id, as_of=computed.as_of, customers=len(computed.rfm), seconds=seconds,
                           results=computed.results)
+
+
+REFRESH_LOCK = "analytics-refresh"
+REFRESH_LEASE = timedelta(hours=3)
+"""Longer than any refresh should take; a crashed refresh blocks the next one at most this long."""
+
+
+def run_refresh_exclusive(engine: Engine, params: RefreshParams | None = None, **kwargs: Any) -> RefreshSummary:
+    """``run_refresh`` holding the store-wide refresh lock: never two refreshes at once, from any
+    process or machine.  The bot keeps answering from the previous snapshot meanwhile."""
+    try:
+        with locks.held(engine, REFRESH_LOCK, locks.process_name(), datetime.now(UTC).replace(tzinfo=None),
+                        REFRESH_LEASE):
+            return run_refresh(engine, params, **kwargs)
+    except locks.LockHeld as exc:
+        raise RefreshBusy(f"not started: a refresh {str(exc).split(' is ', 1)[1]}; the bot answers from the "
+                          "previous snapshot meanwhile") from exc

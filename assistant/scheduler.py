@@ -8,16 +8,21 @@ scheduler, and the store (claims under unique constraints) is what decides who p
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from assistant.alerts import AlertSender
 from assistant.delivery import Deliverer
 from assistant.metrics import ALERTS, DIGESTS
+from assistant.refresh import RefreshBusy
+from assistant.schedule import zone
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +47,35 @@ def tick(deliverer: Deliverer, alert_sender: AlertSender) -> None:
         log.exception("alert tick failed; retrying next tick")
 
 
-def make_scheduler(deliverer: Deliverer, alert_sender: AlertSender, tick_seconds: int,
-                   blocking: bool) -> BaseScheduler:
-    """A scheduler that runs ``tick`` every ``tick_seconds`` (first tick at start)."""
+@dataclass(frozen=True)
+class ScheduledRefresh:
+    """The analytics refresh on a crontab schedule (``0 2 * * *``) in a time zone."""
+
+    crontab: str
+    timezone: str
+    run: Callable[[], object]
+    """Runs the refresh under the store's refresh lock (``RefreshBusy`` if another one runs)."""
+
+
+def refresh_now(refresh: ScheduledRefresh) -> None:
+    """The refresh job: skipped (and logged) if another process is refreshing already."""
+    try:
+        refresh.run()
+    except RefreshBusy as exc:
+        log.info("scheduled refresh %s", exc)
+    except Exception:
+        log.exception("scheduled refresh failed; the previous snapshot stays in use")
+
+
+def make_scheduler(deliverer: Deliverer, alert_sender: AlertSender, tick_seconds: int, blocking: bool,
+                   refresh: ScheduledRefresh | None = None) -> BaseScheduler:
+    """A scheduler that runs ``tick`` every ``tick_seconds`` (first tick at start) and, if given,
+    the refresh on its own schedule."""
     scheduler: BaseScheduler = (BlockingScheduler if blocking else BackgroundScheduler)(timezone=UTC)
     scheduler.add_job(tick, IntervalTrigger(seconds=tick_seconds), args=[deliverer, alert_sender], id="digests",
                       coalesce=True, max_instances=1, misfire_grace_time=tick_seconds,
                       next_run_time=datetime.now(UTC))
+    if refresh is not None:
+        scheduler.add_job(refresh_now, CronTrigger.from_crontab(refresh.crontab, timezone=zone(refresh.timezone)),
+                          args=[refresh], id="refresh", coalesce=True, max_instances=1, misfire_grace_time=3600)
     return scheduler

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from apscheduler.triggers.cron import CronTrigger
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -51,6 +52,9 @@ class Settings(BaseSettings):
     digest_lease_seconds: int = Field(300, ge=1, le=86_400, alias="CRM_DIGEST_LEASE_SECONDS",
                                       description="How long a scheduler may take to post a digest it claimed "
                                                   "before another one reconciles and takes over.")
+    refresh_schedule: str = Field("", alias="CRM_REFRESH_SCHEDULE",
+                                  description="Crontab line for the scheduler's analytics refresh, in CRM_TIMEZONE "
+                                              "(e.g. `0 2 * * *`, nightly at 02:00); empty: no scheduled refresh.")
     scheduler_in_serve: bool = Field(False, alias="CRM_SCHEDULER_IN_SERVE",
                                      description="Run the digest scheduler inside `crm-bot serve` (else run "
                                                  "`crm-bot scheduler` on its own).")
@@ -63,6 +67,16 @@ class Settings(BaseSettings):
                             description="`json` for one JSON object per log line (with request ids), else text.")
     log_level: str = Field("WARNING", alias="CRM_LOG_LEVEL", pattern="^(DEBUG|INFO|WARNING|ERROR)$",
                            description="Python logging level.")
+
+    @field_validator("refresh_schedule")
+    @classmethod
+    def _valid_crontab(cls, value: str) -> str:
+        if value.strip():
+            try:
+                CronTrigger.from_crontab(value.strip())
+            except ValueError as exc:
+                raise ValueError(f"not a crontab line (minute hour day month weekday): {exc}") from exc
+        return value.strip()
 
     @field_validator("database_url")
     @classmethod

@@ -6,9 +6,13 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
+from db import locks
+from db.engine import make_engine
 
 CRM_BOT = shutil.which("crm-bot", path=str(Path(sys.executable).parent)) or "crm-bot"
 
@@ -69,6 +73,11 @@ def test_insight_commands_before_any_refresh_say_what_to_do(tmp_path: Path) -> N
         assert "run `crm-bot refresh`" in result.stderr, command
     refresh = crm_bot("refresh", cwd=tmp_path, env=env)
     assert refresh.returncode == 2 and "no sales to analyse yet" in refresh.stderr
+    engine = make_engine(env["DATABASE_URL"])  # a refresh running elsewhere (another replica, the scheduler)
+    locks.acquire(engine, "analytics-refresh", "worker-7:42", datetime.now(UTC).replace(tzinfo=None),
+                  timedelta(hours=1))
+    busy = crm_bot("refresh", cwd=tmp_path, env=env)
+    assert busy.returncode == 2 and "not started: a refresh already running on worker-7:42" in busy.stderr
     health = crm_bot("model-health", cwd=tmp_path, env=env)
     assert health.returncode == 2 and "no prediction models yet" in health.stderr
     train = crm_bot("train", "--target", "churned", cwd=tmp_path, env=env)

@@ -1,0 +1,72 @@
+"""Named locks in the store, so two processes on any machines never run the same job at once.
+
+Portable (SQLite and PostgreSQL): the lock is a row under a primary key.  Taking it is an
+insert (one winner) or, when the holder's lease ran out (it crashed), a compare-and-set update.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, delete, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from db.ops_models import JobLock
+
+
+def process_name() -> str:
+    """Who holds a lock or a claim: host and process id."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class LockHeld(RuntimeError):
+    """Someone else holds the lock; ``holder`` and ``since`` say who and since when."""
+
+    def __init__(self, name: str, holder: str, since: datetime) -> None:
+        super().__init__(f"{name} is already running on {holder} since {since:%Y-%m-%d %H:%M} UTC")
+        self.holder, self.since = holder, since
+
+
+def acquire(engine: Engine, name: str, holder: str, now: datetime, lease: timedelta) -> None:
+    """Take the lock or raise ``LockHeld``."""
+    with Session(engine) as session:
+        session.add(JobLock(name=name, holder=holder, acquired_at=now, lease_until=now + lease))
+        try:
+            session.commit()
+            return
+        except IntegrityError:
+            session.rollback()
+        current = session.get(JobLock, name)
+        if current is None:  # released in between: try once more from the top
+            return acquire(engine, name, holder, now, lease)
+        if current.lease_until > now:
+            raise LockHeld(name, current.holder, current.acquired_at)
+        taken = session.execute(update(JobLock).where(JobLock.name == name, JobLock.holder == current.holder,
+                                                      JobLock.acquired_at == current.acquired_at)
+                                .values(holder=holder, acquired_at=now, lease_until=now + lease))
+        session.commit()
+        if taken.rowcount != 1:
+            raise LockHeld(name, "another process", now)
+        return None
+
+
+def release(engine: Engine, name: str, holder: str) -> None:
+    """Give the lock back (only if still ours)."""
+    with Session(engine) as session:
+        session.execute(delete(JobLock).where(JobLock.name == name, JobLock.holder == holder))
+        session.commit()
+
+
+@contextmanager
+def held(engine: Engine, name: str, holder: str, now: datetime, lease: timedelta) -> Iterator[None]:
+    """``with held(...):`` runs the body holding the lock (``LockHeld`` if someone else has it)."""
+    acquire(engine, name, holder, now, lease)
+    try:
+        yield
+    finally:
+        release(engine, name, holder)
