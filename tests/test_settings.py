@@ -44,7 +44,7 @@ def test_bad_settings_name_the_variable_and_hide_the_database_password(monkeypat
 def test_a_refresh_schedule_must_be_a_crontab_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CRM_REFRESH_SCHEDULE", "every night")
-    with pytest.raises(SettingsError, match="CRM_REFRESH_SCHEDULE: .*not a crontab line"):
+    with pytest.raises(SettingsError, match=r"CRM_REFRESH_SCHEDULE: .*not a crontab line"):
         load_settings()
     monkeypatch.setenv("CRM_REFRESH_SCHEDULE", " 0 2 * * * ")
     assert load_settings().refresh_schedule == "0 2 * * *"
