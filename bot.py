@@ -9,7 +9,8 @@ from __future__ import annotations
 import shlex
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -238,23 +239,39 @@ def serve() -> None:
     if settings.health_port:
         server = start_probes(probes, settings.health_port)
         errors.print(f"Health and metrics on port {server.effective_port}: /healthz /readyz /metrics.")
+    background = None
     if settings.scheduler_in_serve:
-        make_scheduler(_deliverer(deps, client), _alert_sender(deps, client), settings.scheduler_tick_seconds,
-                       blocking=False, refresh=_scheduled_refresh(deps)).start()
+        background = make_scheduler(_deliverer(deps, client), _alert_sender(deps, client),
+                                    settings.scheduler_tick_seconds, blocking=False, refresh=_scheduled_refresh(deps))
+        background.start()
         errors.print(f"Digest scheduler running in this process (every {settings.scheduler_tick_seconds} s).")
+    answers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="crm-answer")
+
+    def drain(stop_intake: Callable[[], None]) -> None:
+        """SIGTERM: take no new work, finish the answers and digest posts in flight, then exit."""
+        def on_term(*_: object) -> None:
+            stop_intake()
+            answers.shutdown(wait=True)
+            if background is not None:
+                background.shutdown(wait=True)
+            raise SystemExit(0)
+        signal.signal(signal.SIGTERM, on_term)
+
     if settings.slack_app_token is not None:
-        app_ = build_app(_context(deps), client, signing_secret="", socket_mode=True)
+        app_ = build_app(_context(deps), client, signing_secret="", socket_mode=True, executor=answers)
         errors.print("Serving in Socket Mode (no public URL needed). Ctrl-C stops.")
         handler = socket_mode_handler(app_, settings.slack_app_token.get_secret_value())
         probes.slack_connected = handler.client.is_connected
+        drain(handler.close)
         handler.start()
         return
     if settings.slack_signing_secret is None:
         raise UserError("set SLACK_APP_TOKEN for Socket Mode, or SLACK_SIGNING_SECRET for HTTP mode")
-    app_ = build_app(_context(deps), client, settings.slack_signing_secret.get_secret_value())
+    app_ = build_app(_context(deps), client, settings.slack_signing_secret.get_secret_value(), executor=answers)
     server = create_http_server(app_, "0.0.0.0", settings.http_port, settings.http_path)
     errors.print(f"Serving HTTP on port {server.effective_port}, path {settings.http_path}. Ctrl-C stops.")
-    server.run()
+    drain(lambda: server.trigger.pull_trigger(server.close))  # waitress: close from inside its own loop
+    server.run()  # on SystemExit waitress finishes the requests it is handling
 
 
 @app.command()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from concurrent.futures import Executor
 from dataclasses import replace
 from typing import Any
 
@@ -98,10 +99,14 @@ def _run_reading(command: str, text: str, request: Request, context: Context) ->
     return answer(spec.run, replace(request, text=rest), context, spec.name)
 
 
-def build_app(context: Context, client: WebClient, signing_secret: str, socket_mode: bool = False) -> App:
-    """The Bolt app with every command, button and mention handler registered."""
+def build_app(context: Context, client: WebClient, signing_secret: str, socket_mode: bool = False,
+              executor: Executor | None = None) -> App:
+    """The Bolt app with every command, button and mention handler registered.
+
+    ``executor`` runs the work after each ack; pass one to be able to wait for it on shutdown.
+    """
     app = App(client=client, signing_secret=signing_secret, token_verification_enabled=False,
-              request_verification_enabled=not socket_mode, logger=log)
+              request_verification_enabled=not socket_mode, logger=log, listener_executor=executor)
 
     @app.middleware
     def drop_retries(req: BoltRequest, next: Any) -> BoltResponse | None:

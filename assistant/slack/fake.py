@@ -144,7 +144,7 @@ class FakeSlack:
                     status, payload, headers = 200, {"ok": True}, {}
                 else:
                     status, payload, headers = fake._handle(self.path, self.headers, raw.decode())
-                method = self.path.removeprefix("/api/")
+                method = "response_url" if self.path.startswith("/respond/") else self.path.removeprefix("/api/")
                 if self.path.startswith("/api/"):  # as Slack does: the token's scopes on every reply
                     headers = {**headers, "x-oauth-scopes": ",".join(fake.scopes)}
                 if fake._lost_replies.get(method):
