@@ -71,6 +71,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=25, help="per user")
     parser.add_argument("--think-ms", type=float, default=0.0,
                         help="mean pause of each user between requests (exponential); 0 = back to back")
+    parser.add_argument("--replicas", type=int, default=1,
+                        help="bot processes, each on its own port; requests spread across them as a load "
+                             "balancer would")
     args = parser.parse_args()
     engine = make_engine(os.environ.get("DATABASE_URL", "sqlite:///crm-bot.db"), pool_size=args.users + 5)
     with Session(engine) as session:
@@ -81,26 +84,30 @@ def main() -> None:
                                                                      Customer.id).where(CustomerScore.run_id == run.id)
                                    .limit(50_000)))
     with FakeSlack() as fake:
-        port = _free_port()
-        env = {**os.environ, "SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": SECRET,
-               "SLACK_API_URL": fake.url, "CRM_HTTP_PORT": str(port)}
-        env.pop("SLACK_APP_TOKEN", None)
-        bot = subprocess.Popen([str(Path(sys.executable).parent / "crm-bot"), "serve"], env=env,
-                               stderr=subprocess.DEVNULL)
-        bot_url = f"http://127.0.0.1:{port}/slack/events"
-        _wait_until_up(fake, bot_url)
+        bots, urls = [], []
+        for _ in range(args.replicas):
+            port = _free_port()
+            env = {**os.environ, "SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": SECRET,
+                   "SLACK_API_URL": fake.url, "CRM_HTTP_PORT": str(port), "CRM_HEALTH_PORT": "0"}
+            env.pop("SLACK_APP_TOKEN", None)
+            bots.append(subprocess.Popen([str(Path(sys.executable).parent / "crm-bot"), "serve"], env=env,
+                                         stderr=subprocess.DEVNULL))
+            urls.append(f"http://127.0.0.1:{port}/slack/events")
+        for url in urls:
+            _wait_until_up(fake, url)
         load = Load()
-        threads = [threading.Thread(target=load.user, args=(fake, bot_url, ids, args, i)) for i in range(args.users)]
+        threads = [threading.Thread(target=load.user, args=(fake, urls, ids, args, i)) for i in range(args.users)]
         started = time.perf_counter()
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         wall = time.perf_counter() - started
-        peak = _peak_rss_mb(bot.pid)
-        bot.send_signal(signal.SIGTERM)
-        bot.wait(timeout=30)
-    _report(engine.url.render_as_string(hide_password=True), run.id, len(ids), args, load, wall, peak)
+        peaks = [_peak_rss_mb(bot.pid) for bot in bots]
+        for bot in bots:
+            bot.send_signal(signal.SIGTERM)
+            bot.wait(timeout=60)
+    _report(engine.url.render_as_string(hide_password=True), run.id, len(ids), args, load, wall, peaks)
 
 
 class Load:
@@ -118,9 +125,11 @@ class Load:
             self.failures += 1
             self.errors[why] = self.errors.get(why, 0) + 1
 
-    def user(self, fake: FakeSlack, bot_url: str, ids: list[str], args: argparse.Namespace, seed: int) -> None:
+    def user(self, fake: FakeSlack, bot_urls: list[str], ids: list[str], args: argparse.Namespace,
+             seed: int) -> None:
         rng = random.Random(seed)
         for _ in range(args.requests):
+            bot_url = rng.choice(bot_urls)
             if args.think_ms:
                 time.sleep(rng.expovariate(1000.0 / args.think_ms))
             reply_url = fake.new_response_url()
@@ -146,17 +155,18 @@ class Load:
 
 
 def _report(store: str, run_id: int, sampled: int, args: argparse.Namespace, load: Load, wall: float,
-            peak: float) -> None:
+            peaks: list[float]) -> None:
     acks, replies, errors = load.acks, load.replies, load.errors
     print(f"store: {store}; run {run_id}; {sampled:,} customers sampled")
     pause = f" (mean pause {args.think_ms:.0f} ms)" if args.think_ms else " (back to back)"
-    print(f"{args.users} users x {args.requests} /customer requests{pause}: {len(replies)} answered, "
+    print(f"{args.users} users x {args.requests} /customer requests{pause}, {args.replicas} bot process(es): "
+          f"{len(replies)} answered, "
           f"{load.failures} failed, {wall:.1f} s ({len(replies) / wall:.1f} replies/s)"
           + (f"; errors: {errors}" if errors else ""))
     for name, values in (("ack", acks), ("reply", replies)):
         print(f"{name:5}  p50 {percentile(values, 50) * 1000:6.0f} ms  p95 {percentile(values, 95) * 1000:6.0f} ms  "
               f"p99 {percentile(values, 99) * 1000:6.0f} ms  max {max(values) * 1000:6.0f} ms")
-    print(f"bot process peak memory (VmHWM): {peak:.0f} MB")
+    print("bot process peak memory (VmHWM): " + ", ".join(f"{peak:.0f} MB" for peak in peaks))
 
 
 if __name__ == "__main__":
