@@ -60,7 +60,9 @@ def answer(runner: Runner, request: Request, context: Context, label: str = "") 
         except Exception:
             outcome = "error"
             ref = reference()
-            log.exception("unexpected error answering %r (ref %s)", request.text[:200], ref)
+            # What was typed may name a customer: the log gets the command and the text's length only.
+            log.exception("unexpected error answering %s (%d characters typed, ref %s)", label, len(request.text),
+                          ref)
             return text_message(f"Something went wrong on our side (ref {ref}); an admin can find it in the log.")
         finally:
             COMMANDS.labels(label, outcome).inc()
