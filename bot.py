@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from analytics.rules import ENGINES, RuleParams
 from assistant import terminal, terminal_predictions
 from assistant.alerts import AlertSender
+from assistant.commands import admin as admin_commands
 from assistant.commands import digest as digest_commands
 from assistant.commands.answer import answer
 from assistant.commands.base import Context, Request
@@ -40,9 +41,9 @@ from assistant.probes import Probes, start_probes
 from assistant.refresh import NothingToAnalyse, RefreshBusy, RefreshParams, run_refresh_exclusive
 from assistant.render.digest import digest_message
 from assistant.scheduler import ScheduledRefresh, make_scheduler
-from assistant.settings import Settings, SettingsError, load_settings
+from assistant.settings import Settings, SettingsError, admin_ids, load_settings
 from assistant.slack.app import build_app, make_client
-from assistant.slack.console import Reply, run_console
+from assistant.slack.console import CONSOLE_USER, Reply, run_console
 from assistant.slack.console import render as render_reply
 from assistant.slack.doctor import slack_checks
 from assistant.slack.poster import SlackPoster
@@ -60,6 +61,9 @@ import_app = typer.Typer(help="Load CSV exports into the store (idempotent: re-r
 db_app = typer.Typer(help="Database schema: upgrade, check, current.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
 app.add_typer(db_app, name="db")
+admin_app = typer.Typer(help="Roles of Slack users (the person at the terminal acts as an admin).",
+                        no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
 digest_app = typer.Typer(help="Insight digests: subscribe channels, list, run what is due, or print one.",
                          no_args_is_help=True)
 app.add_typer(digest_app, name="digest")
@@ -187,12 +191,16 @@ def demo(database: Annotated[Path | None, typer.Option(help="SQLite file to use 
                   "`crm-bot import online-retail PATH.csv.gz` loads a full export into the same store.")
     if sys.stdin.isatty() and sys.stdout.isatty():
         console.print("\nNow talking to the bot as in Slack (a local fake Slack; no workspace needed).")
-        run_console(_context(deps), console)
+        run_console(_context(deps, CONSOLE_USER), console)
 
 
-def _context(deps: Deps) -> Context:
+def _context(deps: Deps, operator: str | None = None) -> Context:
+    """What runners need.  In the console and the command line, the person at the terminal
+    (``operator``) runs this installation and is an admin; in Slack, roles come from CRM_ADMINS
+    and the store."""
     return Context(session_factory=make_session_factory(deps.engine), clock=datetime.now,
-                   default_timezone=deps.settings.timezone)
+                   default_timezone=deps.settings.timezone, admins=admin_ids(deps.settings),
+                   default_role=deps.settings.default_role, operator=operator)
 
 
 def _slack_client(deps: Deps) -> WebClient:
@@ -225,7 +233,7 @@ def console_command() -> None:
     """Talk to the real bot in the terminal through a local fake Slack: /customer 12347, @crm who is at risk?"""
     deps = build_deps()
     ensure_schema(deps.engine, create=False)
-    run_console(_context(deps), console)
+    run_console(_context(deps, CONSOLE_USER), console)
 
 
 @app.command()
@@ -360,6 +368,47 @@ def doctor() -> None:
     console.print(f"{len(broken)} problem(s) to fix." if broken else "All good.")
     if broken:
         raise typer.Exit(1)
+
+
+def _admin_command(text: str) -> None:
+    deps = build_deps()
+    ensure_schema(deps.engine, create=False)
+    admin_commands.check(text)  # usage errors and refusals end the command with exit code 2
+    message = admin_commands.run(Request(user_id=CLI_USER, channel_id="cli", text=text), _context(deps, CLI_USER))
+    render_reply(Reply(message.text, message.blocks), console)
+
+
+CLI_USER = "cli"
+"""Who runs the command line: whoever has this installation's settings acts as an admin."""
+
+
+@admin_app.command("grant")
+def admin_grant(user: Annotated[str, typer.Argument(help="Slack member id, e.g. U0123ABCD.")],
+                role: Annotated[str, typer.Argument(help="admin, manager, rep, marketer or viewer.")]) -> None:
+    """Give a Slack user a role."""
+    _admin_command(f"grant {shlex.quote(user)} {shlex.quote(role)}")
+
+
+@admin_app.command("revoke")
+def admin_revoke(user: Annotated[str, typer.Argument(help="Slack member id.")]) -> None:
+    """Take a user's role away (back to CRM_DEFAULT_ROLE)."""
+    _admin_command(f"revoke {shlex.quote(user)}")
+
+
+@admin_app.command("roles")
+def admin_roles() -> None:
+    """Everyone's role."""
+    _admin_command("roles")
+
+
+@app.command()
+def audit(user: Annotated[str | None, typer.Option(help="Only this Slack member id.")] = None,
+          customer: Annotated[str | None, typer.Option(help="Only disclosures of this customer id.")] = None,
+          since: Annotated[str | None, typer.Option(help="From this date, YYYY-MM-DD.")] = None) -> None:
+    """Read the audit log: commands, disclosures (which customer, which fields, how masked), role changes."""
+    words = ["audit"] + (["--user", user] if user else []) + (["--customer", customer] if customer else []) \
+        + (["--since", since] if since else [])
+    _admin_command(" ".join(shlex.quote(w) for w in words))
 
 
 @contextmanager

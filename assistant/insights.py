@@ -45,6 +45,8 @@ class SegmentsView:
     has_previous: bool = False
     country: str | None = None
     offset: int = 0
+    members_hidden: bool = False
+    """Members exist but the viewer may only see aggregates here."""
 
 
 def segments_view(session: Session, segment: str | None = None, members: int = 10, offset: int = 0,

@@ -44,6 +44,11 @@ class Settings(BaseSettings):
                            description="Port of HTTP mode (Slack's request URL points here).")
     http_path: str = Field("/slack/events", alias="CRM_HTTP_PATH", pattern="^/",
                            description="Path of Slack's request URL in HTTP mode.")
+    admins: str = Field("", alias="CRM_ADMINS",
+                        description="Slack member ids (comma-separated) who are admins whatever the store says: "
+                                    "the first admins, who grant the other roles.")
+    default_role: str = Field("viewer", alias="CRM_DEFAULT_ROLE", pattern="^(admin|manager|rep|marketer|viewer)$",
+                              description="Role of Slack users who were granted none (viewer: aggregates only).")
     timezone: str = Field("UTC", alias="CRM_TIMEZONE",
                           description="Time zone of digest subscriptions that name none (IANA, e.g. Europe/London).")
     digest_grace_minutes: int = Field(120, ge=0, le=10_080, alias="CRM_DIGEST_GRACE_MINUTES",
@@ -86,6 +91,11 @@ class Settings(BaseSettings):
         except DatabaseUrlError as exc:
             raise ValueError(str(exc)) from exc
         return value
+
+
+def admin_ids(settings: Settings) -> frozenset[str]:
+    """``CRM_ADMINS`` as a set of Slack member ids."""
+    return frozenset(part.strip() for part in settings.admins.split(",") if part.strip())
 
 
 class SettingsError(RuntimeError):

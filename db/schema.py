@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from db import digest_models, ops_models, snapshot_models  # noqa: F401  (register their tables on Base.metadata)
+from db import access_models, digest_models, ops_models, snapshot_models  # noqa: F401  (register tables)
 from db.models import Base
 
 metadata = Base.metadata

@@ -158,3 +158,16 @@ def test_console_drives_the_real_bot_through_the_fake(tmp_path: Path) -> None:
     assert "Customer 12748" in session.stdout and "Purchase propensity" in session.stdout
     assert "Why: customer 12748" in session.stdout and "everything else" in session.stdout
     assert "unknown /crm command 'nope'" in session.stdout
+
+
+def test_admin_roles_and_audit_from_the_command_line(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}", "CRM_ADMINS": "U0BOSS001"}
+    assert crm_bot("db", "upgrade", cwd=tmp_path, env=env).returncode == 0
+    granted = crm_bot("admin", "grant", "U0REP0001", "rep", cwd=tmp_path, env=env)
+    assert granted.returncode == 0 and "U0REP0001> is now rep (was viewer, the default)" in granted.stdout
+    roles = crm_bot("admin", "roles", cwd=tmp_path, env=env).stdout
+    assert "<@U0BOSS001>: admin (CRM_ADMINS)" in roles and "<@U0REP0001>: rep" in roles
+    bad = crm_bot("admin", "grant", "U0REP0001", "king", cwd=tmp_path, env=env)
+    assert bad.returncode == 2 and "no role 'king'" in bad.stderr
+    audit = crm_bot("audit", "--since", "2020-01-01", cwd=tmp_path, env=env)
+    assert audit.returncode == 0 and "role: grant rep" in audit.stdout

@@ -11,6 +11,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -20,6 +21,7 @@ from assistant.insights import UserFacingError
 from assistant.logs import request_scope
 from assistant.metrics import COMMAND_SECONDS, COMMANDS
 from assistant.render.blocks import Message, text_message
+from db import access
 
 log = logging.getLogger(__name__)
 
@@ -67,3 +69,19 @@ def answer(runner: Runner, request: Request, context: Context, label: str = "") 
         finally:
             COMMANDS.labels(label, outcome).inc()
             COMMAND_SECONDS.labels(label).observe(time.perf_counter() - started)
+            _audit(context, request, label, outcome)
+
+
+def _audit(context: Context, request: Request, label: str, outcome: str) -> None:
+    """Who asked what, where (the command and outcome, never the text: it may name a customer)."""
+    if outcome == "store_unreachable":
+        return
+    try:
+        with context.session_factory() as session:
+            now = context.clock()
+            access.record(session, at=now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now,
+                          user_id=request.user_id, channel_id=request.channel_id, action="command", what=label,
+                          detail={"outcome": outcome, "place": request.place})
+            session.commit()
+    except Exception:  # the answer matters more than its audit line; the failure is logged
+        log.exception("could not write the audit entry for %s", label)

@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from assistant.insights import UserFacingError
+from assistant.policy import Viewer, resolve_role
 from assistant.render.blocks import Message
 
 
@@ -21,6 +22,8 @@ class Request:
     user_id: str
     channel_id: str
     text: str = ""
+    place: str = "ephemeral"
+    """Where the answer is seen: ``ephemeral`` (only the asker), ``im``, ``private``, ``public``, ``shared``."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "text", clean_text(self.text))
@@ -44,6 +47,18 @@ class Context:
     clock: Callable[[], datetime]
     default_timezone: str = "UTC"
     """For digest subscriptions that name no time zone (``CRM_TIMEZONE``)."""
+    admins: frozenset[str] = frozenset()
+    """Slack users who are admins whatever the store says (``CRM_ADMINS``): the first admins."""
+    default_role: str = "viewer"
+    """The role of users with none stored (``CRM_DEFAULT_ROLE``)."""
+    operator: str | None = None
+    """The person at the terminal (console or command line): they run this installation, so admin."""
+
+    def viewer(self, session: Session, request: Request) -> Viewer:
+        """Who is asking, with their role, and where the answer will be seen."""
+        admins = self.admins | ({self.operator} if self.operator else set())
+        return Viewer(request.user_id, resolve_role(session, request.user_id, frozenset(admins), self.default_role),
+                      request.place)
 
 
 class UsageError(UserFacingError):

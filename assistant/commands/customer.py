@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session
+
+from assistant import policy
 from assistant.cards import customer_card
 from assistant.commands.base import Context, Request, UsageError
 from assistant.insights import Candidates, find_customer, recommend_view
@@ -9,7 +14,8 @@ from assistant.predictions import explain_customer
 from assistant.render import customer as render
 from assistant.render import insights as render_insights
 from assistant.render.blocks import Message
-from db import orders, predictions, snapshots
+from db import access, orders, predictions, snapshots
+from db.models import Customer
 
 MAX_QUERY = 200
 
@@ -24,12 +30,39 @@ def check_query(text: str) -> str:
     return query
 
 
+def _allowed(session: Session, request: Request, context: Context, customer: Customer, what: str,
+             fields: tuple[str, ...]) -> str:
+    """The disclosure level for this customer here (or a refusal in words); audited."""
+    me = context.viewer(session, request)
+    level = policy.customer_level(me, customer.owner)
+    policy.require_individuals(me, level, sorted(context.admins))
+    access.record(session, at=_now(context), user_id=request.user_id, channel_id=request.channel_id,
+                  action="disclosure", what=what, customer_ref=customer.external_id,
+                  detail={"fields": list(fields), "level": level, "role": me.role, "place": me.place})
+    session.commit()
+    return level
+
+
+def _now(context: Context) -> datetime:
+    now = context.clock()
+    return now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
+
+
+CARD_FIELDS = ("id", "name", "country", "email", "phone", "owner", "orders", "value", "segment", "scores",
+               "recommendations")
+
+
 def run(request: Request, context: Context) -> Message:
     """The customer card for an id, e-mail or name fragment (a pick-list when several match)."""
     query = check_query(request.text)
     with context.session_factory() as session:
         found = customer_card(session, query)
-        return render.candidates(found) if isinstance(found, Candidates) else render.card(found)
+        if isinstance(found, Candidates):
+            me = context.viewer(session, request)
+            policy.require_individuals(me, policy.list_level(me), sorted(context.admins))
+            return render.candidates(found)
+        level = _allowed(session, request, context, found.customer, "customer card", CARD_FIELDS)
+        return render.card(found, level)
 
 
 def orders_page(request: Request, context: Context) -> Message:
@@ -38,6 +71,7 @@ def orders_page(request: Request, context: Context) -> Message:
     offset = int(offset_text) if offset_text.isdigit() else 0
     with context.session_factory() as session:
         customer = find_customer(session, ref)
+        _allowed(session, request, context, customer, "orders", ("orders",))
         frame = orders.orders_of_customer(session, customer.id, limit=render.ORDERS_PAGE + 1, offset=offset)
         return render.orders_page(customer, frame.head(render.ORDERS_PAGE), offset, len(frame) > render.ORDERS_PAGE)
 
@@ -46,6 +80,7 @@ def why(request: Request, context: Context) -> Message:
     """Button "Why?": every factor of every score."""
     with context.session_factory() as session:
         found = find_customer(session, request.text)
+        _allowed(session, request, context, found, "why", ("scores", "explanations"))
         builder = [m for m in predictions.latest_models(session) if m.run_id is None]
         return render.why(explain_customer(session, found, snapshots.latest_run(session), builder))
 
@@ -54,4 +89,6 @@ def recommend(request: Request, context: Context) -> Message:
     """Button "Recommend" and ``/crm recommend``: products to offer, each with the reason."""
     check_query(request.text)
     with context.session_factory() as session:
-        return render_insights.recommend(recommend_view(session, request.text))
+        view = recommend_view(session, request.text)
+        _allowed(session, request, context, view.customer, "recommendations", ("recommendations",))
+        return render_insights.recommend(view)

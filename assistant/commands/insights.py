@@ -9,6 +9,7 @@ import shlex
 from sqlalchemy.orm import Session
 
 from analytics.rfm import SEGMENTS
+from assistant import policy
 from assistant.commands.base import Context, Parser, Request, UsageError
 from assistant.insights import UserFacingError, rules_view, segments_view
 from assistant.predictions import model_health as model_health_view
@@ -77,6 +78,9 @@ def segments(request: Request, context: Context) -> Message:
     with context.session_factory() as session:
         country = _country(session, country_typed)
         view = segments_view(session, segment, render.LIST_PAGE + 1, offset, country)
+        if view.members is not None and policy.list_level(context.viewer(session, request)) == policy.AGGREGATES:
+            view.members = None  # the profile is an aggregate; who is in it is not shown here
+            view.members_hidden = True
         return render.segments(view, more=f"{typed}|{offset + render.LIST_PAGE}")
 
 
@@ -122,6 +126,9 @@ def at_risk(request: Request, context: Context) -> Message:
     """Highest value x churn risk first, optionally within one segment or country, a page at a time."""
     typed, offset = _paged(request.text)
     segment, top, country = at_risk_args(typed)
+    with context.session_factory() as session:
+        me = context.viewer(session, request)
+    policy.require_individuals(me, policy.list_level(me), sorted(context.admins))
     return _at_risk(context, segment, top, offset=offset, country_typed=country, typed=typed)
 
 

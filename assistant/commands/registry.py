@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from assistant.commands import alerts, customer, digest, insights
+from assistant.commands import admin, alerts, customer, digest, insights
 from assistant.commands.base import CommandSpec, Context, Request, UsageError
 from assistant.render.blocks import Message
 from assistant.render.insights import help_message
@@ -38,6 +38,8 @@ COMMANDS: dict[str, CommandSpec] = {spec.name: spec for spec in (
     CommandSpec("/crm alert", "alerts after each refresh: a valuable customer's churn risk crossing a threshold "
                 "(to their owner), an unusually large order, a KPI anomaly; never more than N an hour",
                 alerts.USAGE, alerts.run, ("/crm alert list",), alerts.check),
+    CommandSpec("/crm admin", "roles (admin, manager, rep, marketer, viewer) and the audit log; admins only",
+                admin.USAGE, admin.run, ("/crm admin roles",), admin.check),
     CommandSpec("/crm help", "this list", "/crm help", _help, check=insights.no_arguments),
 )}
 

@@ -6,6 +6,7 @@ import pandas as pd
 
 from assistant.cards import CustomerCard
 from assistant.insights import Candidates
+from assistant.policy import FULL, MASKED, mask_email, mask_phone
 from assistant.predictions import ExplainView
 from assistant.render.blocks import (
     Message,
@@ -63,8 +64,19 @@ def _score_lines(outlook: ExplainView) -> list[str]:
     return lines
 
 
-def card(view: CustomerCard) -> Message:
-    """The customer card: profile, orders, value, segment and cluster, scores with why, products to offer."""
+def _contact(customer: object, level: str) -> list[str]:
+    """E-mail and phone as the disclosure level allows (masked unless full)."""
+    email, phone = getattr(customer, "email", None), getattr(customer, "phone", None)
+    if level != FULL:
+        email, phone = mask_email(email), mask_phone(phone)
+    return ([f"*E-mail*\n{escape(email)}"] if email else []) + ([f"*Phone*\n{escape(phone)}"] if phone else [])
+
+
+def card(view: CustomerCard, level: str = MASKED) -> Message:
+    """The customer card: profile, orders, value, segment and cluster, scores with why, products to offer.
+
+    ``level`` (``assistant.policy``) decides whether contact details are shown in full or masked.
+    """
     c, outlook, totals = view.customer, view.outlook, view.totals
     score, run = outlook.score, outlook.run
     segment = "-"
@@ -78,7 +90,8 @@ def card(view: CustomerCard) -> Message:
              f"*Last order*\n{last:%Y-%m-%d}" if last else "*Last order*\n-"]
     if c.owner:
         facts.append(f"*Owner*\n{escape(c.owner)}")
-    blocks = [header(f"Customer {_who(c)}"), fields_section(facts)]
+    facts += _contact(c, level)
+    blocks = [header(f"Customer {_who(c)}"), fields_section(facts[:10])]
     if view.cluster:
         blocks.append(context(f"Cluster: {escape(view.cluster)}"))
     lines = _score_lines(outlook)

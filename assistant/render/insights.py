@@ -38,6 +38,8 @@ def _profile(row: pd.Series, view: SegmentsView) -> str:
 
 
 def _members_page(view: SegmentsView, more: str | None) -> list[Block]:
+    if view.members_hidden:
+        return [context("Members are not listed here: ask in a direct message (reps, managers and admins).")]
     members = view.members if view.members is not None else pd.DataFrame()
     shown = members.head(LIST_PAGE)
     if shown.empty:

@@ -21,7 +21,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from assistant.commands.answer import answer
-from assistant.commands.base import Context, Request, UsageError
+from assistant.commands.base import Context, Request, UsageError, clean_text
 from assistant.commands.insights import home
 from assistant.commands.registry import BUTTONS, SLASH_COMMANDS, route
 from assistant.conversation import interpret
@@ -81,6 +81,27 @@ def post_or_explain(client: WebClient, channel: str, user: str, message: Message
             raise
         log.warning("cannot post in %s (%s); telling the user directly", channel, exc.response.get("error"))
         client.chat_postMessage(channel=user, text=reason.format(channel=channel))
+
+
+class ChannelPlaces:
+    """Where an answer posted in a channel is seen, from the channel's real type (cached)."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, str] = {}
+
+    def __call__(self, event: dict[str, Any], client: WebClient) -> str:
+        """``im``, ``private``, ``public`` or ``shared``; a channel Slack will not describe counts as public."""
+        if _is_direct(event):
+            return "im"
+        channel = str(event.get("channel", ""))
+        if channel not in self._known:
+            try:
+                info = client.conversations_info(channel=channel)["channel"]
+            except SlackApiError:
+                return "public"
+            self._known[channel] = ("shared" if info.get("is_ext_shared") else
+                                    "private" if info.get("is_private") or info.get("is_mpim") else "public")
+        return self._known[channel]
 
 
 def _clarify(alternatives: tuple[Any, ...]) -> Message:
@@ -148,14 +169,17 @@ def build_app(context: Context, client: WebClient, signing_secret: str, socket_m
                           channel_id=(body.get("channel") or {}).get("id", ""), text=text)
         _send(respond, _run_reading(command, text, request, context))
 
+    place_of = ChannelPlaces()
+
     def converse(event: dict[str, Any], client: WebClient) -> None:
+        reading = interpret(clean_text(str(event.get("text", ""))))
+        personal = reading.reading is not None and reading.reading.command in PERSONAL_COMMANDS
+        place = "ephemeral" if personal and not _is_direct(event) else place_of(event, client)
         request = Request(user_id=event.get("user", ""), channel_id=event.get("channel", ""),
-                          text=event.get("text", ""))
-        reading = interpret(request.text)
+                          text=event.get("text", ""), place=place)
         message = (_run_reading(reading.reading.command, reading.reading.text, request, context)
                    if reading.reading is not None else _clarify(reading.alternatives))
         thread = event.get("thread_ts") or event.get("ts")
-        personal = reading.reading is not None and reading.reading.command in PERSONAL_COMMANDS
         # One customer's details asked in a channel: only the asker sees the answer.
         post_or_explain(client, request.channel_id, request.user_id, message, thread,
                         ephemeral=personal and not _is_direct(event))

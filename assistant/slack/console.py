@@ -68,6 +68,10 @@ def render(reply: Reply, out: Console) -> None:
         out.print(" ".join(f"[reverse] {escape(b['text']['text'])} [/reverse]" for b in reply.buttons))
 
 
+CONSOLE_USER = "U0ADMIN01"
+"""Who types in the console: the fake's default user; the composition root makes them admin."""
+
+
 class ConsoleSession:
     """The fake Slack plus the real app on a local port; ``send`` returns the bot's replies."""
 

@@ -37,7 +37,7 @@ def _run(command: str, text: str, context: Context) -> Message:
 
 @pytest.fixture(scope="module")
 def context(refreshed: tuple[Engine, RefreshSummary, RefreshSummary]) -> Context:
-    return Context(session_factory=sessionmaker(refreshed[0]), clock=datetime.now)
+    return Context(session_factory=sessionmaker(refreshed[0]), clock=datetime.now, default_role="admin")
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

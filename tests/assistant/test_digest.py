@@ -89,7 +89,7 @@ def test_segment_digest_counts_only_that_segments_customers(store: Engine) -> No
 
 def test_digest_commands_subscribe_list_preview_unsubscribe(store: Engine) -> None:
     context = Context(session_factory=sessionmaker(store), clock=lambda: datetime(2026, 11, 24, 6, 0),
-                      default_timezone="Europe/London")
+                      default_role="admin", default_timezone="Europe/London")
 
     def run(text: str, channel: str = "C0SALES01") -> str:
         spec, rest = route("/crm", "digest " + text)

@@ -45,7 +45,7 @@ def test_healthy_store_is_live_ready_and_measured(probes_on: tuple[Probes, int],
     assert _get(port, "/healthz") == (200, '{"status": "ok"}')
     status, body = _get(port, "/readyz")
     assert status == 200 and json.loads(body) == {"ready": True, "checks": {"database": "ok", "schema": "ok"}}
-    context = Context(session_factory=sessionmaker(refreshed[0]), clock=datetime.now)
+    context = Context(session_factory=sessionmaker(refreshed[0]), clock=datetime.now, default_role="admin")
     answer(COMMANDS["/segments"].run, Request("U1", "C1", "Champions"), context, "/segments")
     answer(COMMANDS["/segments"].run, Request("U1", "C1", "Nobody"), context, "/segments")
     status, metrics = _get(port, "/metrics")
@@ -82,7 +82,7 @@ def test_logs_are_json_with_request_ids_and_never_hold_tokens_or_addresses(
         def leaky(request: Request, context: Context) -> object:
             raise RuntimeError(f"failed for jane.doe@example.com with xoxb-1234-secret ({request.text})")
 
-        context = Context(session_factory=sessionmaker(refreshed[0]), clock=datetime.now)
+        context = Context(session_factory=sessionmaker(refreshed[0]), clock=datetime.now, default_role="admin")
         message = answer(leaky, Request("U1", "C1", "xapp-1-A0-token"), context)  # type: ignore[arg-type]
         lines = [json.loads(line) for line in capfd.readouterr().err.splitlines() if line.startswith("{")]
     finally:

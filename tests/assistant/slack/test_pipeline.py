@@ -46,7 +46,7 @@ class Bot:
 
 def _bot(engine: Engine) -> Iterator[Bot]:
     with FakeSlack() as fake:
-        context = Context(session_factory=sessionmaker(engine), clock=datetime.now)
+        context = Context(session_factory=sessionmaker(engine), clock=datetime.now, default_role="admin")
         server = start_in_background(build_app(context, make_client("xoxb-test", fake.url), SECRET))
         yield Bot(fake, server)
         server.stop()

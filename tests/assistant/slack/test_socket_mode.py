@@ -21,7 +21,7 @@ from assistant.slack.server import socket_mode_handler
 @pytest.fixture(scope="module")
 def socket_bot(refreshed: tuple[Engine, RefreshSummary, RefreshSummary]) -> Iterator[FakeSlack]:
     with FakeSlack() as fake:
-        context = Context(session_factory=sessionmaker(refreshed[0]), clock=datetime.now)
+        context = Context(session_factory=sessionmaker(refreshed[0]), clock=datetime.now, default_role="admin")
         app = build_app(context, make_client("xoxb-test", fake.url), signing_secret="", socket_mode=True)
         handler = socket_mode_handler(app, "xapp-1-test")
         handler.connect()

@@ -1,0 +1,110 @@
+"""``/crm admin grant|revoke|roles|audit``: roles of Slack users and the audit log (admins only)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session
+
+from assistant.commands.base import Context, Parser, Request, UsageError
+from assistant.commands.insights import words
+from assistant.insights import UserFacingError
+from assistant.render.blocks import Message, section, sections
+from db import access
+from db.access_models import ROLES
+
+USER = re.compile(r"^(?:<@([UW][A-Z0-9]+)(?:\|[^>]*)?>|([UW][A-Z0-9]{6,}))$")
+USAGE = ("/crm admin grant @user ROLE | revoke @user | roles | audit [--user @user] [--customer ID] "
+         "[--since YYYY-MM-DD]")
+
+
+def _user(text: str) -> str:
+    match = USER.match(text)
+    if match is None:
+        raise UsageError(f"mention the person (type @ and pick them), not {text[:40]!r}\nUsage: {USAGE}")
+    return match.group(1) or match.group(2)
+
+
+def _now(context: Context) -> datetime:
+    now = context.clock()
+    return now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
+
+
+def check(text: str) -> None:
+    """Usage errors in the acknowledgement."""
+    parts = words(text)
+    action = parts[0].lower() if parts else "roles"
+    if action == "grant":
+        if len(parts) != 3:
+            raise UsageError(f"say who and which role: `/crm admin grant @jane rep`\nUsage: {USAGE}")
+        _user(parts[1])
+        if parts[2].lower() not in ROLES:
+            raise UsageError(f"no role {parts[2][:20]!r}; the roles are: {', '.join(ROLES)}")
+    elif action == "revoke":
+        if len(parts) != 2:
+            raise UsageError(f"say whose role: `/crm admin revoke @jane`\nUsage: {USAGE}")
+        _user(parts[1])
+    elif action == "audit":
+        _audit_args(parts[1:])
+    elif action != "roles":
+        raise UsageError(f"unknown admin command {action[:30]!r}\nUsage: {USAGE}")
+
+
+def _audit_args(tokens: list[str]) -> tuple[str | None, str | None, datetime | None]:
+    parser = Parser(prog="/crm admin audit", add_help=False)
+    parser.add_argument("--user")
+    parser.add_argument("--customer")
+    parser.add_argument("--since")
+    args = parser.parse_args(tokens)
+    since = None
+    if args.since:
+        try:
+            since = datetime.strptime(args.since, "%Y-%m-%d")
+        except ValueError as exc:
+            raise UsageError("--since takes a date: YYYY-MM-DD") from exc
+    return (_user(args.user) if args.user else None), args.customer, since
+
+
+def _require_admin(session: Session, request: Request, context: Context) -> None:
+    if context.viewer(session, request).role != "admin":
+        who = ", ".join(f"<@{a}>" for a in sorted(context.admins)) or "the admins set in CRM_ADMINS"
+        raise UserFacingError(f"this needs the admin role; ask {who}")
+
+
+def run(request: Request, context: Context) -> Message:
+    """Grant or revoke a role, list roles, or read the audit log."""
+    check(request.text)
+    parts = words(request.text)
+    action = parts[0].lower() if parts else "roles"
+    with context.session_factory() as session:
+        _require_admin(session, request, context)
+        if action == "grant":
+            user, role = _user(parts[1]), parts[2].lower()
+            before = access.grant(session, user, role, request.user_id, _now(context))
+            access.record(session, at=_now(context), user_id=request.user_id, channel_id=request.channel_id,
+                          action="role", what=f"grant {role}", detail={"user": user, "before": before})
+            session.commit()
+            text = f"<@{user}> is now {role} (was {before or context.default_role + ', the default'})."
+        elif action == "revoke":
+            user = _user(parts[1])
+            before = access.revoke(session, user)
+            access.record(session, at=_now(context), user_id=request.user_id, channel_id=request.channel_id,
+                          action="role", what="revoke", detail={"user": user, "before": before})
+            session.commit()
+            text = (f"<@{user}> is back to the default role ({context.default_role})." if before
+                    else f"<@{user}> had no role granted; they have the default ({context.default_role}).")
+        elif action == "audit":
+            user, customer, since = _audit_args(parts[1:])
+            entries = access.audit(session, user, customer, since, limit=40)
+            lines = [f"{e.at:%Y-%m-%d %H:%M} <@{e.user_id}> {e.action}: {e.what}"
+                     + (f" {e.customer_ref}" if e.customer_ref else "")
+                     + (f" ({e.detail.get('level')})" if e.detail.get("level") else "") for e in entries]
+            text = "\n".join(lines) or "No audit entries match."
+            return Message(text=text[:2900], blocks=sections(lines) if lines else [section(text)])
+        else:
+            granted = access.roles(session)
+            configured = [f"• <@{a}>: admin (CRM_ADMINS)" for a in sorted(context.admins)]
+            text = "\n".join(configured + [f"• <@{r.user_id}>: {r.role}" for r in granted]) or "No roles granted."
+            text += f"\nEveryone else: {context.default_role}."
+    return Message(text=text, blocks=[section(text)])

@@ -1,0 +1,85 @@
+"""Who may see what, where: the one place that decides disclosure (roles x channel type).
+
+| where the answer goes     | admin, manager | rep (own customers / others) | marketer | viewer     |
+|---------------------------|----------------|------------------------------|----------|------------|
+| ephemeral reply or DM     | full           | full / masked                | masked   | aggregates |
+| private channel           | masked         | masked / masked              | masked   | aggregates |
+| public or shared channel  | aggregates     | aggregates                   | aggregates | aggregates |
+
+*full*: names, ids and contact details; *masked*: names and ids, e-mail ``j***@example.com``,
+phone only its last two digits; *aggregates*: counts and shares, no names or ids.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from assistant.insights import UserFacingError
+from db import access
+
+FULL, MASKED, AGGREGATES = "full", "masked", "aggregates"
+PRIVATE_PLACES = ("ephemeral", "im")
+"""Only the asker sees the answer."""
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is asking, with which role, and where the answer will be seen."""
+
+    user_id: str
+    role: str
+    place: str = "ephemeral"
+    """``ephemeral``, ``im``, ``private``, ``public`` or ``shared`` (Slack Connect)."""
+
+
+def resolve_role(session: Session, user_id: str, admins: frozenset[str], default_role: str) -> str:
+    """Configured admins are admins; others have their stored role or the default one."""
+    if user_id in admins:
+        return "admin"
+    return access.role_of(session, user_id) or default_role
+
+
+def customer_level(viewer: Viewer, owner: str | None) -> str:
+    """How much of one customer's data the viewer may see here."""
+    if viewer.place in ("public", "shared") or viewer.role == "viewer":
+        return AGGREGATES
+    if viewer.role in ("admin", "manager") or (viewer.role == "rep" and owner == viewer.user_id):
+        return FULL if viewer.place in PRIVATE_PLACES else MASKED
+    return MASKED
+
+
+def list_level(viewer: Viewer) -> str:
+    """How much of a list of customers (segment members, accounts at risk) the viewer may see."""
+    if viewer.place in ("public", "shared") or viewer.role == "viewer":
+        return AGGREGATES
+    return MASKED if viewer.place == "private" else FULL
+
+
+def require_individuals(viewer: Viewer, level: str, admins: list[str]) -> None:
+    """Refuse, in words, an answer about individual customers the viewer may not have here."""
+    if level != AGGREGATES:
+        return
+    if viewer.place in ("public", "shared"):
+        raise UserFacingError("customer details are not shown in a public or shared channel: ask me in a direct "
+                              "message, or use the slash command (only you see its answer)")
+    who = ", ".join(f"<@{a}>" for a in admins) or "your crm-bot admins"
+    raise UserFacingError(f"your role ({viewer.role}) sees aggregates only; a customer's details need the rep, "
+                          f"manager or admin role. Ask {who}.")
+
+
+def mask_email(email: str | None) -> str | None:
+    """``jane.doe@example.com`` -> ``j***@example.com``."""
+    if not email or "@" not in email:
+        return email
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+def mask_phone(phone: str | None) -> str | None:
+    """Only the last two digits: ``+44 20 7946 0958`` -> ``******58``."""
+    if not phone:
+        return phone
+    digits = [c for c in phone if c.isdigit()]
+    return "******" + "".join(digits[-2:])

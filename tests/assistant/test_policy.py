@@ -1,0 +1,125 @@
+"""Who sees what, where: every role x place for a customer card and a list, admin commands, the audit log.
+
+The expectations are written out here as a table, independently of assistant/policy.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+import pytest
+from sqlalchemy import Engine, delete, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from assistant.commands.answer import answer
+from assistant.commands.base import Context, Request, UsageError
+from assistant.commands.registry import route
+from assistant.policy import mask_email, mask_phone
+from assistant.refresh import RefreshSummary
+from db.access_models import AuditEntry, UserRole
+from db.models import Customer
+
+ADMIN, MANAGER, REP, MARKETER, VIEWER = "U0ADMIN99", "U0MANAGER", "U0REPONE1", "U0MARKET1", "U0VIEWER1"
+OWNED, OTHER = "12748", "12557"
+EMAIL, PHONE = "jane.doe@example.com", "+44 20 7946 0958"
+PLACES = ("ephemeral", "im", "private", "public", "shared")
+CARD = {  # role -> place -> (owned customer, someone else's customer); F full, M masked, - refused
+    "admin": {"ephemeral": "FF", "im": "FF", "private": "MM", "public": "--", "shared": "--"},
+    "manager": {"ephemeral": "FF", "im": "FF", "private": "MM", "public": "--", "shared": "--"},
+    "rep": {"ephemeral": "FM", "im": "FM", "private": "MM", "public": "--", "shared": "--"},
+    "marketer": {"ephemeral": "MM", "im": "MM", "private": "MM", "public": "--", "shared": "--"},
+    "viewer": {"ephemeral": "--", "im": "--", "private": "--", "public": "--", "shared": "--"},
+}
+USERS = {"admin": ADMIN, "manager": MANAGER, "rep": REP, "marketer": MARKETER, "viewer": VIEWER}
+
+
+@pytest.fixture
+def context(refreshed: tuple[Engine, RefreshSummary, RefreshSummary]) -> Iterator[Context]:
+    engine = refreshed[0]
+    with Session(engine) as session:
+        session.execute(update(Customer).where(Customer.external_id.in_([OWNED, OTHER]))
+                        .values(email=EMAIL, phone=PHONE))
+        session.execute(update(Customer).where(Customer.external_id == OWNED).values(owner=REP))
+        for user, role in ((MANAGER, "manager"), (REP, "rep"), (MARKETER, "marketer")):
+            session.add(UserRole(user_id=user, role=role, granted_by=ADMIN, granted_at=datetime(2026, 11, 1)))
+        session.commit()
+    yield Context(session_factory=sessionmaker(engine), clock=datetime.now, admins=frozenset({ADMIN}))
+    with Session(engine) as session:
+        session.execute(update(Customer).where(Customer.external_id.in_([OWNED, OTHER]))
+                        .values(email=None, phone=None, owner=None))
+        session.execute(delete(UserRole))
+        session.execute(delete(AuditEntry))
+        session.commit()
+
+
+def _ask(context: Context, user: str, command: str, text: str, place: str = "ephemeral") -> str:
+    spec, rest = route(command, text)
+    if spec.check is not None:
+        spec.check(rest)
+    message = answer(spec.run, Request(user, "C0SOMEWHERE", rest, place=place), context)
+    return message.text + " " + " ".join(str(b) for b in message.blocks)
+
+
+@pytest.mark.parametrize("role", sorted(CARD))
+def test_customer_cards_follow_the_role_and_place_table(context: Context, role: str) -> None:
+    for place in PLACES:
+        for customer, expected in zip((OWNED, OTHER), CARD[role][place], strict=True):
+            shown = _ask(context, USERS[role], "/customer", customer, place)
+            where = f"{role} in {place} asking for {customer}"
+            if expected == "-":
+                assert "Customer " + customer not in shown and EMAIL not in shown, where
+                assert "direct message" in shown or "aggregates only" in shown, where
+            elif expected == "F":
+                assert EMAIL in shown and PHONE in shown, where
+            else:
+                assert EMAIL not in shown and PHONE not in shown, where
+                assert mask_email(EMAIL) in shown and "******58" in shown, where
+
+
+@pytest.mark.parametrize("role", sorted(CARD))
+def test_lists_of_customers_are_aggregates_for_viewers_and_in_public(context: Context, role: str) -> None:
+    for place in PLACES:
+        at_risk = _ask(context, USERS[role], "/crm", "atrisk --top 3", place)
+        segment = _ask(context, USERS[role], "/segments", "Champions", place)
+        hidden = role == "viewer" or place in ("public", "shared")
+        assert ("Accounts at risk" not in at_risk) == hidden, (role, place)
+        assert "Champions" in segment and ("Most valuable members" not in segment) == hidden, (role, place)
+
+
+def test_disclosures_and_commands_are_audited_without_what_was_typed(context: Context) -> None:
+    _ask(context, REP, "/customer", OTHER)
+    _ask(context, VIEWER, "/customer", OWNED)
+    with context.session_factory() as session:
+        entries = list(session.scalars(select(AuditEntry).order_by(AuditEntry.id)))
+    disclosed = [e for e in entries if e.action == "disclosure"]
+    assert [(e.user_id, e.customer_ref, e.detail["level"]) for e in disclosed] == [(REP, OTHER, "masked")]
+    assert "email" in disclosed[0].detail["fields"]
+    commands = [(e.user_id, e.what, e.detail["outcome"]) for e in entries if e.action == "command"]
+    assert commands == [(REP, "run", "ok"), (VIEWER, "run", "user_error")]
+    assert all(OWNED not in str(e.detail) and OTHER not in str(e.detail) for e in entries if e.action == "command")
+
+
+def test_only_admins_manage_roles_and_read_the_audit(context: Context) -> None:
+    refused = _ask(context, MANAGER, "/crm", f"admin grant <@{VIEWER}|vic> rep")
+    assert "needs the admin role" in refused and f"<@{ADMIN}>" in refused
+    granted = _ask(context, ADMIN, "/crm", f"admin grant <@{VIEWER}|vic> rep")
+    assert f"<@{VIEWER}> is now rep (was viewer, the default)" in granted
+    assert "Customer " + OTHER in _ask(context, VIEWER, "/customer", OTHER)  # the new role applies at once
+    roles = _ask(context, ADMIN, "/crm", "admin roles")
+    assert f"<@{ADMIN}>: admin (CRM_ADMINS)" in roles and f"<@{VIEWER}>: rep" in roles
+    assert "back to the default role (viewer)" in _ask(context, ADMIN, "/crm", f"admin revoke <@{VIEWER}>")
+    audit = _ask(context, ADMIN, "/crm", f"admin audit --user <@{ADMIN}>")
+    assert "role: grant rep" in audit and "role: revoke" in audit
+    for bad, words in ((f"grant <@{VIEWER}> emperor", "no role"), ("grant jane rep", "mention the person"),
+                       ("audit --since yesterday", "YYYY-MM-DD"), ("promote", "unknown admin command")):
+        with pytest.raises(UsageError, match=words):
+            spec, rest = route("/crm", "admin " + bad)
+            assert spec.check is not None
+            spec.check(rest)
+
+
+def test_masks_keep_only_what_identifies_nothing() -> None:
+    assert mask_email("jane.doe@example.com") == "j***@example.com"
+    assert mask_phone("+44 20 7946 0958") == "******58"
+    assert mask_email(None) is None and mask_phone("") == ""
