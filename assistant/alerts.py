@@ -21,7 +21,7 @@ from assistant.delivery import Poster, PostError
 from assistant.digest import build_digest, risk_key
 from assistant.insights import UserFacingError
 from assistant.render.blocks import Message, section
-from db import alerts, kpis, snapshots
+from db import access, alerts, kpis, snapshots
 from db.digest_models import AlertRule
 from db.digests import SessionFactory
 
@@ -129,12 +129,13 @@ class AlertSender:
                     alert_id = alerts.claim_alert(session, rule.id, finding.subject, target, finding.text, now)
                     if alert_id is None:
                         continue  # said before (by this or another scheduler)
-                    self._post(session, alert_id, target, finding.text, report)
+                    self._post(session, alert_id, target, finding, report)
                 for target, held in folded.items():
                     self._fold(session, rule, target, held, report)
         return report
 
-    def _post(self, session: Session, alert_id: int, target: str, text: str, report: AlertReport) -> None:
+    def _post(self, session: Session, alert_id: int, target: str, finding: Finding, report: AlertReport) -> None:
+        text = finding.text
         try:
             ts = self.poster.post(target, Message(text=text, blocks=[section(text)]),
                                   {"event_type": "crm_alert", "event_payload": {"alert": alert_id}})
@@ -143,6 +144,12 @@ class AlertSender:
             alerts.finish_alert(session, alert_id, "failed")
             return
         alerts.finish_alert(session, alert_id, "posted", ts)
+        kind, _, rest = finding.subject.partition(":")
+        customer = rest.rsplit(":", 1)[-1] if kind == "churn" else None
+        access.record(session, at=self.clock().astimezone(UTC).replace(tzinfo=None), user_id="crm-bot",
+                      channel_id=target, action="alert", what=finding.subject, customer_ref=customer,
+                      detail={"alert": alert_id})
+        session.commit()
         report.sent += 1
 
     def _fold(self, session: Session, rule: AlertRule, target: str, held: list[int], report: AlertReport) -> None:

@@ -28,7 +28,7 @@ from assistant.render.blocks import Message
 from assistant.render.chart import trend_chart
 from assistant.render.digest import digest_message
 from assistant.schedule import Due, due_now
-from db import digests
+from db import access, digests
 from db.digest_models import DigestSubscription
 from db.digests import SessionFactory
 from db.locks import process_name
@@ -173,13 +173,19 @@ class Deliverer:
                 digests.finish(session, claim.delivery_id, "skipped", "quiet period")
                 report.skipped.append(label)
                 return
-            message = digest_message(digest, self.poster.channel_kind(sub.channel_id) in PRIVATE_KINDS)
+            names = self.poster.channel_kind(sub.channel_id) in PRIVATE_KINDS
+            message = digest_message(digest, names)
             metadata = {"event_type": METADATA_EVENT,
                         "event_payload": {"delivery": claim.delivery_id, "token": claim.token,
                                           "period": due.period_key}}
             self.pacer.wait(sub.channel_id)
             ts = self.poster.post(sub.channel_id, message, metadata)
             digests.record_posted(session, claim.delivery_id, ts, self.clock().replace(tzinfo=None))
+            access.record(session, at=self.clock().replace(tzinfo=None), user_id="crm-bot", channel_id=sub.channel_id,
+                          action="digest", what=f"{sub.cadence} digest {due.period_key}",
+                          detail={"delivery": claim.delivery_id, "ts": ts, "customers_named":
+                                  len(digest.risk_jumps) if names else 0})
+            session.commit()
             if sub.status == "failing":
                 digests.mark_healthy(session, sub.id)
             report.posted.append(label)

@@ -38,6 +38,7 @@ USERS = {"admin": ADMIN, "manager": MANAGER, "rep": REP, "marketer": MARKETER, "
 def context(refreshed: tuple[Engine, RefreshSummary, RefreshSummary]) -> Iterator[Context]:
     engine = refreshed[0]
     with Session(engine) as session:
+        session.execute(delete(AuditEntry))  # other tests on this shared store leave their entries
         session.execute(update(Customer).where(Customer.external_id.in_([OWNED, OTHER]))
                         .values(email=EMAIL, phone=PHONE))
         session.execute(update(Customer).where(Customer.external_id == OWNED).values(owner=REP))

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
-from sqlalchemy import Engine, delete, update
+from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from assistant.alerts import AlertSender
@@ -19,6 +19,7 @@ from assistant.slack.app import make_client
 from assistant.slack.fake import BOT_USER, FakeSlack
 from assistant.slack.poster import SlackPoster
 from db import kpis, snapshots
+from db.access_models import AuditEntry
 from db.digest_models import AlertDelivery, AlertRule
 from db.models import Customer
 
@@ -75,6 +76,10 @@ def test_churn_alerts_go_to_the_owner_once_and_the_rest_to_the_channel(store: En
     dm = _posts(fake, REP)
     assert len(dm) == 1 and owned in dm[0] and "/customer " + owned in dm[0]
     assert len(_posts(fake, "C0ALERTS1")) == len(crossed) - 1
+    with Session(store) as session:
+        audited = session.scalars(select(AuditEntry).where(AuditEntry.action == "alert", AuditEntry.channel_id == REP,
+                                                           AuditEntry.customer_ref == owned)).all()
+    assert len(audited) == 1  # the DM to the owner is on record
     again = _sender(store, fake).run()  # the next tick: nothing new to say
     assert again.sent == 0 and len(_posts(fake, "C0ALERTS1")) == len(crossed) - 1
 

@@ -25,6 +25,7 @@ from assistant.slack.app import make_client
 from assistant.slack.fake import BOT_USER, FakeSlack
 from assistant.slack.poster import SlackPoster
 from db import digests
+from db.access_models import AuditEntry
 from db.digest_models import DigestDelivery, DigestSubscription
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -103,6 +104,10 @@ def test_a_due_digest_is_posted_once_with_its_chart_in_the_thread(store: Engine,
     thread = [m for m in fake.messages_in("C0SALES01") if m.get("files")]
     assert thread[0]["thread_ts"] == message["ts"]
     assert "revenue" in str(message["text"]) and message["blocks"]
+    with Session(store) as session:
+        posted = session.scalars(select(AuditEntry).where(AuditEntry.action == "digest",
+                                                          AuditEntry.channel_id == "C0SALES01")).all()
+    assert len(posted) == 1 and posted[0].detail["ts"] == message["ts"]
 
 
 def test_a_dropped_reply_to_the_post_is_reconciled_not_posted_again(store: Engine, fake: FakeSlack) -> None:
