@@ -38,6 +38,7 @@ from assistant.insights import UserFacingError, clusters_view, recommend_view, r
 from assistant.logs import configure_logging
 from assistant.predictions import explain_view, model_health, train_target
 from assistant.probes import Probes, start_probes
+from assistant.ratelimit import RateLimiter
 from assistant.refresh import NothingToAnalyse, RefreshBusy, RefreshParams, run_refresh_exclusive
 from assistant.render.digest import digest_message
 from assistant.scheduler import ScheduledRefresh, make_scheduler
@@ -200,7 +201,8 @@ def _context(deps: Deps, operator: str | None = None) -> Context:
     and the store."""
     return Context(session_factory=make_session_factory(deps.engine), clock=datetime.now,
                    default_timezone=deps.settings.timezone, admins=admin_ids(deps.settings),
-                   default_role=deps.settings.default_role, operator=operator)
+                   default_role=deps.settings.default_role, operator=operator,
+                   min_group=deps.settings.min_group_size)
 
 
 def _slack_client(deps: Deps) -> WebClient:
@@ -225,7 +227,8 @@ def _alert_sender(deps: Deps, client: WebClient) -> AlertSender:
 def _deliverer(deps: Deps, client: WebClient) -> Deliverer:
     return Deliverer(make_session_factory(deps.engine), SlackPoster(client),
                      grace=timedelta(minutes=deps.settings.digest_grace_minutes),
-                     lease=timedelta(seconds=deps.settings.digest_lease_seconds))
+                     lease=timedelta(seconds=deps.settings.digest_lease_seconds),
+                     min_group=deps.settings.min_group_size)
 
 
 @app.command("console")
@@ -266,7 +269,8 @@ def serve() -> None:
         signal.signal(signal.SIGTERM, on_term)
 
     if settings.slack_app_token is not None:
-        app_ = build_app(_context(deps), client, signing_secret="", socket_mode=True, executor=answers)
+        app_ = build_app(_context(deps), client, signing_secret="", socket_mode=True, executor=answers,
+                         limiter=RateLimiter(settings.rate_limit_per_minute))
         errors.print("Serving in Socket Mode (no public URL needed). Ctrl-C stops.")
         handler = socket_mode_handler(app_, settings.slack_app_token.get_secret_value())
         probes.slack_connected = handler.client.is_connected
@@ -275,7 +279,8 @@ def serve() -> None:
         return
     if settings.slack_signing_secret is None:
         raise UserError("set SLACK_APP_TOKEN for Socket Mode, or SLACK_SIGNING_SECRET for HTTP mode")
-    app_ = build_app(_context(deps), client, settings.slack_signing_secret.get_secret_value(), executor=answers)
+    app_ = build_app(_context(deps), client, settings.slack_signing_secret.get_secret_value(), executor=answers,
+                     limiter=RateLimiter(settings.rate_limit_per_minute))
     server = create_http_server(app_, "0.0.0.0", settings.http_port, settings.http_path)
     errors.print(f"Serving HTTP on port {server.effective_port}, path {settings.http_path}. Ctrl-C stops.")
     drain(lambda: server.trigger.pull_trigger(server.close))  # waitress: close from inside its own loop

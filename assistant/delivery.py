@@ -114,6 +114,8 @@ class Deliverer:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     grace: timedelta = timedelta(hours=2)
     lease: timedelta = LEASE
+    min_group: int = 5
+    """Movements of fewer customers are summed into one line in channels (``CRM_MIN_GROUP_SIZE``)."""
     worker: str = field(default_factory=process_name)
     pacer: Pacer = field(default_factory=Pacer)
     _digests: dict[tuple[str, str | None], Digest | UserFacingError] = field(default_factory=dict)
@@ -173,8 +175,9 @@ class Deliverer:
                 digests.finish(session, claim.delivery_id, "skipped", "quiet period")
                 report.skipped.append(label)
                 return
-            names = self.poster.channel_kind(sub.channel_id) in PRIVATE_KINDS
-            message = digest_message(digest, names)
+            kind = self.poster.channel_kind(sub.channel_id)
+            names = kind in PRIVATE_KINDS
+            message = digest_message(digest, names, 1 if kind == "im" else self.min_group)
             metadata = {"event_type": METADATA_EVENT,
                         "event_payload": {"delivery": claim.delivery_id, "token": claim.token,
                                           "period": due.period_key}}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pandas as pd
 from sqlalchemy.orm import Session
 
 from assistant.insights import UserFacingError
@@ -67,6 +68,28 @@ def require_individuals(viewer: Viewer, level: str, admins: list[str]) -> None:
     who = ", ".join(f"<@{a}>" for a in admins) or "your crm-bot admins"
     raise UserFacingError(f"your role ({viewer.role}) sees aggregates only; a customer's details need the rep, "
                           f"manager or admin role. Ask {who}.")
+
+
+def group_floor(viewer: Viewer, min_group: int) -> int:
+    """The smallest group (segment, cohort, rule) that may be described here: any size when only
+    the asker sees it, ``min_group`` in a channel (smaller groups could identify people)."""
+    return 1 if viewer.place in PRIVATE_PLACES else min_group
+
+
+def merge_small_groups(table: pd.DataFrame, size_column: str, floor: int, label_column: str) -> pd.DataFrame:
+    """Rows describing fewer than ``floor`` customers merged into one "other" row (sizes summed)."""
+    small = table[size_column] < floor
+    if floor <= 1 or not small.any():
+        return table
+    sums = table[small].sum(numeric_only=True)
+    # Text columns (e.g. a suggested action) say nothing for the merged row.
+    other = {c: (sums[c] if c in sums.index else "") for c in table.columns}
+    other[label_column] = f"Other ({int(small.sum())} groups under {floor})"
+    merged = pd.concat([table[~small], pd.DataFrame([other])], ignore_index=True)
+    for column in table.columns:
+        if pd.api.types.is_integer_dtype(table[column]):
+            merged[column] = merged[column].astype("int64")
+    return merged
 
 
 def mask_email(email: str | None) -> str | None:

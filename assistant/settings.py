@@ -49,6 +49,12 @@ class Settings(BaseSettings):
                                     "the first admins, who grant the other roles.")
     default_role: str = Field("viewer", alias="CRM_DEFAULT_ROLE", pattern="^(admin|manager|rep|marketer|viewer)$",
                               description="Role of Slack users who were granted none (viewer: aggregates only).")
+    min_group_size: int = Field(5, ge=1, le=1000, alias="CRM_MIN_GROUP_SIZE",
+                                description="In channels, segments, movements and rules describing fewer customers "
+                                            "than this are merged or left out (they could identify people).")
+    rate_limit_per_minute: int = Field(30, ge=1, le=10_000, alias="CRM_RATE_LIMIT_PER_MINUTE",
+                                       description="Commands, clicks and questions one user may send a minute "
+                                                   "(per bot process); more get a friendly \"try again in N s\".")
     timezone: str = Field("UTC", alias="CRM_TIMEZONE",
                           description="Time zone of digest subscriptions that name none (IANA, e.g. Europe/London).")
     digest_grace_minutes: int = Field(120, ge=0, le=10_080, alias="CRM_DIGEST_GRACE_MINUTES",

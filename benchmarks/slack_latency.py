@@ -136,7 +136,8 @@ class Load:
             key = reply_url.rsplit("/", 1)[1]
             started = time.perf_counter()
             try:
-                status, _ = fake.send_command(bot_url, SECRET, "/customer", rng.choice(ids), response_url=reply_url)
+                status, _ = fake.send_command(bot_url, SECRET, "/customer", rng.choice(ids), response_url=reply_url,
+                                              user_id=f"U0LOAD{seed:04d}")  # each simulated user is a person
             except OSError as exc:
                 self.fail(type(exc).__name__)
                 continue

@@ -129,6 +129,8 @@ def segment_table_in(session: Session, run_id: int, country: str) -> pd.DataFram
              .where(CustomerScore.run_id == run_id, Customer.country == country)
              .group_by(CustomerScore.segment))
     counts = pd.DataFrame(session.execute(query).all(), columns=["segment", "customers", "revenue_micros", "moved_in"])
+    counts[["customers", "revenue_micros", "moved_in"]] = counts[["customers", "revenue_micros", "moved_in"]].map(
+        int)  # PostgreSQL sums bigints as numeric (Decimal)
     left = (select(CustomerScore.previous_segment, func.count())
             .join(Customer, Customer.id == CustomerScore.customer_id)
             .where(CustomerScore.run_id == run_id, Customer.country == country,

@@ -51,6 +51,8 @@ class Context:
     """Slack users who are admins whatever the store says (``CRM_ADMINS``): the first admins."""
     default_role: str = "viewer"
     """The role of users with none stored (``CRM_DEFAULT_ROLE``)."""
+    min_group: int = 5
+    """Groups smaller than this are not described in channels (``CRM_MIN_GROUP_SIZE``)."""
     operator: str | None = None
     """The person at the terminal (console or command line): they run this installation, so admin."""
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from analytics.rfm import SEGMENTS
 from assistant import policy
 from assistant.commands.base import Context, Parser, Request, UsageError
-from assistant.insights import UserFacingError, rules_view, segments_view
+from assistant.insights import RulesView, UserFacingError, rules_view, segments_view
 from assistant.predictions import model_health as model_health_view
 from assistant.render import insights as render
 from assistant.render.blocks import Message, section
@@ -78,9 +78,18 @@ def segments(request: Request, context: Context) -> Message:
     with context.session_factory() as session:
         country = _country(session, country_typed)
         view = segments_view(session, segment, render.LIST_PAGE + 1, offset, country)
-        if view.members is not None and policy.list_level(context.viewer(session, request)) == policy.AGGREGATES:
+        me = context.viewer(session, request)
+        if view.members is not None and policy.list_level(me) == policy.AGGREGATES:
             view.members = None  # the profile is an aggregate; who is in it is not shown here
             view.members_hidden = True
+        floor = policy.group_floor(me, context.min_group)
+        if view.segment is not None:
+            row = view.table[view.table["segment"] == view.segment]
+            if not row.empty and int(row["customers"].iloc[0]) < floor:
+                raise UserFacingError(f"{view.segment} has fewer than {floor} customers here: small groups are "
+                                      "not described in a channel (they could identify people); ask me in a DM")
+        elif not view.table.empty:
+            view.table = policy.merge_small_groups(view.table, "customers", floor, "segment")
         return render.segments(view, more=f"{typed}|{offset + render.LIST_PAGE}")
 
 
@@ -97,8 +106,9 @@ def rules(request: Request, context: Context) -> Message:
     text = " ".join(_words(wanted))
     limit = offset + render.LIST_PAGE + 1  # one more than shown: is there a next page?
     with context.session_factory() as session:
+        floor = policy.group_floor(context.viewer(session, request), context.min_group)
         if not text:
-            return render.rules(rules_view(session, None, limit=limit), offset)
+            return render.rules(_big_enough(rules_view(session, None, limit=limit), floor), offset)
         product = products.by_sku(session, text)
         if product is None:
             found = products.by_description(session, text)
@@ -106,7 +116,15 @@ def rules(request: Request, context: Context) -> Message:
                 raise UsageError(f"no product with code or name {text[:60]!r}; e.g. `/crm rules 85123A` or "
                                  "`/crm rules white hanging heart`")
             product = found[0]
-        return render.rules(rules_view(session, product.sku, limit=limit), offset)
+        return render.rules(_big_enough(rules_view(session, product.sku, limit=limit), floor), offset)
+
+
+def _big_enough(view: RulesView, floor: int) -> RulesView:
+    """Rules seen in fewer than ``floor`` orders are not described where others can read them."""
+    if floor > 1 and not view.rules.empty:
+        keep = (view.rules["count"] >= floor).tolist()
+        view.sentences = [s for s, k in zip(view.sentences, keep, strict=False) if k]
+    return view
 
 
 def at_risk_args(text: str) -> tuple[str | None, int, str | None]:

@@ -59,18 +59,21 @@ def headline(digest: Digest) -> str:
     return text + "."
 
 
-def _moves(digest: Digest) -> list[str]:
+def _moves(digest: Digest, min_group: int = 1) -> list[str]:
     if digest.previous_run is None:
         return []
     since = f"since run {digest.previous_run.id} ({digest.previous_run.as_of:%Y-%m-%d})"
     if not digest.moved_total:
         return [f"*Segments*: nobody changed segment {since}."]
     lines = [f"*Segments*: {digest.moved_total:,} customers changed segment {since}. Biggest moves:"]
-    for move in digest.moves.itertuples():
+    small = digest.moves[digest.moves["customers"] < min_group]
+    for move in digest.moves[digest.moves["customers"] >= min_group].itertuples():
         value = f", 12-month value {move.clv_micros / 1e6:,.0f}" if move.clv_micros else ""
         action = (f" _{escape(SEGMENTS[move.to_segment])}_" if move.to_segment in ("At risk", "Can't lose them")
                   else "")
         lines.append(f"• {move.customers:,} {escape(move.from_segment)} -> {escape(move.to_segment)}{value}.{action}")
+    if not small.empty:  # groups this small are not described where many can read them
+        lines.append(f"• {int(small['customers'].sum()):,} customers in {len(small)} smaller moves.")
     return lines
 
 
@@ -103,8 +106,9 @@ def _rules(digest: Digest) -> list[str]:
     return lines
 
 
-def digest_message(digest: Digest, disclose_people: bool = False) -> Message:
-    """The full digest, or a short one for a quiet period."""
+def digest_message(digest: Digest, disclose_people: bool = False, min_group: int = 1) -> Message:
+    """The full digest, or a short one for a quiet period; movements of fewer than ``min_group``
+    customers are summed into one line (a channel's setting of the small-group rule)."""
     title = f"{digest.cadence.capitalize()} digest: {_period(digest)}" + (f" - {digest.segment}"
                                                                          if digest.segment else "")
     text = headline(digest)
@@ -117,7 +121,7 @@ def digest_message(digest: Digest, disclose_people: bool = False) -> Message:
     anomalies = [_anomaly_line(c, digest) for c in digest.changes if c.anomalous]
     if anomalies:
         blocks += sections(anomalies)
-    for part in (_moves(digest), _risk(digest, disclose_people), _rules(digest)):
+    for part in (_moves(digest, min_group), _risk(digest, disclose_people), _rules(digest)):
         if part:
             blocks += sections(part)
     blocks.append(notes)

@@ -80,8 +80,9 @@ def segments(view: SegmentsView, more: str | None = None) -> Message:
     rows = []
     for r in table.itertuples():
         moved = (f"; {r.moved_in:+,} in / {-r.moved_out:+,} out since last run" if view.has_previous else "")
+        action = f"\n    _{escape(r.action)}_" if isinstance(r.action, str) and r.action else ""
         rows.append(f"*{escape(r.segment)}*: {r.customers:,} ({r.customer_share:.0%}), {r.revenue_share:.0%} of "
-                    f"revenue{moved}\n    _{escape(r.action)}_")
+                    f"revenue{moved}{action}")
     blocks = [header(f"Segments{where} as of {view.run.as_of:%Y-%m-%d}"), *sections(rows)]
     blocks.append(context("`/segments NAME` for a segment's profile and most valuable members"
                           + ("; `--country COUNTRY` for one country." if not view.country else ".")))

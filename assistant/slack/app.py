@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from concurrent.futures import Executor
+from contextlib import suppress
 from dataclasses import replace
 from typing import Any
 
@@ -26,6 +28,7 @@ from assistant.commands.insights import home
 from assistant.commands.registry import BUTTONS, SLASH_COMMANDS, route
 from assistant.conversation import interpret
 from assistant.insights import UserFacingError
+from assistant.ratelimit import RateLimiter
 from assistant.render.blocks import Message, actions, button, section
 
 log = logging.getLogger(__name__)
@@ -83,6 +86,31 @@ def post_or_explain(client: WebClient, channel: str, user: str, message: Message
         client.chat_postMessage(channel=user, text=reason.format(channel=channel))
 
 
+def rate_limit_middleware(limiter: RateLimiter) -> Callable[[BoltRequest, Any], BoltResponse | None]:
+    """Refuse a user's command, click or question beyond the limit, in words, before any work.
+
+    A slash command gets the refusal as its acknowledgement; a click or a question is acknowledged
+    and the refusal is shown to that user only.
+    """
+    def rate_limit(req: BoltRequest, next: Any) -> BoltResponse | None:
+        body = req.body
+        event = body.get("event") or {}
+        if body.get("type") == "event_callback" and (event.get("type") not in ("app_mention", "message")
+                                                     or event.get("bot_id") or event.get("subtype")):
+            return next()
+        user = body.get("user_id") or (body.get("user") or {}).get("id") or event.get("user")
+        refusal = limiter.refusal(str(user)) if user else None
+        if refusal is None:
+            return next()
+        if "command" in body:
+            return BoltResponse(status=200, body=refusal)
+        channel = body.get("channel_id") or (body.get("channel") or {}).get("id") or event.get("channel")
+        with suppress(SlackApiError):
+            req.context.client.chat_postEphemeral(channel=channel, user=user, text=refusal)
+        return BoltResponse(status=200, body="")
+    return rate_limit
+
+
 class ChannelPlaces:
     """Where an answer posted in a channel is seen, from the channel's real type (cached)."""
 
@@ -121,10 +149,11 @@ def _run_reading(command: str, text: str, request: Request, context: Context) ->
 
 
 def build_app(context: Context, client: WebClient, signing_secret: str, socket_mode: bool = False,
-              executor: Executor | None = None) -> App:
+              executor: Executor | None = None, limiter: RateLimiter | None = None) -> App:
     """The Bolt app with every command, button and mention handler registered.
 
     ``executor`` runs the work after each ack; pass one to be able to wait for it on shutdown.
+    ``limiter`` caps each user's commands, buttons and questions (default: 30 a minute).
     """
     app = App(client=client, signing_secret=signing_secret, token_verification_enabled=False,
               request_verification_enabled=not socket_mode, logger=log, listener_executor=executor)
@@ -135,6 +164,8 @@ def build_app(context: Context, client: WebClient, signing_secret: str, socket_m
         if req.headers.get("x-slack-retry-num", ["0"])[0] not in ("", "0"):
             return BoltResponse(status=200, body="")
         return next()
+
+    app.middleware(rate_limit_middleware(limiter or RateLimiter(30)))  # after: Slack's retries are not the user
 
     def slash(ack: Any, command: dict[str, Any], respond: Any) -> None:
         request = Request(user_id=command.get("user_id", ""), channel_id=command.get("channel_id", ""),

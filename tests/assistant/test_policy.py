@@ -5,18 +5,21 @@ The expectations are written out here as a table, independently of assistant/pol
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from assistant.commands.answer import answer
 from assistant.commands.base import Context, Request, UsageError
 from assistant.commands.registry import route
+from assistant.digest import build_digest
 from assistant.policy import mask_email, mask_phone
 from assistant.refresh import RefreshSummary
+from assistant.render.digest import digest_message
 from db.access_models import AuditEntry, UserRole
 from db.models import Customer
 
@@ -124,3 +127,27 @@ def test_masks_keep_only_what_identifies_nothing() -> None:
     assert mask_email("jane.doe@example.com") == "j***@example.com"
     assert mask_phone("+44 20 7946 0958") == "******58"
     assert mask_email(None) is None and mask_phone("") == ""
+
+
+def test_small_groups_are_not_described_in_channels(context: Context) -> None:
+    with context.session_factory() as session:
+        small = session.execute(
+            select(Customer.country, func.count()).where(Customer.country.is_not(None))
+            .group_by(Customer.country).having(func.count() < 5).limit(1)).one()
+    country = small[0]
+    private = _ask(context, ADMIN, "/segments", f"--country {country!r}", "ephemeral")
+    public = _ask(context, ADMIN, "/segments", f"--country {country!r}", "public")
+    assert "Other (" not in private and "Other (" in public and "groups under 5" in public
+    members = _ask(context, ADMIN, "/segments", f"Champions --country {country!r}", "private")
+    assert "fewer than 5 customers" in members or "No Champions customers" in members
+
+
+def test_small_digest_movements_are_summed_in_channels(
+        refreshed: tuple[Engine, RefreshSummary, RefreshSummary]) -> None:
+    with Session(refreshed[0]) as session:
+        digest = build_digest(session)
+    smallest = int(digest.moves["customers"].min())
+    floor = smallest + 1
+    in_channel = json.dumps(digest_message(digest, False, min_group=floor).blocks)
+    in_dm = json.dumps(digest_message(digest, True, min_group=1).blocks)
+    assert "smaller moves" in in_channel and "smaller moves" not in in_dm

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
 from assistant.commands.base import Context
+from assistant.ratelimit import RateLimiter
 from assistant.refresh import RefreshSummary
 from assistant.slack.app import build_app, make_client
 from assistant.slack.fake import FakeSlack
@@ -47,7 +48,8 @@ class Bot:
 def _bot(engine: Engine) -> Iterator[Bot]:
     with FakeSlack() as fake:
         context = Context(session_factory=sessionmaker(engine), clock=datetime.now, default_role="admin")
-        server = start_in_background(build_app(context, make_client("xoxb-test", fake.url), SECRET))
+        server = start_in_background(build_app(context, make_client("xoxb-test", fake.url), SECRET,
+                                               limiter=RateLimiter(10_000)))
         yield Bot(fake, server)
         server.stop()
 
@@ -209,3 +211,21 @@ def test_a_channel_the_bot_cannot_post_in_gets_the_asker_told_how_to_invite_it(b
             x.params.get("channel") == "U0ADMIN01" and where in str(x.params.get("text")) for x in c))
         told = [c.params for c in calls if c.params.get("channel") == "U0ADMIN01" and channel in str(c.params)]
         assert len(told) == 1 and "/invite @crm" in str(told[0]["text"])
+
+
+def test_a_user_beyond_the_rate_limit_is_told_to_slow_down_and_others_are_not(
+        refreshed: tuple[Engine, RefreshSummary, RefreshSummary]) -> None:
+    with FakeSlack() as fake:
+        context = Context(session_factory=sessionmaker(refreshed[0]), clock=datetime.now, default_role="admin")
+        server = start_in_background(build_app(context, make_client("xoxb-test", fake.url), SECRET,
+                                               limiter=RateLimiter(3)))
+        try:
+            bodies = [fake.send_command(server.url, SECRET, "/crm", "help", user_id="U0FAST001")[1] for _ in range(4)]
+            assert bodies[:3] == ["", "", ""] and "You are going fast: 3 commands in the last minute" in bodies[3]
+            assert fake.send_command(server.url, SECRET, "/crm", "help", user_id="U0CALM001")[1] == ""
+            fake.mention(server.url, SECRET, "who are our champions?", user_id="U0FAST001")
+            told = fake.wait_for(lambda c: any(x.method == "chat.postEphemeral" for x in c))
+            refusal = next(x.params for x in told if x.method == "chat.postEphemeral")
+            assert refusal["user"] == "U0FAST001" and "going fast" in refusal["text"]
+        finally:
+            server.stop()
