@@ -1,0 +1,73 @@
+"""Benchmark: what the privacy layer (role look-up, policy, disclosure and command audit) adds to `/customer`.
+
+    DATABASE_URL=sqlite:///retail.db python benchmarks/privacy_overhead.py [--requests 300]
+
+Times the same cards for random scored customers twice: built and rendered directly, and through
+the command runner as Slack calls it (``answer``: role from the store, policy, an audit entry for
+the disclosure and one for the command).  Prints p50/p95 of both and of the difference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from assistant.cards import customer_card
+from assistant.commands.answer import answer
+from assistant.commands.base import Context, Request
+from assistant.commands.registry import COMMANDS
+from assistant.render.customer import card
+from db import migrate, snapshots
+from db.engine import make_engine
+from db.models import Customer
+from db.snapshot_models import CustomerScore
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=300)
+    args = parser.parse_args()
+    engine = make_engine(os.environ.get("DATABASE_URL", "sqlite:///crm-bot.db"))
+    if not migrate.is_up_to_date(engine):
+        sys.exit("the store's schema is behind: run `crm-bot db upgrade` first")
+    with Session(engine) as session:
+        run = snapshots.latest_run(session)
+        if run is None:
+            sys.exit("no analytics run in this store: run `crm-bot refresh` first")
+        ids = list(session.scalars(select(Customer.external_id).join(CustomerScore, CustomerScore.customer_id ==
+                                                                     Customer.id).where(CustomerScore.run_id == run.id)
+                                   .limit(20_000)))
+    picks = random.Random(7).choices(ids, k=args.requests)
+    context = Context(session_factory=sessionmaker(engine), clock=datetime.now, admins=frozenset({"U0BENCH01"}))
+    direct, governed = [], []
+    for ref in picks:
+        started = time.perf_counter()
+        with Session(engine) as session:
+            card(customer_card(session, ref))  # type: ignore[arg-type]
+        direct.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        answer(COMMANDS["/customer"].run, Request("U0BENCH01", "C0BENCH01", ref), context, "/customer")
+        governed.append(time.perf_counter() - started)
+    extra = [g - d for g, d in zip(governed, direct, strict=True)]
+    print(f"store: {engine.url.render_as_string(hide_password=True)}; {args.requests} cards")
+    for name, values in (("card only", direct), ("with privacy + audit", governed), ("difference", extra)):
+        print(f"{name:22} p50 {percentile(values, 50) * 1000:6.1f} ms  p95 {percentile(values, 95) * 1000:6.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
