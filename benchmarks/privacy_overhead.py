@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import select
+from sampling import percentile, scored_customers
 from sqlalchemy.orm import Session, sessionmaker
 
 from assistant.cards import customer_card
@@ -27,15 +27,7 @@ from assistant.commands.answer import answer
 from assistant.commands.base import Context, Request
 from assistant.commands.registry import COMMANDS
 from assistant.render.customer import card
-from db import migrate, snapshots
 from db.engine import make_engine
-from db.models import Customer
-from db.snapshot_models import CustomerScore
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def main() -> None:
@@ -43,15 +35,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300)
     args = parser.parse_args()
     engine = make_engine(os.environ.get("DATABASE_URL", "sqlite:///crm-bot.db"))
-    if not migrate.is_up_to_date(engine):
-        sys.exit("the store's schema is behind: run `crm-bot db upgrade` first")
-    with Session(engine) as session:
-        run = snapshots.latest_run(session)
-        if run is None:
-            sys.exit("no analytics run in this store: run `crm-bot refresh` first")
-        ids = list(session.scalars(select(Customer.external_id).join(CustomerScore, CustomerScore.customer_id ==
-                                                                     Customer.id).where(CustomerScore.run_id == run.id)
-                                   .limit(20_000)))
+    _, ids = scored_customers(engine, 20_000)
     picks = random.Random(7).choices(ids, k=args.requests)
     context = Context(session_factory=sessionmaker(engine), clock=datetime.now, admins=frozenset({"U0BENCH01"}))
     direct, governed = [], []

@@ -22,16 +22,12 @@ import threading
 import time
 from pathlib import Path
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from sampling import percentile, scored_customers
+
 from assistant.slack.fake import FakeSlack
-from db import snapshots
 from db.engine import make_engine
-from db.models import Customer
-from db.snapshot_models import CustomerScore
 
 SECRET = "benchmark-secret"
 
@@ -60,10 +56,6 @@ def _peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -76,13 +68,7 @@ def main() -> None:
                              "balancer would")
     args = parser.parse_args()
     engine = make_engine(os.environ.get("DATABASE_URL", "sqlite:///crm-bot.db"), pool_size=args.users + 5)
-    with Session(engine) as session:
-        run = snapshots.latest_run(session)
-        if run is None:
-            sys.exit("no analytics run in this store: run `crm-bot refresh` first")
-        ids = list(session.scalars(select(Customer.external_id).join(CustomerScore, CustomerScore.customer_id ==
-                                                                     Customer.id).where(CustomerScore.run_id == run.id)
-                                   .limit(50_000)))
+    run_id, ids = scored_customers(engine, 50_000)
     with FakeSlack() as fake:
         bots, urls = [], []
         for _ in range(args.replicas):
@@ -107,7 +93,7 @@ def main() -> None:
         for bot in bots:
             bot.send_signal(signal.SIGTERM)
             bot.wait(timeout=60)
-    _report(engine.url.render_as_string(hide_password=True), run.id, len(ids), args, load, wall, peaks)
+    _report(engine.url.render_as_string(hide_password=True), run_id, len(ids), args, load, wall, peaks)
 
 
 class Load:

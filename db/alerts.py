@@ -75,7 +75,3 @@ def abandon_stale_claims(session: Session, older_than: datetime) -> int:
                              .values(status="failed"))
     session.commit()
     return int(result.rowcount or 0)
-
-
-def recent(session: Session, limit: int = 20) -> list[AlertDelivery]:
-    return list(session.scalars(select(AlertDelivery).order_by(AlertDelivery.id.desc()).limit(limit)))

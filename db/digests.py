@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -191,11 +191,6 @@ def deliveries(session: Session, subscription_id: int | None = None, limit: int 
     if subscription_id is not None:
         query = query.where(DigestDelivery.subscription_id == subscription_id)
     return list(session.scalars(query))
-
-
-def posted_count(session: Session) -> int:
-    return int(session.scalar(select(func.count()).select_from(DigestDelivery)
-                              .where(DigestDelivery.status == "posted")) or 0)
 
 
 def charts_to_upload(session: Session, since: datetime) -> list[DigestDelivery]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
@@ -25,10 +25,6 @@ def _user(text: str) -> str:
         raise UsageError(f"mention the person (type @ and pick them), not {text[:40]!r}\nUsage: {USAGE}")
     return match.group(1) or match.group(2)
 
-
-def _now(context: Context) -> datetime:
-    now = context.clock()
-    return now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
 
 
 def check(text: str) -> None:
@@ -81,15 +77,15 @@ def run(request: Request, context: Context) -> Message:
         _require_admin(session, request, context)
         if action == "grant":
             user, role = _user(parts[1]), parts[2].lower()
-            before = access.grant(session, user, role, request.user_id, _now(context))
-            access.record(session, at=_now(context), user_id=request.user_id, channel_id=request.channel_id,
+            before = access.grant(session, user, role, request.user_id, context.now())
+            access.record(session, at=context.now(), user_id=request.user_id, channel_id=request.channel_id,
                           action="role", what=f"grant {role}", detail={"user": user, "before": before})
             session.commit()
             text = f"<@{user}> is now {role} (was {before or context.default_role + ', the default'})."
         elif action == "revoke":
             user = _user(parts[1])
             before = access.revoke(session, user)
-            access.record(session, at=_now(context), user_id=request.user_id, channel_id=request.channel_id,
+            access.record(session, at=context.now(), user_id=request.user_id, channel_id=request.channel_id,
                           action="role", what="revoke", detail={"user": user, "before": before})
             session.commit()
             text = (f"<@{user}> is back to the default role ({context.default_role})." if before

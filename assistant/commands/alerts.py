@@ -7,8 +7,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC
-
 from assistant.commands.base import Context, Parser, Request, UsageError
 from assistant.commands.digest import CHANNEL
 from assistant.commands.insights import words
@@ -85,8 +83,7 @@ def run(request: Request, context: Context) -> Message:
     check(request.text)
     parts = words(request.text)
     action = parts[0].lower() if parts else "list"
-    now = context.clock()
-    now = now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
+    now = context.now()
     with context.session_factory() as session:
         if action == "add":
             rule = alerts.add_rule(session, **parse_add(parts[1:], request.channel_id),  # type: ignore[arg-type]

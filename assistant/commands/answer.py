@@ -11,7 +11,6 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -78,8 +77,7 @@ def _audit(context: Context, request: Request, label: str, outcome: str) -> None
         return
     try:
         with context.session_factory() as session:
-            now = context.clock()
-            access.record(session, at=now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now,
+            access.record(session, at=context.now(),
                           user_id=request.user_id, channel_id=request.channel_id, action="command", what=label,
                           detail={"outcome": outcome, "place": request.place})
             session.commit()

@@ -6,7 +6,7 @@ import argparse
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
@@ -55,6 +55,11 @@ class Context:
     """Groups smaller than this are not described in channels (``CRM_MIN_GROUP_SIZE``)."""
     operator: str | None = None
     """The person at the terminal (console or command line): they run this installation, so admin."""
+
+    def now(self) -> datetime:
+        """The clock as naive UTC, as the store keeps times."""
+        now = self.clock()
+        return now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
 
     def viewer(self, session: Session, request: Request) -> Viewer:
         """Who is asking, with their role, and where the answer will be seen."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy.orm import Session
 
 from assistant import policy
@@ -36,16 +34,12 @@ def _allowed(session: Session, request: Request, context: Context, customer: Cus
     me = context.viewer(session, request)
     level = policy.customer_level(me, customer.owner)
     policy.require_individuals(me, level, sorted(context.admins))
-    access.record(session, at=_now(context), user_id=request.user_id, channel_id=request.channel_id,
+    access.record(session, at=context.now(), user_id=request.user_id, channel_id=request.channel_id,
                   action="disclosure", what=what, customer_ref=customer.external_id,
                   detail={"fields": list(fields), "level": level, "role": me.role, "place": me.place})
     session.commit()
     return level
 
-
-def _now(context: Context) -> datetime:
-    now = context.clock()
-    return now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
 
 
 CARD_FIELDS = ("id", "name", "country", "email", "phone", "owner", "orders", "value", "segment", "scores",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 
 from analytics.rfm import SEGMENTS
 from assistant.commands.base import Context, Parser, Request, UsageError
@@ -30,11 +30,6 @@ USAGE = ("/crm digest subscribe [#channel] [weekly|daily] [mon 09:00] [TIMEZONE]
          "list [all] | unsubscribe [#channel] | preview [daily] [--segment NAME]")
 DEFAULT_TIMEZONE = "UTC"
 
-
-def _now(context: Context) -> datetime:
-    """The clock as naive UTC (what the store keeps)."""
-    now = context.clock()
-    return now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
 
 
 @dataclass
@@ -113,7 +108,7 @@ def run(request: Request, context: Context) -> Message:
     if action == "unsubscribe":
         channel = parse_schedule(rest, request.channel_id).channel_id
         with context.session_factory() as session:
-            stopped = digests.unsubscribe(session, channel, _now(context))
+            stopped = digests.unsubscribe(session, channel, context.now())
         text = (f"Stopped {stopped} digest subscription{'s' if stopped != 1 else ''} of <#{channel}>."
                 if stopped else f"<#{channel}> has no digest subscription.")
         return Message(text=text, blocks=[section(text)], response_type="in_channel" if stopped else "ephemeral")
@@ -125,7 +120,7 @@ def run(request: Request, context: Context) -> Message:
 
 def subscribe(request: Request, context: Context, schedule: Schedule) -> Message:
     """Create or update the subscription and say, in words, when the first digest comes."""
-    now = _now(context)
+    now = context.now()
     with context.session_factory() as session:
         sub = digests.subscribe(session, channel_id=schedule.channel_id, cadence=schedule.cadence,
                                 weekday=schedule.weekday, hour=schedule.hour, minute=schedule.minute,
@@ -143,7 +138,7 @@ def subscribe(request: Request, context: Context, schedule: Schedule) -> Message
 
 def list_subscriptions(context: Context, channel_id: str | None) -> Message:
     """A channel's subscriptions (or every one), with state, last delivery and next due time."""
-    now = _now(context).replace(tzinfo=UTC)
+    now = context.now().replace(tzinfo=UTC)
     lines = []
     with context.session_factory() as session:
         for sub in digests.subscriptions(session, channel_id):
@@ -163,7 +158,7 @@ def preview(tokens: list[str], context: Context) -> Message:
     """The digest as it would be posted now, to the asker only (the chart comes with the real one)."""
     schedule = parse_schedule(tokens, "C0PREVIEW")
     with context.session_factory() as session:
-        message = digest_message(build_digest(session, schedule.cadence, schedule.segment, now=_now(context)),
+        message = digest_message(build_digest(session, schedule.cadence, schedule.segment, now=context.now()),
                                  disclose_people=True)
     message.blocks.append(context_block("Preview, only you can see it; the posted digest adds a trend chart."))
     message.response_type = "ephemeral"

@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
 from slack_sdk.models.blocks import Block
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from assistant.commands.answer import answer
 from assistant.commands.base import Context, Request
 from assistant.commands.registry import route
 from assistant.digest import build_digest
-from assistant.refresh import RefreshSummary
 from assistant.render.chart import trend_chart
 from assistant.render.digest import digest_message
 from assistant.schedule import due_now, latest_fire, period_key
-from db.digest_models import DigestDelivery, DigestSubscription
+from db.digest_models import DigestSubscription
 from db.sample import ONLINE_RETAIL_SAMPLE
 
 
@@ -33,15 +31,6 @@ def raw() -> pd.DataFrame:
     frame["CustomerID"] = frame["CustomerID"].str.replace(r"\.0$", "", regex=True)
     return frame
 
-
-@pytest.fixture
-def store(refreshed: tuple[Engine, RefreshSummary, RefreshSummary]) -> Iterator[Engine]:
-    """The shared refreshed sample; whatever a test subscribes is removed after it."""
-    yield refreshed[0]
-    with Session(refreshed[0]) as session:
-        session.execute(delete(DigestDelivery))
-        session.execute(delete(DigestSubscription))
-        session.commit()
 
 
 def test_weekly_kpis_equal_the_raw_export(store: Engine, raw: pd.DataFrame) -> None:

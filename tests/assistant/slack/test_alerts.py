@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from assistant.alerts import AlertSender
@@ -14,24 +14,21 @@ from assistant.commands.answer import answer
 from assistant.commands.base import Context, Request, UsageError
 from assistant.commands.registry import route
 from assistant.digest import risk_key
-from assistant.refresh import RefreshSummary
 from assistant.slack.app import make_client
 from assistant.slack.fake import BOT_USER, FakeSlack
 from assistant.slack.poster import SlackPoster
 from db import kpis, snapshots
 from db.access_models import AuditEntry
-from db.digest_models import AlertDelivery, AlertRule
 from db.models import Customer
 
 REP = "U0REP0001"
 
 
-@pytest.fixture
-def store(refreshed: tuple[Engine, RefreshSummary, RefreshSummary]) -> Iterator[Engine]:
-    yield refreshed[0]
-    with Session(refreshed[0]) as session:
-        session.execute(delete(AlertDelivery))
-        session.execute(delete(AlertRule))
+@pytest.fixture(autouse=True)
+def no_rep_owns_anything_after(store: Engine) -> Iterator[None]:
+    """The owner a test gives customers is taken back (the store itself is cleaned by ``store``)."""
+    yield
+    with Session(store) as session:
         session.execute(update(Customer).where(Customer.owner == REP).values(owner=None))
         session.commit()
 

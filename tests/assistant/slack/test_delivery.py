@@ -16,11 +16,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from assistant.delivery import Deliverer, Pacer
-from assistant.refresh import RefreshSummary
 from assistant.slack.app import make_client
 from assistant.slack.fake import BOT_USER, FakeSlack
 from assistant.slack.poster import SlackPoster
@@ -40,14 +39,6 @@ class Clock:
     def __call__(self) -> datetime:
         return self.now
 
-
-@pytest.fixture
-def store(refreshed: tuple[Engine, RefreshSummary, RefreshSummary]) -> Iterator[Engine]:
-    yield refreshed[0]
-    with Session(refreshed[0]) as session:
-        session.execute(delete(DigestDelivery))
-        session.execute(delete(DigestSubscription))
-        session.commit()
 
 
 @pytest.fixture
