@@ -6,6 +6,7 @@ here and handed down; nothing is built at import time.  Run ``crm-bot --help``.
 
 from __future__ import annotations
 
+import json
 import shlex
 import signal
 import sys
@@ -13,9 +14,9 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -49,7 +50,7 @@ from assistant.slack.console import render as render_reply
 from assistant.slack.doctor import slack_checks
 from assistant.slack.poster import SlackPoster
 from assistant.slack.server import create_http_server, socket_mode_handler
-from db import digests, migrate
+from db import access, digests, erasure, migrate
 from db.engine import DatabaseUrlError, make_engine, make_session_factory
 from db.importers import FORMATS, ImportFileError, ImportOptions, ImportReport, import_file
 from db.sample import ONLINE_RETAIL_SAMPLE
@@ -68,6 +69,11 @@ app.add_typer(admin_app, name="admin")
 digest_app = typer.Typer(help="Insight digests: subscribe channels, list, run what is due, or print one.",
                          no_args_is_help=True)
 app.add_typer(digest_app, name="digest")
+customer_app = typer.Typer(help="Data subject requests: export everything held about a customer, or erase them.",
+                           no_args_is_help=True)
+app.add_typer(customer_app, name="customer")
+
+T = TypeVar("T")
 
 console = Console()
 errors = Console(stderr=True)
@@ -414,6 +420,58 @@ def audit(user: Annotated[str | None, typer.Option(help="Only this Slack member 
     words = ["audit"] + (["--user", user] if user else []) + (["--customer", customer] if customer else []) \
         + (["--since", since] if since else [])
     _admin_command(" ".join(shlex.quote(w) for w in words))
+
+
+@customer_app.command("export")
+def customer_export(customer: Annotated[str, typer.Argument(help="The customer's id (exactly as stored).")],
+                    output: Annotated[Path | None, typer.Option(help="Write the JSON here instead of printing it.")]
+                    = None) -> None:
+    """Everything held about a customer as JSON: profile, orders, scores, predictions, alerts, who saw it."""
+    with _store_session() as session:
+        held = _subject_request(lambda: erasure.export_customer(session, customer, _utcnow()), customer)
+        access.record(session, at=_utcnow(), user_id=CLI_USER, channel_id="cli", action="export",
+                      what="data subject export", customer_ref=customer, detail={"orders": len(held["orders"])})
+        session.commit()
+    text = json.dumps(held, indent=2, ensure_ascii=False)
+    if output is None:
+        print(text)
+        return
+    output.write_text(text + "\n", encoding="utf-8")
+    errors.print(f"Wrote everything held about {customer} to {output} ({len(held['orders'])} orders).")
+
+
+@customer_app.command("erase")
+def customer_erase(customer: Annotated[str, typer.Argument(help="The customer's id (exactly as stored).")],
+                   yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False) -> None:
+    """Erase a customer: personal data and everything derived about them; figures stay, anonymised."""
+    with _store_session() as session:
+        _subject_request(lambda: erasure.export_customer(session, customer, _utcnow()), customer)
+        if not yes and not typer.confirm(f"Erase customer {customer} for good (this cannot be undone)?"):
+            raise UserError("nothing erased")
+        done = _subject_request(lambda: erasure.erase_customer(session, customer, CLI_USER, _utcnow()), customer)
+        scrubbed, missing = erasure.scrub_reject_files(erasure.reject_files(session), customer)
+    counts = ", ".join(f"{n:,} {what.replace('_', ' ')}" for what, n in done.removed.items())
+    console.print(f"Erased customer {customer}: {counts}; {scrubbed:,} rows removed from import reject files. "
+                  f"The audit log now knows them as {done.pseudonym}; imports will keep them out.", highlight=False)
+    if missing:
+        console.print("Reject files recorded by imports but not on this machine (check them by hand): "
+                      + ", ".join(missing), highlight=False)
+    console.print("Messages already posted in Slack are not in the store: delete them in Slack if they name "
+                  "this customer.", highlight=False)
+
+
+def _subject_request(action: Callable[[], T], customer: str) -> T:
+    try:
+        return action()
+    except erasure.AlreadyErased as exc:
+        raise UserError(f"customer {customer} was {exc}: the store holds nothing about them") from None
+    except erasure.CustomerNotFound:
+        raise UserError(f"no customer with id {customer!r}; give the exact id (in `crm-bot console`, "
+                        "`/customer NAME` finds it by e-mail or name)") from None
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @contextmanager

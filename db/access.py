@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from db import erased
 from db.access_models import ROLES, AuditEntry, UserRole
 
 
@@ -53,12 +54,15 @@ def record(session: Session, *, at: datetime, user_id: str, channel_id: str, act
 
 def audit(session: Session, user_id: str | None = None, customer_ref: str | None = None,
           since: datetime | None = None, limit: int = 100) -> list[AuditEntry]:
-    """Audit entries, newest first, filtered by who, which customer and since when."""
+    """Audit entries, newest first, filtered by who, which customer and since when.
+
+    A customer erased on request is found by their id too: the log knows them by pseudonym.
+    """
     query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
     if user_id is not None:
         query = query.where(AuditEntry.user_id == user_id)
     if customer_ref is not None:
-        query = query.where(AuditEntry.customer_ref == customer_ref)
+        query = query.where(AuditEntry.customer_ref.in_(erased.audit_refs(session, customer_ref)))
     if since is not None:
         query = query.where(AuditEntry.at >= since)
     return list(session.scalars(query))

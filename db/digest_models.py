@@ -25,6 +25,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql import false
 
 from db.models import Base
 
@@ -60,6 +61,8 @@ class DigestSubscription(Base):
     quiet: Mapped[str] = mapped_column(String(8), default="short")
     """When nothing material changed: a ``short`` digest, or ``skip`` the period."""
     status: Mapped[str] = mapped_column(String(16), default="active")
+    allow_shared: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """An admin allowed digests in this channel although it is shared with another organisation."""
     failure: Mapped[str | None] = mapped_column(Text)
     """Why posting stopped working (``not_in_channel``...), in words; cleared by a good post."""
     failure_notified: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -171,3 +172,25 @@ def test_admin_roles_and_audit_from_the_command_line(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "no role 'king'" in bad.stderr
     audit = crm_bot("audit", "--since", "2020-01-01", cwd=tmp_path, env=env)
     assert audit.returncode == 0 and "role: grant rep" in audit.stdout
+
+
+def test_customer_export_and_erase_from_the_command_line(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}"}
+    (tmp_path / "people.csv").write_text("customer_id,name,email\n12347,Arne Example,arne@example.com\n")
+    assert crm_bot("db", "upgrade", cwd=tmp_path, env=env).returncode == 0
+    assert crm_bot("import", "customers", "people.csv", cwd=tmp_path, env=env).returncode == 0
+    exported = crm_bot("customer", "export", "12347", "--output", "held.json", cwd=tmp_path, env=env)
+    assert exported.returncode == 0, exported.stderr
+    held = json.loads((tmp_path / "held.json").read_text())
+    assert held["customer"]["email"] == "arne@example.com" and held["orders"] == []
+    refused = subprocess.run([CRM_BOT, "customer", "erase", "12347"], input="n\n", cwd=tmp_path, text=True,
+                             capture_output=True, env={**os.environ, **env}, timeout=60, check=False)
+    assert refused.returncode == 2 and "nothing erased" in refused.stderr
+    erased = crm_bot("customer", "erase", "12347", "--yes", cwd=tmp_path, env=env)
+    assert erased.returncode == 0 and "Erased customer 12347" in erased.stdout and "erased:" in erased.stdout
+    again = crm_bot("customer", "erase", "12347", "--yes", cwd=tmp_path, env=env)
+    assert again.returncode == 2 and "the store holds nothing about them" in again.stderr
+    missing = crm_bot("customer", "export", "99999", cwd=tmp_path, env=env)
+    assert missing.returncode == 2 and "no customer with id '99999'" in missing.stderr
+    audit = crm_bot("audit", "--customer", "12347", cwd=tmp_path, env=env).stdout
+    assert "erasure: customer erased" in audit and "export: data subject export" in audit and "12347" not in audit

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Connection, Engine, bindparam, select, update
 
+from db.erased import ErasedIds
 from db.importers.formats import CUSTOMER_COLUMNS
 from db.importers.normalise import normalise_country, normalise_email, normalise_identifier, parse_datetime
 from db.importers.order_lines import MAX_ID, Rejection
@@ -105,6 +106,8 @@ def import_customer_file(engine: Engine, path: Path, options: ImportOptions, pro
         return report
     report.run_id = start_run(engine, "customers", path, facts.sha256, clock)
     extra_names = [h for i, h in enumerate(facts.header) if i not in positions.values()]
+    with engine.connect() as connection:
+        erased = ErasedIds.load(connection)
     rejects = RejectWriter(options.reject_dir / f"{path.name.split('.')[0]}.run{report.run_id}.rejects.csv",
                            [spec.name for spec in CUSTOMER_COLUMNS] + extra_names)
     estimated_rows = max(facts.line_count - 1, 0)
@@ -126,6 +129,9 @@ def import_customer_file(engine: Engine, path: Path, options: ImportOptions, pro
                 if len(external_id) > MAX_ID:
                     rejected.append(Rejection(line, "value_too_long", f"customer id over {MAX_ID} characters",
                                               fields))
+                    continue
+                if external_id in erased:  # the reject file must not copy the person back either
+                    rejected.append(Rejection(line, "erased_customer", "", []))
                     continue
                 values, reason, detail = _parse_row(row, created.iloc[position])
                 if reason:

@@ -93,13 +93,17 @@ def parse_datetime(values: pd.Series, date_format: str | None) -> pd.Series:
     return parsed
 
 
+SPREADSHEET_FLOAT_ID = r"^(\d+)\.0+$"
+"""An integer id a spreadsheet wrote as a float (``17850.0``)."""
+
+
 def normalise_identifier(values: pd.Series) -> pd.Series:
     """Ids as text; ``"17850.0"`` (a spreadsheet's float) becomes ``"17850"``; empty -> None."""
     cleaned = values
     floaty = values.str.endswith(".0")
     if floaty.any():
         cleaned = values.copy()
-        cleaned[floaty] = values[floaty].str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
+        cleaned[floaty] = values[floaty].str.replace(SPREADSHEET_FLOAT_ID, r"\1", regex=True)
     cleaned = cleaned.astype(object)
     return cleaned.where(cleaned != "", None)
 

@@ -28,6 +28,7 @@ REJECT_REASONS: dict[str, str] = {
     "bad_customer_id": "customer id cannot be read",
     "missing_customer_id": "no customer id",
     "bad_email": "e-mail address is not valid",
+    "erased_customer": "customer erased on request (the row's values are not copied here; remove it from the source)",
 }
 
 #: Categories of stored order lines; only ``sale`` lines count as product sales in analytics.
@@ -51,6 +52,7 @@ CUSTOMER_OUTCOMES: dict[str, str] = {
 #: Facts counted alongside the categories (a row may carry several).
 NOTES: dict[str, str] = {
     "guest_lines": "lines without a customer id (guest orders: kept for totals, not for customer analytics)",
+    "erased_customer_lines": "lines of customers erased on request (kept as guest orders, without the person)",
     "repeated_lines": "lines repeating an identical earlier line of the same order (kept, marked)",
     "attribute_columns": "extra columns kept as customer attributes",
 }

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import Connection, Engine, select, update
 
+from db.erased import ErasedIds
 from db.importers.formats import OrderFormat
 from db.importers.order_lines import PreparedLines, Rejection, prepare_lines
 from db.importers.report import ImportReport, RejectWriter
@@ -167,6 +168,8 @@ def import_order_file(engine: Engine, path: Path, fmt: OrderFormat, options: Imp
     rejects = RejectWriter(options.reject_dir / f"{stem}.run{report.run_id}.rejects.csv",
                            [spec.name for spec in fmt.columns])
     cache = IdCache()
+    with engine.connect() as connection:
+        erased = ErasedIds.load(connection)
     seen = pd.Series(dtype="int64")
     estimated_rows = max(facts.line_count - 1, 0)
     first = True
@@ -177,6 +180,7 @@ def import_order_file(engine: Engine, path: Path, fmt: OrderFormat, options: Imp
                 _check_dates_readable(prepared, chunk.frame["date"], options)
                 first = False
             lines = prepared.accepted
+            erased_lines = _forget_erased(lines, erased)
             seen = _assign_occurrence(lines, seen)
             with engine.begin() as connection:
                 outcome = write_order_lines(connection, lines, cache, report.run_id)
@@ -186,7 +190,7 @@ def import_order_file(engine: Engine, path: Path, fmt: OrderFormat, options: Imp
                               f"order {lines.at[i, 'order_ref']} is stored for another customer", [])
                     for i in sorted(conflicts)]
                 kept = lines.drop(index=list(conflicts))
-                _count_batch(report, chunk.rows_in_chunk, kept, batch_rejects, outcome.new_lines)
+                _count_batch(report, chunk.rows_in_chunk, kept, batch_rejects, outcome.new_lines, erased_lines)
                 report.new_customers += outcome.new_customers
                 report.new_products += outcome.new_products
                 report.new_orders += outcome.new_orders
@@ -198,14 +202,30 @@ def import_order_file(engine: Engine, path: Path, fmt: OrderFormat, options: Imp
     return report
 
 
+def _forget_erased(lines: pd.DataFrame, erased: ErasedIds) -> int:
+    """Lines of customers erased on request become guest lines (their totals stay, the person
+    does not come back); returns how many."""
+    if not erased or lines.empty:
+        return 0
+    refs = lines["customer_ref"].dropna().unique()
+    gone = [ref for ref in refs if ref in erased]
+    if not gone:
+        return 0
+    mask = lines["customer_ref"].isin(gone)
+    lines.loc[mask, "customer_ref"] = None
+    return int(mask.sum())
+
+
 def _count_batch(report: ImportReport, rows: int, kept: pd.DataFrame, rejected: list[Rejection],
-                 new_lines: int) -> None:
+                 new_lines: int, erased_lines: int) -> None:
     report.rows_read += rows
     report.categories.update(kept["category"].value_counts().to_dict())
     report.rejected.update(r.reason for r in rejected)
     report.stored_new += new_lines
     report.already_stored += len(kept) - new_lines
-    guest = int(kept["customer_ref"].isna().sum())
+    guest = int(kept["customer_ref"].isna().sum()) - erased_lines
+    if erased_lines:
+        report.notes["erased_customer_lines"] += erased_lines
     repeated = int((kept["occurrence"] > 0).sum())
     if guest:
         report.notes["guest_lines"] += guest
