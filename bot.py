@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -44,7 +44,7 @@ from assistant.refresh import NothingToAnalyse, RefreshBusy, RefreshParams, run_
 from assistant.render.digest import digest_message
 from assistant.scheduler import ScheduledRefresh, make_scheduler
 from assistant.settings import Settings, SettingsError, admin_ids, load_settings
-from assistant.slack.app import build_app, make_client
+from assistant.slack.app import build_app, channel_places, make_client
 from assistant.slack.console import CONSOLE_USER, Reply, run_console
 from assistant.slack.console import render as render_reply
 from assistant.slack.doctor import slack_checks
@@ -312,7 +312,10 @@ def scheduler() -> None:
 
 
 def _digest_command(deps: Deps, channel: str, text: str) -> None:
-    message = answer(digest_commands.run, Request(user_id="cli", channel_id=channel, text=text), _context(deps))
+    context = _context(deps, CLI_USER)
+    if deps.settings.slack_bot_token is not None:  # then a channel's real type can be checked (Slack Connect)
+        context = replace(context, channel_kind=channel_places(_slack_client(deps)))
+    message = answer(digest_commands.run, Request(user_id=CLI_USER, channel_id=channel, text=text), context)
     render_reply(Reply(message.text, message.blocks), console)
 
 
@@ -320,7 +323,7 @@ def _digest_command(deps: Deps, channel: str, text: str) -> None:
 def digest_subscribe(channel: Annotated[str, typer.Argument(help="Slack channel id, e.g. C0123ABCD.")],
                      schedule: Annotated[list[str] | None, typer.Argument(
                          help="Any of: weekly|daily, a weekday, HH:MM, a time zone, --segment NAME, "
-                              "--quiet skip.")] = None) -> None:
+                              "--quiet skip, --allow-shared (a Slack Connect channel).")] = None) -> None:
     """Subscribe a channel to the digest (same words as /crm digest subscribe)."""
     deps = build_deps()
     ensure_schema(deps.engine, create=False)

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session
 
 from analytics.digest import KPIS
-from assistant.delivery import Poster, PostError
+from assistant.delivery import PRIVATE_KINDS, Poster, PostError
 from assistant.digest import build_digest, risk_key
 from assistant.insights import UserFacingError
 from assistant.render.blocks import Message, section
@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 SLACK_MEMBER = re.compile(r"^[UW][A-Z0-9]{6,}$")
 KIND_NAMES = {"churn_risk": "churn risk", "large_order": "large order", "kpi_anomaly": "KPI anomaly"}
 LARGE_ORDER_WINDOW = timedelta(days=7)
+UNNAMED = ("Customer details are not posted in a public or shared channel: `/crm atrisk` or `/customer` show them "
+           "to you alone.")
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,9 @@ class Finding:
     subject: str
     owner: str | None
     text: str
+    public_text: str | None = None
+    """What may be said where the public or another organisation reads along (no names, ids or
+    values); ``None`` when ``text`` names nobody."""
 
 
 def churn_findings(session: Session, rule: AlertRule) -> list[Finding]:
@@ -52,7 +57,8 @@ def churn_findings(session: Session, rule: AlertRule) -> list[Finding]:
     return [Finding(f"churn:run{run.id}:{r.customer_ref}", r.owner,
                     f":rotating_light: *{r.customer_ref}*{f' ({r.name})' if r.name else ''}: churn risk rose from "
                     f"{r.risk_before:.2f} to {r.risk_now:.2f} (over {rule.threshold:.2f}); 12-month value "
-                    f"{r.clv_micros / 1e6:,.0f}. `/customer {r.customer_ref}` for why and what to offer.")
+                    f"{r.clv_micros / 1e6:,.0f}. `/customer {r.customer_ref}` for why and what to offer.",
+                    f":rotating_light: A valuable customer's churn risk rose over {rule.threshold:.2f}. {UNNAMED}")
             for r in jumps.itertuples()]
 
 
@@ -66,7 +72,8 @@ def large_order_findings(session: Session, rule: AlertRule) -> list[Finding]:
     return [Finding(f"order:{r.order_ref}", r.owner,
                     f":moneybag: *{r.customer_ref}*{f' ({r.name})' if r.name else ''} placed order {r.order_ref} "
                     f"on {r.ordered_at:%d %b} worth {r.value_micros / 1e6:,.0f}: "
-                    f"{r.value_micros / r.usual_micros:.1f}x their usual {r.usual_micros / 1e6:,.0f}.")
+                    f"{r.value_micros / r.usual_micros:.1f}x their usual {r.usual_micros / 1e6:,.0f}.",
+                    f":moneybag: A customer placed an unusually large order. {UNNAMED}")
             for r in found.itertuples()]
 
 
@@ -137,6 +144,8 @@ class AlertSender:
     def _post(self, session: Session, alert_id: int, target: str, finding: Finding, report: AlertReport) -> None:
         text = finding.text
         try:
+            if finding.public_text is not None and self.poster.channel_kind(target) not in PRIVATE_KINDS:
+                text = finding.public_text
             ts = self.poster.post(target, Message(text=text, blocks=[section(text)]),
                                   {"event_type": "crm_alert", "event_payload": {"alert": alert_id}})
         except PostError as exc:
@@ -148,7 +157,7 @@ class AlertSender:
         customer = rest.rsplit(":", 1)[-1] if kind == "churn" else None
         access.record(session, at=self.clock().astimezone(UTC).replace(tzinfo=None), user_id="crm-bot",
                       channel_id=target, action="alert", what=finding.subject, customer_ref=customer,
-                      detail={"alert": alert_id})
+                      detail={"alert": alert_id, "named": finding.public_text is not None and text == finding.text})
         session.commit()
         report.sent += 1
 

@@ -176,6 +176,9 @@ class Deliverer:
                 report.skipped.append(label)
                 return
             kind = self.poster.channel_kind(sub.channel_id)
+            if kind == "shared" and not sub.allow_shared:
+                self._refuse_shared(session, sub, claim, label, report)
+                return
             names = kind in PRIVATE_KINDS
             message = digest_message(digest, names, 1 if kind == "im" else self.min_group)
             metadata = {"event_type": METADATA_EVENT,
@@ -205,9 +208,23 @@ class Deliverer:
             return
         digests.finish(session, claim.delivery_id, "failed", exc.code)
         report.failed.append(label)
-        reason = f"The digest for <#{sub.channel_id}> could not be posted ({exc.code}). {exc.advice}".strip()
+        self._tell_once(session, sub, exc.code,
+                        f"The digest for <#{sub.channel_id}> could not be posted ({exc.code}). {exc.advice}".strip())
+
+    def _refuse_shared(self, session: Session, sub: DigestSubscription, claim: digests.Claim, label: str,
+                       report: RunReport) -> None:
+        """The channel became shared with another organisation: no figures there until an admin allows it."""
+        digests.finish(session, claim.delivery_id, "skipped", "shared channel (Slack Connect), not allowed")
+        report.skipped.append(label)
+        self._tell_once(session, sub, "shared channel",
+                        f"The digest for <#{sub.channel_id}> was not posted: the channel is now shared with another "
+                        f"organisation (Slack Connect). An admin can allow it with `/crm digest subscribe "
+                        f"<#{sub.channel_id}> --allow-shared`, or subscribe another channel.")
+
+    def _tell_once(self, session: Session, sub: DigestSubscription, code: str, reason: str) -> None:
+        """Mark the subscription failing and tell whoever subscribed it, the first time only."""
         if digests.mark_failing(session, sub.id, reason):
-            log.warning("subscription %s failing: %s; telling %s", sub.id, exc.code, sub.created_by)
+            log.warning("subscription %s failing: %s; telling %s", sub.id, code, sub.created_by)
             try:
                 self.poster.tell(sub.created_by, reason)
             except PostError as tell_error:

@@ -12,6 +12,7 @@ phone only its last two digits; *aggregates*: counts and shares, no names or ids
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -65,9 +66,19 @@ def require_individuals(viewer: Viewer, level: str, admins: list[str]) -> None:
     if viewer.place in ("public", "shared"):
         raise UserFacingError("customer details are not shown in a public or shared channel: ask me in a direct "
                               "message, or use the slash command (only you see its answer)")
-    who = ", ".join(f"<@{a}>" for a in admins) or "your crm-bot admins"
     raise UserFacingError(f"your role ({viewer.role}) sees aggregates only; a customer's details need the rep, "
-                          f"manager or admin role. Ask {who}.")
+                          f"manager or admin role. Ask {admins_phrase(admins)}.")
+
+
+def require_admin(viewer: Viewer, admins: Iterable[str], what: str = "this") -> None:
+    """Refuse, saying who the admins are, unless the viewer is one."""
+    if viewer.role != "admin":
+        raise UserFacingError(f"{what} needs the admin role; ask {admins_phrase(admins)}")
+
+
+def admins_phrase(admins: Iterable[str]) -> str:
+    """Whom to ask for what needs an admin, as Slack mentions."""
+    return ", ".join(f"<@{a}>" for a in sorted(admins)) or "your crm-bot admins (CRM_ADMINS)"
 
 
 def group_floor(viewer: Viewer, min_group: int) -> int:

@@ -29,7 +29,8 @@ def subscription_key(channel_id: str, segment: str | None) -> str:
 
 
 def subscribe(session: Session, *, channel_id: str, cadence: str, weekday: int, hour: int, minute: int,
-              timezone: str, segment: str | None, quiet: str, user_id: str, now: datetime) -> DigestSubscription:
+              timezone: str, segment: str | None, quiet: str, user_id: str, now: datetime,
+              allow_shared: bool = False) -> DigestSubscription:
     """Create the channel's subscription (for ``segment``), or update and re-activate it."""
     key = subscription_key(channel_id, segment)
     found = session.scalar(select(DigestSubscription).where(DigestSubscription.key == key))
@@ -39,6 +40,7 @@ def subscribe(session: Session, *, channel_id: str, cadence: str, weekday: int, 
         session.add(found)
     found.cadence, found.weekday, found.hour, found.minute = cadence, weekday, hour, minute
     found.timezone, found.quiet, found.status, found.updated_at = timezone, quiet, "active", now
+    found.allow_shared = allow_shared
     found.failure, found.failure_notified = None, False
     session.commit()
     return found

@@ -7,9 +7,9 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from assistant import policy
 from assistant.commands.base import Context, Parser, Request, UsageError
 from assistant.commands.insights import words
-from assistant.insights import UserFacingError
 from assistant.render.blocks import Message, section, sections
 from db import access
 from db.access_models import ROLES
@@ -63,9 +63,7 @@ def _audit_args(tokens: list[str]) -> tuple[str | None, str | None, datetime | N
 
 
 def _require_admin(session: Session, request: Request, context: Context) -> None:
-    if context.viewer(session, request).role != "admin":
-        who = ", ".join(f"<@{a}>" for a in sorted(context.admins)) or "the admins set in CRM_ADMINS"
-        raise UserFacingError(f"this needs the admin role; ask {who}")
+    policy.require_admin(context.viewer(session, request), context.admins)
 
 
 def run(request: Request, context: Context) -> Message:

@@ -55,6 +55,8 @@ class Context:
     """Groups smaller than this are not described in channels (``CRM_MIN_GROUP_SIZE``)."""
     operator: str | None = None
     """The person at the terminal (console or command line): they run this installation, so admin."""
+    channel_kind: Callable[[str], str] | None = None
+    """A channel's real type (``im``, ``private``, ``public``, ``shared``), where Slack can be asked."""
 
     def now(self) -> datetime:
         """The clock as naive UTC, as the store keeps times."""

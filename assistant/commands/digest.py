@@ -12,22 +12,26 @@ import re
 from dataclasses import dataclass
 from datetime import UTC
 
+from sqlalchemy.orm import Session
+
 from analytics.rfm import SEGMENTS
+from assistant import policy
 from assistant.commands.base import Context, Parser, Request, UsageError
 from assistant.commands.insights import words
 from assistant.digest import build_digest
+from assistant.insights import UserFacingError
 from assistant.render.blocks import Message, section
 from assistant.render.blocks import context as context_block
 from assistant.render.digest import digest_message
 from assistant.schedule import WEEKDAYS, describe, next_fire, zone
-from db import digests
+from db import access, digests
 
 CHANNEL = re.compile(r"^(?:<#([CGD][A-Z0-9]+)(?:\|[^>]*)?>|#?([CGD][A-Z0-9]{6,}))$")
 TIME = re.compile(r"^([01]?\d|2[0-3])[:.h]?([0-5]\d)$")
 DAY_NAMES = {name: i for i, day in enumerate(WEEKDAYS)
              for name in (day, ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")[i])}
-USAGE = ("/crm digest subscribe [#channel] [weekly|daily] [mon 09:00] [TIMEZONE] [--segment NAME] [--quiet skip] | "
-         "list [all] | unsubscribe [#channel] | preview [daily] [--segment NAME]")
+USAGE = ("/crm digest subscribe [#channel] [weekly|daily] [mon 09:00] [TIMEZONE] [--segment NAME] [--quiet skip] "
+         "[--allow-shared] | list [all] | unsubscribe [#channel] | preview [daily] [--segment NAME]")
 DEFAULT_TIMEZONE = "UTC"
 
 
@@ -44,6 +48,8 @@ class Schedule:
     timezone: str = DEFAULT_TIMEZONE
     segment: str | None = None
     quiet: str = "short"
+    allow_shared: bool = False
+    """An admin allows the digest although the channel is shared with another organisation."""
 
 
 def _segment(name: str | None) -> str | None:
@@ -61,8 +67,10 @@ def parse_schedule(tokens: list[str], channel_id: str, default_timezone: str = D
     parser.add_argument("words", nargs="*")
     parser.add_argument("--segment", nargs="+")
     parser.add_argument("--quiet", choices=["short", "skip"], default="short")
+    parser.add_argument("--allow-shared", action="store_true")
     args = parser.parse_args(tokens)
     schedule = Schedule(channel_id=channel_id, timezone=default_timezone, quiet=args.quiet,
+                        allow_shared=args.allow_shared,
                         segment=_segment(" ".join(args.segment) if args.segment else None))
     for word in args.words:
         lower = word.lower()
@@ -113,7 +121,7 @@ def run(request: Request, context: Context) -> Message:
                 if stopped else f"<#{channel}> has no digest subscription.")
         return Message(text=text, blocks=[section(text)], response_type="in_channel" if stopped else "ephemeral")
     if action == "preview":
-        return preview(rest, context)
+        return preview(request, rest, context)
     check(request.text)
     return list_subscriptions(context, None if rest[:1] == ["all"] else request.channel_id)
 
@@ -122,10 +130,11 @@ def subscribe(request: Request, context: Context, schedule: Schedule) -> Message
     """Create or update the subscription and say, in words, when the first digest comes."""
     now = context.now()
     with context.session_factory() as session:
+        _check_shared(session, request, context, schedule)
         sub = digests.subscribe(session, channel_id=schedule.channel_id, cadence=schedule.cadence,
                                 weekday=schedule.weekday, hour=schedule.hour, minute=schedule.minute,
                                 timezone=schedule.timezone, segment=schedule.segment, quiet=schedule.quiet,
-                                user_id=request.user_id, now=now)
+                                allow_shared=schedule.allow_shared, user_id=request.user_id, now=now)
         first = next_fire(sub, now.replace(tzinfo=UTC))
         when = describe(sub)
     about = f" about {schedule.segment}" if schedule.segment else ""
@@ -134,6 +143,21 @@ def subscribe(request: Request, context: Context, schedule: Schedule) -> Message
             f"the first on {first.astimezone(zone(schedule.timezone)):%a %d %b %Y %H:%M %Z}. Quiet periods are "
             f"{quiet}. `/crm digest preview` shows one now; `/crm digest unsubscribe` stops it.")
     return Message(text=text, blocks=[section(text)], response_type="in_channel")
+
+
+def _check_shared(session: Session, request: Request, context: Context, schedule: Schedule) -> None:
+    """Digests carry the business's figures: not into a channel shared with another organisation
+    unless an admin says so (``--allow-shared``, audited)."""
+    kind = context.channel_kind(schedule.channel_id) if context.channel_kind else None
+    if schedule.allow_shared:
+        policy.require_admin(context.viewer(session, request), context.admins, "allowing digests in a shared channel")
+        access.record(session, at=context.now(), user_id=request.user_id, channel_id=schedule.channel_id,
+                      action="digest", what="allowed in a shared channel", detail={"channel_type": kind})
+    elif kind == "shared":
+        raise UserFacingError(f"<#{schedule.channel_id}> is shared with another organisation (Slack Connect), so the "
+                              f"digest, which carries your business's figures, is not posted there. An admin can "
+                              f"allow it: `/crm digest subscribe <#{schedule.channel_id}> --allow-shared` "
+                              f"({policy.admins_phrase(context.admins)}).")
 
 
 def list_subscriptions(context: Context, channel_id: str | None) -> Message:
@@ -154,12 +178,15 @@ def list_subscriptions(context: Context, channel_id: str | None) -> Message:
     return Message(text=text, blocks=[section(text), context_block("`/crm digest list all` lists every channel's.")])
 
 
-def preview(tokens: list[str], context: Context) -> Message:
-    """The digest as it would be posted now, to the asker only (the chart comes with the real one)."""
+def preview(request: Request, tokens: list[str], context: Context) -> Message:
+    """The digest as it would be posted now, to the asker only (the chart comes with the real one),
+    naming customers only if the asker's role may see them."""
     schedule = parse_schedule(tokens, "C0PREVIEW")
     with context.session_factory() as session:
+        me = context.viewer(session, request)
         message = digest_message(build_digest(session, schedule.cadence, schedule.segment, now=context.now()),
-                                 disclose_people=True)
+                                 disclose_people=policy.list_level(me) != policy.AGGREGATES,
+                                 min_group=policy.group_floor(me, context.min_group))
     message.blocks.append(context_block("Preview, only you can see it; the posted digest adds a trend chart."))
     message.response_type = "ephemeral"
     return message

@@ -30,6 +30,7 @@ from assistant.conversation import interpret
 from assistant.insights import UserFacingError
 from assistant.ratelimit import RateLimiter
 from assistant.render.blocks import Message, actions, button, section
+from assistant.slack.places import ChannelKinds
 
 log = logging.getLogger(__name__)
 
@@ -111,25 +112,17 @@ def rate_limit_middleware(limiter: RateLimiter) -> Callable[[BoltRequest, Any], 
     return rate_limit
 
 
-class ChannelPlaces:
-    """Where an answer posted in a channel is seen, from the channel's real type (cached)."""
+def channel_places(client: WebClient) -> Callable[[str], str]:
+    """Channel id -> where a post there is seen (cached); a channel Slack will not describe counts
+    as public, the least private guess."""
+    kinds = ChannelKinds(lambda channel: client.conversations_info(channel=channel)["channel"])
 
-    def __init__(self) -> None:
-        self._known: dict[str, str] = {}
-
-    def __call__(self, event: dict[str, Any], client: WebClient) -> str:
-        """``im``, ``private``, ``public`` or ``shared``; a channel Slack will not describe counts as public."""
-        if _is_direct(event):
-            return "im"
-        channel = str(event.get("channel", ""))
-        if channel not in self._known:
-            try:
-                info = client.conversations_info(channel=channel)["channel"]
-            except SlackApiError:
-                return "public"
-            self._known[channel] = ("shared" if info.get("is_ext_shared") else
-                                    "private" if info.get("is_private") or info.get("is_mpim") else "public")
-        return self._known[channel]
+    def place(channel: str) -> str:
+        try:
+            return kinds(channel)
+        except SlackApiError:
+            return "public"
+    return place
 
 
 def _clarify(alternatives: tuple[Any, ...]) -> Message:
@@ -155,6 +148,8 @@ def build_app(context: Context, client: WebClient, signing_secret: str, socket_m
     ``executor`` runs the work after each ack; pass one to be able to wait for it on shutdown.
     ``limiter`` caps each user's commands, buttons and questions (default: 30 a minute).
     """
+    place_of = channel_places(client)
+    context = replace(context, channel_kind=place_of)
     app = App(client=client, signing_secret=signing_secret, token_verification_enabled=False,
               request_verification_enabled=not socket_mode, logger=log, listener_executor=executor)
 
@@ -200,12 +195,12 @@ def build_app(context: Context, client: WebClient, signing_secret: str, socket_m
                           channel_id=(body.get("channel") or {}).get("id", ""), text=text)
         _send(respond, _run_reading(command, text, request, context))
 
-    place_of = ChannelPlaces()
 
     def converse(event: dict[str, Any], client: WebClient) -> None:
         reading = interpret(clean_text(str(event.get("text", ""))))
         personal = reading.reading is not None and reading.reading.command in PERSONAL_COMMANDS
-        place = "ephemeral" if personal and not _is_direct(event) else place_of(event, client)
+        place = ("ephemeral" if personal and not _is_direct(event) else "im" if _is_direct(event)
+                 else place_of(str(event.get("channel", ""))))
         request = Request(user_id=event.get("user", ""), channel_id=event.get("channel", ""),
                           text=event.get("text", ""), place=place)
         message = (_run_reading(reading.reading.command, reading.reading.text, request, context)

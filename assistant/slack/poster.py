@@ -7,7 +7,6 @@ the client's own retries, Slack's 5xx, the network), which delivery retries afte
 
 from __future__ import annotations
 
-import time
 import urllib.error
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +17,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from assistant.delivery import PostError
 from assistant.render.blocks import Message
+from assistant.slack.places import ChannelKinds
 
 ADVICE = {
     "not_in_channel": "Invite the bot there with `/invite @crm`.",
@@ -31,7 +31,6 @@ ADVICE = {
     "restricted_action": "A workspace setting stops the bot posting there.",
 }
 """Permanent errors, with what a person should do about each."""
-KIND_TTL = 600.0
 
 
 def _error(exc: Exception) -> PostError:
@@ -53,7 +52,7 @@ class SlackPoster:
         # message may be posted already.  Delivery reconciles against the channel instead.
         self.client = WebClient(token=client.token, base_url=client.base_url, timeout=client.timeout,
                                 retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=3)])
-        self._kinds: dict[str, tuple[float, str]] = {}
+        self._kinds = ChannelKinds(lambda channel: self._call("conversations_info", channel=channel)["channel"])
 
     def _call(self, method: str, **kwargs: Any) -> Any:
         try:
@@ -62,16 +61,7 @@ class SlackPoster:
             raise _error(exc) from exc
 
     def channel_kind(self, channel: str) -> str:
-        if channel.startswith(("U", "W", "D")):
-            return "im"
-        cached = self._kinds.get(channel)
-        if cached is not None and time.monotonic() - cached[0] < KIND_TTL:
-            return cached[1]
-        info = self._call("conversations_info", channel=channel)["channel"]
-        kind = ("shared" if info.get("is_ext_shared") else "im" if info.get("is_im")
-                else "private" if info.get("is_private") or info.get("is_mpim") else "public")
-        self._kinds[channel] = (time.monotonic(), kind)
-        return kind
+        return self._kinds(channel)
 
     def post(self, channel: str, message: Message, metadata: dict[str, object]) -> str:
         response = self._call("chat_postMessage", channel=channel, text=message.text, blocks=message.blocks,

@@ -18,6 +18,7 @@ from assistant.digest import build_digest
 from assistant.render.chart import trend_chart
 from assistant.render.digest import digest_message
 from assistant.schedule import due_now, latest_fire, period_key
+from db.access_models import AuditEntry
 from db.digest_models import DigestSubscription
 from db.sample import ONLINE_RETAIL_SAMPLE
 
@@ -105,6 +106,41 @@ def test_digest_commands_subscribe_list_preview_unsubscribe(store: Engine) -> No
                        ("subscribe --segment nope", "no segment called"), ("subscribe --quiet loud", "invalid")):
         with pytest.raises(Exception, match=words):
             route_and_check("/crm", "digest " + bad)
+
+
+def test_a_shared_channel_gets_digests_only_if_an_admin_allows_it(store: Engine) -> None:
+    kinds = {"C0PARTNER": "shared", "C0SALES01": "public"}
+    context = Context(session_factory=sessionmaker(store), clock=lambda: datetime(2026, 11, 24, 6, 0),
+                      default_role="marketer", admins=frozenset({"U0ADMIN01"}), channel_kind=kinds.__getitem__)
+
+    def run(user: str, text: str, channel: str = "C0PARTNER") -> str:
+        spec, rest = route("/crm", "digest " + text)
+        return answer(spec.run, Request(user, channel, rest), context).text
+
+    refused = run("U0MARKET1", "subscribe weekly")
+    assert "shared with another organisation (Slack Connect)" in refused and "--allow-shared" in refused
+    assert "<@U0ADMIN01>" in refused
+    assert "<#C0PARTNER> will get" not in run("U0MARKET1", "subscribe <#C0PARTNER> weekly", channel="C0SALES01")
+    assert "allowing digests in a shared channel needs the admin role; ask <@U0ADMIN01>" in run(
+        "U0MARKET1", "subscribe weekly --allow-shared")
+    assert "<#C0PARTNER> will get the weekly digest" in run("U0ADMIN01", "subscribe weekly --allow-shared")
+    assert "<#C0SALES01> will get the weekly digest" in run("U0MARKET1", "subscribe weekly", channel="C0SALES01")
+    with Session(store) as session:
+        allowed = dict(session.query(DigestSubscription.channel_id, DigestSubscription.allow_shared).all())
+        entries = session.query(AuditEntry).filter_by(action="digest", what="allowed in a shared channel").all()
+    assert allowed == {"C0PARTNER": True, "C0SALES01": False}
+    assert [(e.user_id, e.channel_id) for e in entries] == [("U0ADMIN01", "C0PARTNER")]
+
+
+@pytest.mark.parametrize(("role", "named"), [("admin", True), ("marketer", True), ("viewer", False)])
+def test_the_preview_names_customers_only_for_roles_that_may_see_them(store: Engine, role: str, named: bool) -> None:
+    context = Context(session_factory=sessionmaker(store), clock=datetime.now, default_role=role)
+    with Session(store) as session:
+        jumps = build_digest(session).risk_jumps
+    assert len(jumps) > 0, "the sample's two runs must have risk jumps"
+    spec, rest = route("/crm", "digest preview")
+    text = json.dumps(answer(spec.run, Request("U0SOMEONE", "C0SALES01", rest), context).blocks)
+    assert (str(jumps["customer_ref"].iloc[0]) in text) is named
 
 
 def route_and_check(command: str, text: str) -> None:

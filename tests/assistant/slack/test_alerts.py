@@ -36,7 +36,9 @@ def no_rep_owns_anything_after(store: Engine) -> Iterator[None]:
 @pytest.fixture
 def fake() -> Iterator[FakeSlack]:
     with FakeSlack() as running:
-        running.add_channel("C0ALERTS1", "alerts", members={BOT_USER})
+        running.add_channel("C0ALERTS1", "alerts", kind="private", members={BOT_USER})
+        running.add_channel("C0PUBLIC1", "general", members={BOT_USER})
+        running.add_channel("C0SHARED1", "with-partner", kind="shared", members={BOT_USER})
         running.add_user(REP, "robin")
         yield running
 
@@ -97,6 +99,23 @@ def test_large_orders_and_kpi_anomalies_are_posted_once(store: Engine, fake: Fak
     assert first.sent == len(posts) and any("their usual" in p for p in posts)
     assert any("vs the 8-week median" in p for p in posts)
     assert _sender(store, fake).run().sent == 0
+
+
+@pytest.mark.parametrize("channel", ["C0PUBLIC1", "C0SHARED1"])
+def test_alerts_in_a_public_or_shared_channel_name_nobody(store: Engine, fake: FakeSlack, channel: str) -> None:
+    _alert(f"add large-order --factor 1.5 --min-value 100 --max-per-hour 100 --to <#{channel}>", store)
+    _alert(f"add churn --threshold 0.5 --max-per-hour 100 --to <#{channel}>", store)
+    report = _sender(store, fake).run()
+    posts = _posts(fake, channel)
+    assert report.sent == len(posts) > 2
+    with Session(store) as session:
+        named = {str(c) for c in session.scalars(select(Customer.external_id).join(Customer.orders))}
+        entries = session.scalars(select(AuditEntry).where(AuditEntry.action == "alert",
+                                                           AuditEntry.channel_id == channel)).all()
+    for post in posts:
+        assert "customer" in post and "not posted in a public or shared channel" in post
+        assert not any(word.strip("*:,.()") in named for word in post.split()), post
+    assert len(entries) == len(posts) and not any(e.detail["named"] for e in entries)
 
 
 def test_alert_commands_list_remove_and_refuse_bad_input(store: Engine) -> None:

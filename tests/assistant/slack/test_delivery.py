@@ -5,6 +5,7 @@ and 500 channels within Slack's pacing.  On SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -20,6 +21,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from assistant.delivery import Deliverer, Pacer
+from assistant.digest import build_digest
 from assistant.slack.app import make_client
 from assistant.slack.fake import BOT_USER, FakeSlack
 from assistant.slack.poster import SlackPoster
@@ -144,6 +146,28 @@ def test_a_channel_without_the_bot_fails_once_tells_the_subscriber_once_then_rec
     assert len(deliverer.run_due().posted) == 1
     with Session(store) as session:
         assert session.scalar(select(DigestSubscription.status)) == "active"
+
+
+def test_a_channel_that_became_shared_gets_no_digest_until_an_admin_allows_it(store: Engine,
+                                                                               fake: FakeSlack) -> None:
+    fake.add_channel("C0PARTNER", "with-partner", kind="shared", members={BOT_USER})
+    _subscribe(store, "C0PARTNER")  # subscribed while it was an internal channel
+    clock = Clock()
+    deliverer = _deliverer(store, fake, clock)
+    assert len(deliverer.run_due().skipped) == 1 and _digests_in(fake, "C0PARTNER") == []
+    told = [c.params["text"] for c in fake.calls_to("chat.postMessage") if c.params.get("channel") == "U0ADMIN01"]
+    assert len(told) == 1 and "Slack Connect" in told[0] and "--allow-shared" in told[0]
+    with Session(store) as session:
+        sub = session.scalars(select(DigestSubscription)).one()
+        assert sub.status == "failing" and "shared" in (sub.failure or "")
+        sub.allow_shared = True  # what `/crm digest subscribe ... --allow-shared` by an admin stores
+        session.commit()
+    clock.now += timedelta(days=1)
+    assert len(deliverer.run_due().posted) == 1
+    posted = json.dumps(_digests_in(fake, "C0PARTNER"))
+    with Session(store) as session:
+        named = {str(r) for r in build_digest(session, "daily").risk_jumps["customer_ref"]}
+    assert named and not any(ref in posted for ref in named)  # a shared channel sees aggregates only
 
 
 def test_a_run_missed_beyond_the_grace_period_is_skipped_not_posted_late(store: Engine, fake: FakeSlack) -> None:
