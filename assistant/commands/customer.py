@@ -28,6 +28,13 @@ def check_query(text: str) -> str:
     return query
 
 
+def _refuse_unless_individuals(session: Session, request: Request, context: Context) -> None:
+    """Before looking anyone up: a look-up's errors name people too ("did you mean ...", "matches
+    several: ...") and would tell whether a customer exists."""
+    me = context.viewer(session, request)
+    policy.require_individuals(me, policy.list_level(me), sorted(context.admins))
+
+
 def _allowed(session: Session, request: Request, context: Context, customer: Customer, what: str,
              fields: tuple[str, ...]) -> str:
     """The disclosure level for this customer here (or a refusal in words); audited."""
@@ -50,10 +57,9 @@ def run(request: Request, context: Context) -> Message:
     """The customer card for an id, e-mail or name fragment (a pick-list when several match)."""
     query = check_query(request.text)
     with context.session_factory() as session:
+        _refuse_unless_individuals(session, request, context)
         found = customer_card(session, query)
         if isinstance(found, Candidates):
-            me = context.viewer(session, request)
-            policy.require_individuals(me, policy.list_level(me), sorted(context.admins))
             return render.candidates(found)
         level = _allowed(session, request, context, found.customer, "customer card", CARD_FIELDS)
         return render.card(found, level)
@@ -64,6 +70,7 @@ def orders_page(request: Request, context: Context) -> Message:
     ref, _, offset_text = request.text.partition("|")
     offset = int(offset_text) if offset_text.isdigit() else 0
     with context.session_factory() as session:
+        _refuse_unless_individuals(session, request, context)
         customer = find_customer(session, ref)
         _allowed(session, request, context, customer, "orders", ("orders",))
         frame = orders.orders_of_customer(session, customer.id, limit=render.ORDERS_PAGE + 1, offset=offset)
@@ -73,6 +80,7 @@ def orders_page(request: Request, context: Context) -> Message:
 def why(request: Request, context: Context) -> Message:
     """Button "Why?": every factor of every score."""
     with context.session_factory() as session:
+        _refuse_unless_individuals(session, request, context)
         found = find_customer(session, request.text)
         _allowed(session, request, context, found, "why", ("scores", "explanations"))
         builder = [m for m in predictions.latest_models(session) if m.run_id is None]
@@ -83,6 +91,7 @@ def recommend(request: Request, context: Context) -> Message:
     """Button "Recommend" and ``/crm recommend``: products to offer, each with the reason."""
     check_query(request.text)
     with context.session_factory() as session:
+        _refuse_unless_individuals(session, request, context)
         view = recommend_view(session, request.text)
         _allowed(session, request, context, view.customer, "recommendations", ("recommendations",))
         return render_insights.recommend(view)

@@ -6,7 +6,9 @@ Runs on the refreshed demo sample, on SQLite and on PostgreSQL.
 from __future__ import annotations
 
 import json
+import socket
 import time
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,7 +23,7 @@ from assistant.ratelimit import RateLimiter
 from assistant.refresh import RefreshSummary
 from assistant.slack.app import build_app, make_client
 from assistant.slack.fake import FakeSlack
-from assistant.slack.server import RunningServer, start_in_background
+from assistant.slack.server import MAX_BODY_BYTES, RunningServer, start_in_background
 from db.engine import make_engine
 
 SECRET = "test-signing-secret"
@@ -111,6 +113,20 @@ def test_forged_or_stale_requests_get_401_and_run_nothing(bot: Bot) -> None:
     assert bot.command("/customer", "12748", timestamp=stale)[0] == 401
     time.sleep(0.3)
     assert len(bot.fake.calls) == before
+
+
+def test_an_oversized_request_body_is_refused_before_anything_reads_it(bot: Bot) -> None:
+    before = len(bot.fake.calls)
+    url = urllib.parse.urlsplit(bot.server.url)
+    with socket.create_connection((url.hostname, url.port), timeout=30) as connection:
+        connection.sendall(f"POST {url.path} HTTP/1.1\r\nHost: {url.hostname}\r\n"
+                           "Content-Type: application/x-www-form-urlencoded\r\n"
+                           f"Content-Length: {MAX_BODY_BYTES + 1}\r\n\r\ncommand=%2Fcustomer&text=".encode())
+        status_line = connection.makefile("rb").readline().decode()
+    assert status_line.split()[1] == "413", status_line  # refused on the declared size, body unread
+    assert bot.command("/crm", "help")[0] == 200  # the server carries on
+    time.sleep(0.3)
+    assert [c.method for c in bot.fake.calls[before:] if c.method != "auth.test"] == ["response_url"]
 
 
 def test_help_comes_from_the_registry(bot: Bot) -> None:
