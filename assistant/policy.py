@@ -6,13 +6,17 @@
 | private channel           | masked         | masked / masked              | masked   | aggregates |
 | public or shared channel  | aggregates     | aggregates                   | aggregates | aggregates |
 
+A person's role: admin if in ``CRM_ADMINS``; else the role granted to them; else the most
+privileged role granted to one of their Slack user groups (admin, manager, rep, marketer,
+viewer, in that order); else ``CRM_DEFAULT_ROLE``.
+
 *full*: names, ids and contact details; *masked*: names and ids, e-mail ``j***@example.com``,
 phone only its last two digits; *aggregates*: counts and shares, no names or ids.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -20,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from assistant.insights import UserFacingError
 from db import access
+from db.access_models import ROLES
 
 FULL, MASKED, AGGREGATES = "full", "masked", "aggregates"
 PRIVATE_PLACES = ("ephemeral", "im")
@@ -36,11 +41,22 @@ class Viewer:
     """``ephemeral``, ``im``, ``private``, ``public`` or ``shared`` (Slack Connect)."""
 
 
-def resolve_role(session: Session, user_id: str, admins: frozenset[str], default_role: str) -> str:
-    """Configured admins are admins; others have their stored role or the default one."""
+def resolve_role(session: Session, user_id: str, admins: frozenset[str], default_role: str,
+                 groups: Callable[[], frozenset[str]] = frozenset) -> str:
+    """Configured admins are admins; others have the role granted to them, else the most
+    privileged role granted to one of their Slack user groups (``groups``: asked only then),
+    else the default one."""
     if user_id in admins:
         return "admin"
-    return access.role_of(session, user_id) or default_role
+    own = access.role_of(session, user_id)
+    if own is not None:
+        return own
+    by_group = access.group_roles(session)
+    if by_group:
+        theirs = [by_group[g] for g in groups() if g in by_group]
+        if theirs:
+            return min(theirs, key=ROLES.index)
+    return default_role
 
 
 def customer_level(viewer: Viewer, owner: str | None) -> str:

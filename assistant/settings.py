@@ -1,4 +1,4 @@
-"""Configuration from the environment (and an optional ``.env`` file), validated up front.
+"""Configuration from the environment (an optional ``.env`` file, secret files), validated up front.
 
 Every setting is read here once by ``bot.py`` and passed down; nothing else reads the
 environment.  A bad or missing setting stops start-up with a message naming the variable.
@@ -6,6 +6,7 @@ environment.  A bad or missing setting stops start-up with a message naming the 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from apscheduler.triggers.cron import CronTrigger
@@ -123,9 +124,29 @@ def describe_settings_error(error: ValidationError) -> str:
         "\nSet it in the environment or in a .env file (see README, Configuration)."
 
 
+SECRETS_DIR_VARIABLE = "CRM_SECRETS_DIR"
+DEFAULT_SECRETS_DIR = Path("/run/secrets")
+"""Where Docker and Compose mount secrets: one file per variable, named like it."""
+
+
+def secrets_dir() -> Path | None:
+    """Where secret files are read from (``CRM_SECRETS_DIR``, else /run/secrets if present).
+
+    A file named like a variable (``SLACK_BOT_TOKEN``, ``DATABASE_URL``...) sets it, so tokens
+    and passwords need not be in the environment; a variable that is set wins over its file.
+    """
+    named = os.environ.get(SECRETS_DIR_VARIABLE)
+    if named:
+        folder = Path(named)
+        if not folder.is_dir():
+            raise SettingsError(f"Configuration error:\n  {SECRETS_DIR_VARIABLE}: {named!r} is not a directory")
+        return folder
+    return DEFAULT_SECRETS_DIR if DEFAULT_SECRETS_DIR.is_dir() else None
+
+
 def load_settings(**overrides: object) -> Settings:
-    """Read settings; raise ``SettingsError`` with a readable message if any is bad."""
+    """Read settings (environment, .env, secret files); raise ``SettingsError`` if any is bad."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(_secrets_dir=secrets_dir(), **overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         raise SettingsError(describe_settings_error(exc)) from exc

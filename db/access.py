@@ -17,6 +17,11 @@ def role_of(session: Session, user_id: str) -> str | None:
     return session.scalar(select(UserRole.role).where(UserRole.user_id == user_id))
 
 
+def group_roles(session: Session) -> dict[str, str]:
+    """Roles granted to Slack user groups (their ids start with ``S``)."""
+    return dict(session.execute(select(UserRole.user_id, UserRole.role).where(UserRole.user_id.startswith("S"))).all())
+
+
 def grant(session: Session, user_id: str, role: str, by: str, now: datetime) -> str | None:
     """Give ``user_id`` the role; returns the role they had before (``None``: the default)."""
     if role not in ROLES:

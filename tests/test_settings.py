@@ -48,3 +48,24 @@ def test_a_refresh_schedule_must_be_a_crontab_line(monkeypatch: pytest.MonkeyPat
         load_settings()
     monkeypatch.setenv("CRM_REFRESH_SCHEDULE", " 0 2 * * * ")
     assert load_settings().refresh_schedule == "0 2 * * *"
+
+
+def test_secrets_can_come_from_files_and_the_environment_wins(monkeypatch: pytest.MonkeyPatch,
+                                                                tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "SLACK_BOT_TOKEN").write_text("xoxb-from-a-file\n")
+    (secrets / "DATABASE_URL").write_text("postgresql://crm:s3cret@db:5432/crm\n")
+    monkeypatch.setenv("CRM_SECRETS_DIR", str(secrets))
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    settings = load_settings()
+    assert settings.slack_bot_token is not None and settings.slack_bot_token.get_secret_value() == "xoxb-from-a-file"
+    assert settings.database_url == "postgresql://crm:s3cret@db:5432/crm"
+    assert "xoxb-from-a-file" not in repr(settings) and "xoxb-from-a-file" not in str(settings.model_dump())
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-from-the-environment")
+    assert load_settings().slack_bot_token.get_secret_value() == "xoxb-from-the-environment"  # type: ignore[union-attr]
+    monkeypatch.setenv("CRM_SECRETS_DIR", str(tmp_path / "nowhere"))
+    with pytest.raises(SettingsError, match=r"CRM_SECRETS_DIR: .* is not a directory"):
+        load_settings()

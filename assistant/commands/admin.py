@@ -14,16 +14,23 @@ from assistant.render.blocks import Message, section, sections
 from db import access
 from db.access_models import ROLES
 
-USER = re.compile(r"^(?:<@([UW][A-Z0-9]+)(?:\|[^>]*)?>|([UW][A-Z0-9]{6,}))$")
-USAGE = ("/crm admin grant @user ROLE | revoke @user | roles | audit [--user @user] [--customer ID] "
+MEMBER = re.compile(r"^(?:<@([UW][A-Z0-9]+)(?:\|[^>]*)?>|<!subteam\^(S[A-Z0-9]+)(?:\|[^>]*)?>|([UWS][A-Z0-9]{6,}))$")
+"""A person (``<@U...>``) or a Slack user group (``<!subteam^S...>``), as Slack sends a mention."""
+USAGE = ("/crm admin grant @user|@group ROLE | revoke @user|@group | roles | audit [--user @user] [--customer ID] "
          "[--since YYYY-MM-DD]")
 
 
+def mention(member_id: str) -> str:
+    """How Slack shows a person or a user group."""
+    return f"<!subteam^{member_id}>" if member_id.startswith("S") else f"<@{member_id}>"
+
+
 def _user(text: str) -> str:
-    match = USER.match(text)
+    match = MEMBER.match(text)
     if match is None:
-        raise UsageError(f"mention the person (type @ and pick them), not {text[:40]!r}\nUsage: {USAGE}")
-    return match.group(1) or match.group(2)
+        raise UsageError(f"mention the person or user group (type @ and pick them), not {text[:40]!r}\n"
+                         f"Usage: {USAGE}")
+    return match.group(1) or match.group(2) or match.group(3)
 
 
 
@@ -79,15 +86,17 @@ def run(request: Request, context: Context) -> Message:
             access.record(session, at=context.now(), user_id=request.user_id, channel_id=request.channel_id,
                           action="role", what=f"grant {role}", detail={"user": user, "before": before})
             session.commit()
-            text = f"<@{user}> is now {role} (was {before or context.default_role + ', the default'})."
+            text = f"{mention(user)} is now {role} (was {before or context.default_role + ', the default'})."
+            if user.startswith("S"):
+                text += " Its members have this role unless one is granted to them personally."
         elif action == "revoke":
             user = _user(parts[1])
             before = access.revoke(session, user)
             access.record(session, at=context.now(), user_id=request.user_id, channel_id=request.channel_id,
                           action="role", what="revoke", detail={"user": user, "before": before})
             session.commit()
-            text = (f"<@{user}> is back to the default role ({context.default_role})." if before
-                    else f"<@{user}> had no role granted; they have the default ({context.default_role}).")
+            text = (f"{mention(user)} is back to the default role ({context.default_role})." if before
+                    else f"{mention(user)} had no role granted; they have the default ({context.default_role}).")
         elif action == "audit":
             user, customer, since = _audit_args(parts[1:])
             entries = access.audit(session, user, customer, since, limit=40)
@@ -99,6 +108,6 @@ def run(request: Request, context: Context) -> Message:
         else:
             granted = access.roles(session)
             configured = [f"• <@{a}>: admin (CRM_ADMINS)" for a in sorted(context.admins)]
-            text = "\n".join(configured + [f"• <@{r.user_id}>: {r.role}" for r in granted]) or "No roles granted."
+            text = "\n".join(configured + [f"• {mention(r.user_id)}: {r.role}" for r in granted]) or "No roles granted."
             text += f"\nEveryone else: {context.default_role}."
     return Message(text=text, blocks=[section(text)])

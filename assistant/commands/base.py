@@ -57,6 +57,8 @@ class Context:
     """The person at the terminal (console or command line): they run this installation, so admin."""
     channel_kind: Callable[[str], str] | None = None
     """A channel's real type (``im``, ``private``, ``public``, ``shared``), where Slack can be asked."""
+    groups_of: Callable[[str], frozenset[str]] | None = None
+    """The Slack user groups a person belongs to (roles granted to a group reach its members)."""
 
     def now(self) -> datetime:
         """The clock as naive UTC, as the store keeps times."""
@@ -66,8 +68,12 @@ class Context:
     def viewer(self, session: Session, request: Request) -> Viewer:
         """Who is asking, with their role, and where the answer will be seen."""
         admins = self.admins | ({self.operator} if self.operator else set())
-        return Viewer(request.user_id, resolve_role(session, request.user_id, frozenset(admins), self.default_role),
-                      request.place)
+        groups_of = self.groups_of
+
+        def groups() -> frozenset[str]:
+            return groups_of(request.user_id) if groups_of else frozenset()
+        return Viewer(request.user_id, resolve_role(session, request.user_id, frozenset(admins), self.default_role,
+                                                    groups), request.place)
 
 
 class UsageError(UserFacingError):

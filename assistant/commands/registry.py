@@ -33,7 +33,7 @@ COMMANDS: dict[str, CommandSpec] = {spec.name: spec for spec in (
                 "/crm model-health", insights.model_health, check=insights.no_arguments),
     CommandSpec("/crm digest", "the weekly (or daily) insight digest: subscribe a channel, list, unsubscribe, "
                 "preview it now", "/crm digest subscribe [#channel] [weekly|daily] [mon 09:00] [TIMEZONE] "
-                "[--segment NAME] [--quiet skip] | list [all] | unsubscribe [#channel] | preview",
+                "[--segment NAME] [--quiet skip] [--allow-shared] | list [all] | unsubscribe [#channel] | preview",
                 digest.run, ("/crm digest preview", "/crm digest list"), digest.check),
     CommandSpec("/crm alert", "alerts after each refresh: a valuable customer's churn risk crossing a threshold "
                 "(to their owner), an unusually large order, a KPI anomaly; never more than N an hour",

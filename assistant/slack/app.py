@@ -30,6 +30,7 @@ from assistant.conversation import interpret
 from assistant.insights import UserFacingError
 from assistant.ratelimit import RateLimiter
 from assistant.render.blocks import Message, actions, button, section
+from assistant.slack.groups import UserGroups
 from assistant.slack.places import ChannelKinds
 
 log = logging.getLogger(__name__)
@@ -149,7 +150,7 @@ def build_app(context: Context, client: WebClient, signing_secret: str, socket_m
     ``limiter`` caps each user's commands, buttons and questions (default: 30 a minute).
     """
     place_of = channel_places(client)
-    context = replace(context, channel_kind=place_of)
+    context = replace(context, channel_kind=place_of, groups_of=context.groups_of or UserGroups(client))
     app = App(client=client, signing_secret=signing_secret, token_verification_enabled=False,
               request_verification_enabled=not socket_mode, logger=log, listener_executor=executor)
 

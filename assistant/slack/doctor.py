@@ -8,7 +8,8 @@ from slack_sdk.errors import SlackApiError
 from assistant.doctor import Check
 
 REQUIRED_SCOPES = ("app_mentions:read", "chat:write", "commands", "im:history", "users:read", "channels:read",
-                   "groups:read", "im:read", "mpim:read", "files:write", "channels:history", "groups:history")
+                   "groups:read", "im:read", "mpim:read", "files:write", "channels:history", "groups:history",
+                   "usergroups:read")
 """The bot scopes of deploy/slack-app-manifest.yml (a test keeps the two in step)."""
 
 

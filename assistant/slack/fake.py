@@ -90,6 +90,7 @@ class FakeSlack:
         self.calls: list[Call] = []
         self.channels: dict[str, Channel] = {}
         self.users: dict[str, dict[str, Any]] = {}
+        self.usergroups: dict[str, dict[str, Any]] = {}
         self._failures: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = {}
         self._lost_replies: dict[str, list[threading.Event | None]] = {}
         self.uploads: dict[str, bytes] = {}
@@ -112,6 +113,10 @@ class FakeSlack:
     def add_user(self, user_id: str, name: str, tz: str = "Europe/London") -> None:
         self.users[user_id] = {"id": user_id, "name": name, "real_name": name.title(), "tz": tz,
                                "is_bot": False, "profile": {"display_name": name}}
+
+    def add_usergroup(self, group_id: str, handle: str, users: set[str]) -> None:
+        self.usergroups[group_id] = {"id": group_id, "team_id": TEAM, "handle": handle, "name": handle.title(),
+                                     "is_usergroup": True, "user_count": len(users), "users": sorted(users)}
 
     def fail_next(self, method: str, status: int = 429, error: str = "ratelimited", retry_after: int = 1) -> None:
         """Make the next call of ``method`` fail as Slack would (429 with Retry-After by default)."""
@@ -379,6 +384,13 @@ class FakeSlack:
     def _api_users_info(self, params: dict[str, Any]) -> dict[str, Any]:
         user = self.users.get(str(params.get("user")))
         return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
+
+    def _api_usergroups_list(self, params: dict[str, Any]) -> dict[str, Any]:
+        if "usergroups:read" not in self.scopes:
+            return {"ok": False, "error": "missing_scope", "needed": "usergroups:read"}
+        with_users = str(params.get("include_users", "")).lower() in ("1", "true")
+        return {"ok": True, "usergroups": [group if with_users else {k: v for k, v in group.items() if k != "users"}
+                                           for group in self.usergroups.values()]}
 
     def _api_conversations_info(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = self.channels.get(str(params.get("channel")))

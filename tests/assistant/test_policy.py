@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 
 import pytest
@@ -121,6 +122,23 @@ def test_only_admins_manage_roles_and_read_the_audit(context: Context) -> None:
             spec, rest = route("/crm", "admin " + bad)
             assert spec.check is not None
             spec.check(rest)
+
+
+def test_roles_granted_to_a_slack_user_group_reach_its_members(context: Context) -> None:
+    memberships = {"U0GROUPIE": frozenset({"S0SALES01", "S0MARKET1"}), "U0LONER01": frozenset()}
+    grouped = replace(context, groups_of=lambda user: memberships.get(user, frozenset()))
+    assert "aggregates only" in _ask(grouped, "U0GROUPIE", "/customer", OTHER)  # no group role yet: viewer
+    said = _ask(grouped, ADMIN, "/crm", "admin grant <!subteam^S0MARKET1|@marketing> marketer")
+    assert "<!subteam^S0MARKET1> is now marketer" in said and "Its members have this role" in said
+    assert mask_email(EMAIL) in _ask(grouped, "U0GROUPIE", "/customer", OTHER)
+    _ask(grouped, ADMIN, "/crm", "admin grant <!subteam^S0SALES01|@sales> manager")  # the most privileged wins
+    assert EMAIL in _ask(grouped, "U0GROUPIE", "/customer", OTHER)
+    _ask(grouped, ADMIN, "/crm", "admin grant <@U0GROUPIE> viewer")  # a personal role wins over the groups'
+    assert "aggregates only" in _ask(grouped, "U0GROUPIE", "/customer", OTHER)
+    assert "aggregates only" in _ask(grouped, "U0LONER01", "/customer", OTHER)
+    roles = _ask(grouped, ADMIN, "/crm", "admin roles")
+    assert "<!subteam^S0SALES01>: manager" in roles and "<!subteam^S0MARKET1>: marketer" in roles
+    assert "back to the default" in _ask(grouped, ADMIN, "/crm", "admin revoke <!subteam^S0SALES01>")
 
 
 def test_masks_keep_only_what_identifies_nothing() -> None:

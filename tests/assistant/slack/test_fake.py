@@ -82,3 +82,17 @@ def test_response_urls_allow_five_uses(fake: FakeSlack) -> None:
         with urllib.request.urlopen(request) as response:
             answers.append(json.loads(response.read())["ok"])
     assert answers == [True] * 5 + [False]
+
+
+def test_user_groups_come_from_slack_and_a_missing_scope_means_no_group_roles() -> None:
+    from assistant.slack.groups import UserGroups
+
+    with FakeSlack() as fake:
+        fake.add_usergroup("S0SALES01", "sales", {"U0ANNA001", "U0BEN0001"})
+        fake.add_usergroup("S0LEADS01", "leads", {"U0ANNA001"})
+        groups = UserGroups(make_client("xoxb-test", fake.url))
+        assert groups("U0ANNA001") == {"S0SALES01", "S0LEADS01"} and groups("U0BEN0001") == {"S0SALES01"}
+        assert groups("U0NOBODY1") == frozenset()
+        assert len(fake.calls_to("usergroups.list")) == 1  # cached
+        fake.scopes.remove("usergroups:read")
+        assert UserGroups(make_client("xoxb-test", fake.url))("U0ANNA001") == frozenset()
