@@ -8,6 +8,7 @@ from assistant import policy
 from assistant.cards import customer_card
 from assistant.commands.base import Context, Request, UsageError
 from assistant.insights import Candidates, find_customer, recommend_view
+from assistant.policy import Viewer
 from assistant.predictions import explain_customer
 from assistant.render import customer as render
 from assistant.render import insights as render_insights
@@ -28,17 +29,17 @@ def check_query(text: str) -> str:
     return query
 
 
-def _refuse_unless_individuals(session: Session, request: Request, context: Context) -> None:
+def _refuse_unless_individuals(session: Session, request: Request, context: Context) -> Viewer:
     """Before looking anyone up: a look-up's errors name people too ("did you mean ...", "matches
     several: ...") and would tell whether a customer exists."""
     me = context.viewer(session, request)
     policy.require_individuals(me, policy.list_level(me), sorted(context.admins))
+    return me
 
 
-def _allowed(session: Session, request: Request, context: Context, customer: Customer, what: str,
+def _allowed(session: Session, request: Request, context: Context, me: Viewer, customer: Customer, what: str,
              fields: tuple[str, ...]) -> str:
     """The disclosure level for this customer here (or a refusal in words); audited."""
-    me = context.viewer(session, request)
     level = policy.customer_level(me, customer.owner)
     policy.require_individuals(me, level, sorted(context.admins))
     access.record(session, at=context.now(), user_id=request.user_id, channel_id=request.channel_id,
@@ -57,11 +58,11 @@ def run(request: Request, context: Context) -> Message:
     """The customer card for an id, e-mail or name fragment (a pick-list when several match)."""
     query = check_query(request.text)
     with context.session_factory() as session:
-        _refuse_unless_individuals(session, request, context)
+        me = _refuse_unless_individuals(session, request, context)
         found = customer_card(session, query)
         if isinstance(found, Candidates):
             return render.candidates(found)
-        level = _allowed(session, request, context, found.customer, "customer card", CARD_FIELDS)
+        level = _allowed(session, request, context, me, found.customer, "customer card", CARD_FIELDS)
         return render.card(found, level)
 
 
@@ -70,9 +71,9 @@ def orders_page(request: Request, context: Context) -> Message:
     ref, _, offset_text = request.text.partition("|")
     offset = int(offset_text) if offset_text.isdigit() else 0
     with context.session_factory() as session:
-        _refuse_unless_individuals(session, request, context)
+        me = _refuse_unless_individuals(session, request, context)
         customer = find_customer(session, ref)
-        _allowed(session, request, context, customer, "orders", ("orders",))
+        _allowed(session, request, context, me, customer, "orders", ("orders",))
         frame = orders.orders_of_customer(session, customer.id, limit=render.ORDERS_PAGE + 1, offset=offset)
         return render.orders_page(customer, frame.head(render.ORDERS_PAGE), offset, len(frame) > render.ORDERS_PAGE)
 
@@ -80,9 +81,9 @@ def orders_page(request: Request, context: Context) -> Message:
 def why(request: Request, context: Context) -> Message:
     """Button "Why?": every factor of every score."""
     with context.session_factory() as session:
-        _refuse_unless_individuals(session, request, context)
+        me = _refuse_unless_individuals(session, request, context)
         found = find_customer(session, request.text)
-        _allowed(session, request, context, found, "why", ("scores", "explanations"))
+        _allowed(session, request, context, me, found, "why", ("scores", "explanations"))
         builder = [m for m in predictions.latest_models(session) if m.run_id is None]
         return render.why(explain_customer(session, found, snapshots.latest_run(session), builder))
 
@@ -91,7 +92,7 @@ def recommend(request: Request, context: Context) -> Message:
     """Button "Recommend" and ``/crm recommend``: products to offer, each with the reason."""
     check_query(request.text)
     with context.session_factory() as session:
-        _refuse_unless_individuals(session, request, context)
+        me = _refuse_unless_individuals(session, request, context)
         view = recommend_view(session, request.text)
-        _allowed(session, request, context, view.customer, "recommendations", ("recommendations",))
+        _allowed(session, request, context, me, view.customer, "recommendations", ("recommendations",))
         return render_insights.recommend(view)
