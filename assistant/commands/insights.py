@@ -151,8 +151,12 @@ def at_risk(request: Request, context: Context) -> Message:
 
 
 def home(request: Request, context: Context) -> Message:
-    """The App Home tab: the accounts the user owns with the most value at stake."""
+    """The App Home tab: the accounts the user owns with the most value at stake (if their role
+    may see individual customers)."""
     try:
+        with context.session_factory() as session:
+            me = context.viewer(session, request)
+            policy.require_individuals(me, policy.list_level(me), sorted(context.admins))
         message = _at_risk(context, None, 10, owner=request.user_id)
     except UserFacingError as exc:
         message = Message(text=str(exc), blocks=[])

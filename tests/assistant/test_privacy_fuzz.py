@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from assistant.commands.answer import answer
 from assistant.commands.base import Context, Request
+from assistant.commands.insights import home
 from assistant.commands.registry import BUTTONS, COMMANDS, route
 from assistant.insights import UserFacingError
 from assistant.refresh import RefreshSummary
@@ -216,6 +217,9 @@ def test_every_command_as_every_role_in_every_place_follows_the_table(probed: Co
                     assert bool(named) == may_see_individuals(role, place), (role, place, asked)
                 if command == "/crm" and sub == "admin":
                     assert ("needs the admin role" in shown) == (role != "admin"), (role, place, asked)
+        home_tab = answer(home, Request(USERS[role], "", ""), probed)
+        check_reply(home_tab, role, "ephemeral", "")
+        assert bool(NAME.search(json.dumps(home_tab.blocks))) == (role == "rep"), role  # the rep owns a tenth
         for action, value in (("customer.orders", "12347|0"), ("customer.why", "12347"), ("crm.atrisk", "")):
             message = answer(BUTTONS[action], Request(USERS[role], "C0SOMEWHERE", value, place=place), probed)
             check_reply(message, role, place, "")
