@@ -40,7 +40,13 @@ from assistant.logs import configure_logging
 from assistant.predictions import explain_view, model_health, train_target
 from assistant.probes import Probes, start_probes
 from assistant.ratelimit import RateLimiter
-from assistant.refresh import NothingToAnalyse, RefreshBusy, RefreshParams, run_refresh_exclusive
+from assistant.refresh import (
+    REFRESH_LOCK,
+    NothingToAnalyse,
+    RefreshBusy,
+    RefreshParams,
+    run_refresh_exclusive,
+)
 from assistant.render.digest import digest_message
 from assistant.scheduler import ScheduledRefresh, make_scheduler
 from assistant.settings import Settings, SettingsError, admin_ids, load_settings
@@ -50,7 +56,7 @@ from assistant.slack.console import render as render_reply
 from assistant.slack.doctor import slack_checks
 from assistant.slack.poster import SlackPoster
 from assistant.slack.server import create_http_server, socket_mode_handler
-from db import access, digests, erasure, migrate
+from db import access, digests, erasure, locks, migrate
 from db.engine import DatabaseUrlError, make_engine, make_session_factory
 from db.importers import FORMATS, ImportFileError, ImportOptions, ImportReport, import_file
 from db.sample import ONLINE_RETAIL_SAMPLE
@@ -451,7 +457,13 @@ def customer_erase(customer: Annotated[str, typer.Argument(help="The customer's 
         _subject_request(lambda: erasure.export_customer(session, customer, _utcnow()), customer)
         if not yes and not typer.confirm(f"Erase customer {customer} for good (this cannot be undone)?"):
             raise UserError("nothing erased")
-        done = _subject_request(lambda: erasure.erase_customer(session, customer, CLI_USER, _utcnow()), customer)
+        try:  # not while a refresh writes scores: it would fail on the missing customer, or score them again
+            with locks.held(session.get_bind(), REFRESH_LOCK, locks.process_name(), _utcnow(), timedelta(minutes=10)):
+                done = _subject_request(lambda: erasure.erase_customer(session, customer, CLI_USER, _utcnow()),
+                                        customer)
+        except locks.LockHeld as exc:
+            raise UserError(f"nothing erased: a refresh {str(exc).split(' is ', 1)[1]}; erase when it has "
+                            "finished") from None
         scrubbed, missing = erasure.scrub_reject_files(erasure.reject_files(session), customer)
     counts = ", ".join(f"{n:,} {what.replace('_', ' ')}" for what, n in done.removed.items())
     console.print(f"Erased customer {customer}: {counts}; {scrubbed:,} rows removed from import reject files. "

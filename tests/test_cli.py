@@ -186,6 +186,13 @@ def test_customer_export_and_erase_from_the_command_line(tmp_path: Path) -> None
     refused = subprocess.run([CRM_BOT, "customer", "erase", "12347"], input="n\n", cwd=tmp_path, text=True,
                              capture_output=True, env={**os.environ, **env}, timeout=60, check=False)
     assert refused.returncode == 2 and "nothing erased" in refused.stderr
+    engine = make_engine(env["DATABASE_URL"])
+    locks.acquire(engine, "analytics-refresh", "worker-7:42", datetime.now(UTC).replace(tzinfo=None),
+                  timedelta(hours=1))
+    busy = crm_bot("customer", "erase", "12347", "--yes", cwd=tmp_path, env=env)
+    assert busy.returncode == 2 and "nothing erased: a refresh already running on worker-7:42" in busy.stderr
+    locks.release(engine, "analytics-refresh", "worker-7:42")
+    engine.dispose()
     erased = crm_bot("customer", "erase", "12347", "--yes", cwd=tmp_path, env=env)
     assert erased.returncode == 0 and "Erased customer 12347" in erased.stdout and "erased:" in erased.stdout
     again = crm_bot("customer", "erase", "12347", "--yes", cwd=tmp_path, env=env)

@@ -106,8 +106,6 @@ def import_customer_file(engine: Engine, path: Path, options: ImportOptions, pro
         return report
     report.run_id = start_run(engine, "customers", path, facts.sha256, clock)
     extra_names = [h for i, h in enumerate(facts.header) if i not in positions.values()]
-    with engine.connect() as connection:
-        erased = ErasedIds.load(connection)
     rejects = RejectWriter(options.reject_dir / f"{path.name.split('.')[0]}.run{report.run_id}.rejects.csv",
                            [spec.name for spec in CUSTOMER_COLUMNS] + extra_names)
     estimated_rows = max(facts.line_count - 1, 0)
@@ -115,6 +113,8 @@ def import_customer_file(engine: Engine, path: Path, options: ImportOptions, pro
         for chunk in read_chunks(path, facts, options.encoding, positions, CUSTOMER_COLUMNS, options.batch_rows,
                                  keep_extra=True):
             frame = chunk.frame
+            with engine.connect() as connection:  # per batch: an erasure during a long import holds from the next
+                erased = ErasedIds.load(connection)
             rejected = [Rejection(line, "malformed_row", why, fields) for line, why, fields in chunk.malformed]
             ids = normalise_identifier(frame["customer_id"])
             created = parse_datetime(frame["created_at"], options.date_format)

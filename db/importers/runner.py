@@ -168,8 +168,6 @@ def import_order_file(engine: Engine, path: Path, fmt: OrderFormat, options: Imp
     rejects = RejectWriter(options.reject_dir / f"{stem}.run{report.run_id}.rejects.csv",
                            [spec.name for spec in fmt.columns])
     cache = IdCache()
-    with engine.connect() as connection:
-        erased = ErasedIds.load(connection)
     seen = pd.Series(dtype="int64")
     estimated_rows = max(facts.line_count - 1, 0)
     first = True
@@ -180,9 +178,10 @@ def import_order_file(engine: Engine, path: Path, fmt: OrderFormat, options: Imp
                 _check_dates_readable(prepared, chunk.frame["date"], options)
                 first = False
             lines = prepared.accepted
-            erased_lines = _forget_erased(lines, erased)
-            seen = _assign_occurrence(lines, seen)
             with engine.begin() as connection:
+                # Read per batch, in its transaction: an erasure while a long import runs holds from the next batch.
+                erased_lines = _forget_erased(lines, ErasedIds.load(connection))
+                seen = _assign_occurrence(lines, seen)
                 outcome = write_order_lines(connection, lines, cache, report.run_id)
                 conflicts = set(outcome.conflicts)
                 batch_rejects = prepared.rejected + [
