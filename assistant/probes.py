@@ -86,7 +86,7 @@ class Probes:
         return [data]
 
 
-def start_probes(probes: Probes, port: int, host: str = "0.0.0.0") -> Any:
+def start_probes(probes: Probes, port: int, host: str = "0.0.0.0") -> Any:  # noqa: S104 (kubelet probes from outside)
     """Serve the probes on a background thread; returns the server (``effective_port``, ``close()``)."""
     server = create_server(probes, host=host, port=port, threads=2, ident="crm-bot-probes")
     threading.Thread(target=server.run, daemon=True, name="crm-bot-probes").start()

@@ -22,17 +22,26 @@ KEY_NAME = "erasure"
 PSEUDONYM_PREFIX = "erased:"
 
 
-def store_key(session: Session, now: datetime | None) -> bytes | None:
-    """The store's erasure key; created (once, race-safe) when ``now`` is given."""
+def store_key(session: Session) -> bytes | None:
+    """The store's erasure key (``None`` until the first erasure)."""
     value = session.scalar(select(StoreKey.value).where(StoreKey.name == KEY_NAME))
-    if value is None and now is not None:
-        try:
-            with session.begin_nested():
-                session.add(StoreKey(name=KEY_NAME, value=secrets.token_hex(32), created_at=now))
-        except IntegrityError:
-            pass  # another process created it first: use theirs
-        value = session.scalar(select(StoreKey.value).where(StoreKey.name == KEY_NAME))
     return bytes.fromhex(value) if value is not None else None
+
+
+def ensure_store_key(session: Session, now: datetime) -> bytes:
+    """The store's erasure key, created on first use (race-safe: a concurrent creator's key wins)."""
+    key = store_key(session)
+    if key is not None:
+        return key
+    try:
+        with session.begin_nested():
+            session.add(StoreKey(name=KEY_NAME, value=secrets.token_hex(32), created_at=now))
+    except IntegrityError:
+        pass  # another process created it first: use theirs
+    key = store_key(session)
+    if key is None:
+        raise RuntimeError("the erasure key could not be created")
+    return key
 
 
 def id_hash(key: bytes, external_id: str) -> str:
@@ -70,7 +79,7 @@ class ErasedIds:
 
 def erased_at(session: Session, external_id: str) -> datetime | None:
     """When the customer with this id was erased (``None``: never)."""
-    key = store_key(session, None)
+    key = store_key(session)
     if key is None:
         return None
     return session.scalar(select(ErasedCustomer.erased_at).where(ErasedCustomer.id_hash == id_hash(key, external_id)))
@@ -78,5 +87,5 @@ def erased_at(session: Session, external_id: str) -> datetime | None:
 
 def audit_refs(session: Session, external_id: str) -> list[str]:
     """The ids the audit log may know this customer by: the id, and the pseudonym once erased."""
-    key = store_key(session, None)
+    key = store_key(session)
     return [external_id] + ([pseudonym(id_hash(key, external_id))] if key is not None else [])

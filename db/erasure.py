@@ -174,8 +174,7 @@ class Erasure:
 def erase_customer(session: Session, external_id: str, by: str, now: datetime) -> Erasure:
     """Erase the customer (see the module docstring), in one transaction; audited."""
     customer = _customer(session, external_id)
-    key = erased.store_key(session, now)
-    assert key is not None  # created above
+    key = erased.ensure_store_key(session, now)
     hashed = erased.id_hash(key, customer.external_id)
     alias = erased.pseudonym(hashed)
     removed: dict[str, int] = {}

@@ -179,9 +179,9 @@ def test_erase_removes_the_person_and_everything_derived_keeping_the_figures(pre
 
 def test_the_erasure_key_is_created_once_and_hashes_are_keyed(engine: Engine) -> None:
     with Session(engine) as session:
-        assert erased.store_key(session, None) is None  # nothing erased yet: no key, no list
-        key = erased.store_key(session, NOW)
+        assert erased.store_key(session) is None  # nothing erased yet: no key, no list
+        key = erased.ensure_store_key(session, NOW)
         session.commit()
-        assert erased.store_key(session, NOW) == key and len(key) == 32
+        assert erased.ensure_store_key(session, NOW) == key == erased.store_key(session) and len(key) == 32
     assert erased.id_hash(key, SUBJECT) != erased.id_hash(b"another store" * 3, SUBJECT)
     assert erased.pseudonym(erased.id_hash(key, SUBJECT)).startswith("erased:")
