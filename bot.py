@@ -471,8 +471,11 @@ def customer_erase(customer: Annotated[str, typer.Argument(help="The customer's 
     if missing:
         console.print("Reject files recorded by imports but not on this machine (check them by hand): "
                       + ", ".join(missing), highlight=False)
-    console.print("Messages already posted in Slack are not in the store: delete them in Slack if they name "
-                  "this customer.", highlight=False)
+    if done.slack_messages:
+        console.print("Alerts that named them were posted in Slack; delete them there: " + ", ".join(
+            f"{target} at ts {ts}" for target, ts in done.slack_messages), highlight=False)
+    console.print("Other messages already posted in Slack (digests in private channels, answers) are not in the "
+                  "store: delete them in Slack if they name this customer.", highlight=False)
 
 
 def _subject_request(action: Callable[[], T], customer: str) -> T:

@@ -169,6 +169,8 @@ class Erasure:
 
     pseudonym: str
     removed: dict[str, int] = field(default_factory=dict)
+    slack_messages: list[tuple[str, str]] = field(default_factory=list)
+    """(channel or user, ts) of alerts posted in Slack that named them: Slack's to delete, not the store's."""
 
 
 def erase_customer(session: Session, external_id: str, by: str, now: datetime) -> Erasure:
@@ -183,6 +185,9 @@ def erase_customer(session: Session, external_id: str, by: str, now: datetime) -
         removed[name] = int(result.rowcount or 0)
 
     alert_ids = _alert_ids(session, customer)
+    posted = [(target, ts) for target, ts in session.execute(
+        select(AlertDelivery.target, AlertDelivery.message_ts)
+        .where(AlertDelivery.id.in_(alert_ids), AlertDelivery.message_ts.is_not(None))).all()]
     for table, name in ((CustomerScore, "segment_scores"), (CustomerLifetime, "lifetime_values"),
                         (CustomerPrediction, "predictions"), (Recommendation, "recommendations")):
         count(name, session.execute(delete(table).where(table.customer_id == customer.id)))
@@ -202,7 +207,7 @@ def erase_customer(session: Session, external_id: str, by: str, now: datetime) -
     session.add(AuditEntry(at=now, user_id=by[:32], channel_id="cli", action="erasure", what="customer erased",
                            customer_ref=alias, detail={"removed": removed}))
     session.commit()
-    return Erasure(alias, removed)
+    return Erasure(alias, removed, posted)
 
 
 def scrub_reject_files(paths: Iterable[str], external_id: str) -> tuple[int, list[str]]:

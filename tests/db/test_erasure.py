@@ -67,9 +67,9 @@ def prepared(engine: Engine, tmp_path: Path) -> tuple[Engine, Path]:
         rule = AlertRule(kind="churn_risk", threshold=0.5, target="owner", created_by="U0ADMIN99", created_at=NOW)
         session.add(rule)
         session.flush()
-        for subject in (f"churn:run{run_id}:{SUBJECT}", f"order:{order}", f"churn:run{run_id}:12347"):
+        for n, subject in enumerate((f"churn:run{run_id}:{SUBJECT}", f"order:{order}", f"churn:run{run_id}:12347")):
             session.add(AlertDelivery(rule_id=rule.id, subject=subject, target=OWNER, status="posted",
-                                      text=f"about {subject}", created_at=NOW))
+                                      text=f"about {subject}", created_at=NOW, message_ts=f"1700000000.000{n + 1}00"))
         access.record(session, at=NOW, user_id=OWNER, channel_id="D0REPONE1", action="disclosure", what="card",
                       customer_ref=SUBJECT, detail={"fields": ["email"], "level": "full"})
         access.record(session, at=NOW, user_id="crm-bot", channel_id=OWNER, action="alert",
@@ -136,6 +136,7 @@ def test_erase_removes_the_person_and_everything_derived_keeping_the_figures(pre
         assert _texts_mentioning(session, (SUBJECT, EMAIL, NAME))  # the oracle sees them before
         done = erasure.erase_customer(session, SUBJECT, "cli", NOW)
     assert done.removed["customer"] == 1 and done.removed["alerts"] == 2
+    assert sorted(done.slack_messages) == [(OWNER, "1700000000.000100"), (OWNER, "1700000000.000200")]
     assert done.removed["segment_scores"] >= 1 and done.removed["predictions"] >= 1
     assert done.removed["recommendations"] >= 1 and done.removed["lifetime_values"] >= 1
     assert done.removed["audit_entries_pseudonymised"] == 2
