@@ -181,19 +181,13 @@ def test_fuzzed_input_never_discloses_beyond_the_policy(probed: Context, role: s
     _fuzz(probed, role, place, prefix, typed, button)
 
 
-@pytest.fixture
-def asked_for_the_full_run(request: pytest.FixtureRequest) -> None:
-    """The 10,000-input run takes a minute or two: only when the slow tests are selected."""
-    if "slow" not in (request.config.option.markexpr or "") or "not slow" in request.config.option.markexpr:
-        pytest.skip("the 10,000-input fuzz runs with `pytest -m slow`; CI runs the 1,000-input one above")
-
-
 @pytest.mark.slow
+@pytest.mark.fuzz_full  # deselected by default (pyproject addopts); `pytest -m slow` runs it
 @settings(max_examples=10_000, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(**INPUTS)
-def test_ten_thousand_fuzzed_inputs_never_disclose_beyond_the_policy(asked_for_the_full_run: None, probed: Context,
-                                                                     role: str, place: str, prefix: str, typed: str,
+def test_ten_thousand_fuzzed_inputs_never_disclose_beyond_the_policy(probed: Context, role: str, place: str,
+                                                                     prefix: str, typed: str,
                                                                      button: str | None) -> None:
     _fuzz(probed, role, place, prefix, typed, button)
 
