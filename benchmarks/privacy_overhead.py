@@ -4,7 +4,7 @@
 
 Times the same cards for random scored customers twice: built and rendered directly, and through
 the command runner as Slack calls it (``answer``: role from the store, policy, an audit entry for
-the disclosure and one for the command).  Prints p50/p95 of both and of the difference.
+the disclosure and one for the command, in one commit).  Prints p50/p95 of both and of the difference.
 ``--role-via group``: the asker's role comes from a Slack user group (the longest way to a role:
 no personal role, then the groups' roles); it is granted for the run and revoked afterwards.
 """

@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -24,6 +25,9 @@ class Request:
     text: str = ""
     place: str = "ephemeral"
     """Where the answer is seen: ``ephemeral`` (only the asker), ``im``, ``private``, ``public``, ``shared``."""
+    disclosures: list[dict[str, Any]] = field(default_factory=list, compare=False, repr=False)
+    """Whose data the answer shows (``what``, ``customer_ref``, ``detail``), for the audit log: ``answer``
+    records them with the command in one transaction before anything is shown."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "text", clean_text(self.text))

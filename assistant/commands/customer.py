@@ -13,7 +13,7 @@ from assistant.predictions import explain_customer
 from assistant.render import customer as render
 from assistant.render import insights as render_insights
 from assistant.render.blocks import Message
-from db import access, orders, predictions, snapshots
+from db import orders, predictions, snapshots
 from db.models import Customer
 
 MAX_QUERY = 200
@@ -37,15 +37,15 @@ def _refuse_unless_individuals(session: Session, request: Request, context: Cont
     return me
 
 
-def _allowed(session: Session, request: Request, context: Context, me: Viewer, customer: Customer, what: str,
+def _allowed(request: Request, context: Context, me: Viewer, customer: Customer, what: str,
              fields: tuple[str, ...]) -> str:
-    """The disclosure level for this customer here (or a refusal in words); audited."""
+    """The disclosure level for this customer here (or a refusal in words); owed to the audit log
+    (``answer`` records it with the command before the answer is shown)."""
     level = policy.customer_level(me, customer.owner)
     policy.require_individuals(me, level, sorted(context.admins))
-    access.record(session, at=context.now(), user_id=request.user_id, channel_id=request.channel_id,
-                  action="disclosure", what=what, customer_ref=customer.external_id,
-                  detail={"fields": list(fields), "level": level, "role": me.role, "place": me.place})
-    session.commit()
+    request.disclosures.append({"what": what, "customer_ref": customer.external_id,
+                                "detail": {"fields": list(fields), "level": level, "role": me.role,
+                                           "place": me.place}})
     return level
 
 
@@ -62,7 +62,7 @@ def run(request: Request, context: Context) -> Message:
         found = customer_card(session, query)
         if isinstance(found, Candidates):
             return render.candidates(found)
-        level = _allowed(session, request, context, me, found.customer, "customer card", CARD_FIELDS)
+        level = _allowed(request, context, me, found.customer, "customer card", CARD_FIELDS)
         return render.card(found, level)
 
 
@@ -73,7 +73,7 @@ def orders_page(request: Request, context: Context) -> Message:
     with context.session_factory() as session:
         me = _refuse_unless_individuals(session, request, context)
         customer = find_customer(session, ref)
-        _allowed(session, request, context, me, customer, "orders", ("orders",))
+        _allowed(request, context, me, customer, "orders", ("orders",))
         frame = orders.orders_of_customer(session, customer.id, limit=render.ORDERS_PAGE + 1, offset=offset)
         return render.orders_page(customer, frame.head(render.ORDERS_PAGE), offset, len(frame) > render.ORDERS_PAGE)
 
@@ -83,7 +83,7 @@ def why(request: Request, context: Context) -> Message:
     with context.session_factory() as session:
         me = _refuse_unless_individuals(session, request, context)
         found = find_customer(session, request.text)
-        _allowed(session, request, context, me, found, "why", ("scores", "explanations"))
+        _allowed(request, context, me, found, "why", ("scores", "explanations"))
         builder = [m for m in predictions.latest_models(session) if m.run_id is None]
         return render.why(explain_customer(session, found, snapshots.latest_run(session), builder))
 
@@ -94,5 +94,5 @@ def recommend(request: Request, context: Context) -> Message:
     with context.session_factory() as session:
         me = _refuse_unless_individuals(session, request, context)
         view = recommend_view(session, request.text)
-        _allowed(session, request, context, me, view.customer, "recommendations", ("recommendations",))
+        _allowed(request, context, me, view.customer, "recommendations", ("recommendations",))
         return render_insights.recommend(view)

@@ -105,6 +105,35 @@ def test_disclosures_and_commands_are_audited_without_what_was_typed(context: Co
     assert all(OWNED not in str(e.detail) and OTHER not in str(e.detail) for e in entries if e.action == "command")
 
 
+REFUSE_AUDIT = {
+    "sqlite": ["CREATE TRIGGER audit_full BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit log full'); END"],
+    "postgresql": ["CREATE FUNCTION audit_full() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'audit log full'; END $$ "
+                   "LANGUAGE plpgsql", "CREATE TRIGGER audit_full BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE "
+                   "FUNCTION audit_full()"],
+}
+ALLOW_AUDIT = {"sqlite": ["DROP TRIGGER audit_full"],
+               "postgresql": ["DROP TRIGGER audit_full ON audit_log", "DROP FUNCTION audit_full()"]}
+
+
+def test_an_answer_that_cannot_be_put_on_record_is_not_shown(context: Context) -> None:
+    with context.session_factory() as session:
+        engine = session.get_bind()
+    dialect = engine.dialect.name
+    with engine.begin() as connection:  # the database itself refuses audit entries (a full disk, a revoked grant)
+        for statement in REFUSE_AUDIT[dialect]:
+            connection.exec_driver_sql(statement)
+    try:
+        card = _ask(context, ADMIN, "/customer", OWNED)
+        assert "could not be recorded in the audit log, so it is not shown" in card
+        assert "Customer " + OWNED not in card and EMAIL not in card
+        assert "/crm help" in _ask(context, ADMIN, "/crm", "help")  # disclosing nobody, it is still answered
+    finally:
+        with engine.begin() as connection:
+            for statement in ALLOW_AUDIT[dialect]:
+                connection.exec_driver_sql(statement)
+    assert "Customer " + OWNED in _ask(context, ADMIN, "/customer", OWNED)
+
+
 def test_only_admins_manage_roles_and_read_the_audit(context: Context) -> None:
     refused = _ask(context, MANAGER, "/crm", f"admin grant <@{VIEWER}|vic> rep")
     assert "needs the admin role" in refused and f"<@{ADMIN}>" in refused
