@@ -69,7 +69,7 @@ import_app = typer.Typer(help="Load CSV exports into the store (idempotent: re-r
 db_app = typer.Typer(help="Database schema: upgrade, check, current.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
 app.add_typer(db_app, name="db")
-admin_app = typer.Typer(help="Roles of Slack users (the person at the terminal acts as an admin).",
+admin_app = typer.Typer(help="Roles of Slack users and user groups (the person at the terminal acts as an admin).",
                         no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
 digest_app = typer.Typer(help="Insight digests: subscribe channels, list, run what is due, or print one.",
@@ -403,14 +403,14 @@ CLI_USER = "cli"
 
 
 @admin_app.command("grant")
-def admin_grant(user: Annotated[str, typer.Argument(help="Slack member id, e.g. U0123ABCD.")],
+def admin_grant(user: Annotated[str, typer.Argument(help="Slack member id (U0123ABCD) or user group id (S0123ABCD).")],
                 role: Annotated[str, typer.Argument(help="admin, manager, rep, marketer or viewer.")]) -> None:
     """Give a Slack user a role."""
     _admin_command(f"grant {shlex.quote(user)} {shlex.quote(role)}")
 
 
 @admin_app.command("revoke")
-def admin_revoke(user: Annotated[str, typer.Argument(help="Slack member id.")]) -> None:
+def admin_revoke(user: Annotated[str, typer.Argument(help="Slack member id or user group id.")]) -> None:
     """Take a user's role away (back to CRM_DEFAULT_ROLE)."""
     _admin_command(f"revoke {shlex.quote(user)}")
 
