@@ -454,7 +454,7 @@ def customer_erase(customer: Annotated[str, typer.Argument(help="The customer's 
                    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False) -> None:
     """Erase a customer: personal data and everything derived about them; figures stay, anonymised."""
     with _store_session() as session:
-        _subject_request(lambda: erasure.export_customer(session, customer, _utcnow()), customer)
+        _subject_request(lambda: erasure.subject(session, customer), customer)  # known, before asking
         if not yes and not typer.confirm(f"Erase customer {customer} for good (this cannot be undone)?"):
             raise UserError("nothing erased")
         try:  # not while a refresh writes scores: it would fail on the missing customer, or score them again

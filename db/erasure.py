@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from db import erased
+from db import access, erased
 from db.access_models import AuditEntry, ErasedCustomer
 from db.digest_models import AlertDelivery, AlertRule
 from db.importers.normalise import SPREADSHEET_FLOAT_ID
@@ -61,7 +61,8 @@ class AlreadyErased(LookupError):
         self.erased_at = erased_at
 
 
-def _customer(session: Session, external_id: str) -> Customer:
+def subject(session: Session, external_id: str) -> Customer:
+    """The customer a request is about, by exact id; ``AlreadyErased`` or ``CustomerNotFound`` otherwise."""
     customer = session.scalar(select(Customer).where(Customer.external_id == external_id))
     if customer is not None:
         return customer
@@ -81,7 +82,7 @@ def _money(micros: int | None) -> str:
 
 def export_customer(session: Session, external_id: str, now: datetime) -> dict[str, Any]:
     """Everything held about the customer, JSON-ready (money as exact decimal strings)."""
-    customer = _customer(session, external_id)
+    customer = subject(session, external_id)
     run_as_of = dict(session.execute(select(AnalyticsRun.id, AnalyticsRun.as_of)).all())
     imported = session.get(ImportRun, customer.import_run_id) if customer.import_run_id else None
     return {
@@ -175,7 +176,7 @@ class Erasure:
 
 def erase_customer(session: Session, external_id: str, by: str, now: datetime) -> Erasure:
     """Erase the customer (see the module docstring), in one transaction; audited."""
-    customer = _customer(session, external_id)
+    customer = subject(session, external_id)
     key = erased.ensure_store_key(session, now)
     hashed = erased.id_hash(key, customer.external_id)
     alias = erased.pseudonym(hashed)
@@ -204,8 +205,8 @@ def erase_customer(session: Session, external_id: str, by: str, now: datetime) -
     session.delete(customer)
     removed["customer"] = 1
     session.add(ErasedCustomer(id_hash=hashed, erased_at=now, erased_by=by[:64], removed=removed))
-    session.add(AuditEntry(at=now, user_id=by[:32], channel_id="cli", action="erasure", what="customer erased",
-                           customer_ref=alias, detail={"removed": removed}))
+    access.record(session, at=now, user_id=by, channel_id="cli", action="erasure", what="customer erased",
+                  customer_ref=alias, detail={"removed": removed})
     session.commit()
     return Erasure(alias, removed, posted)
 

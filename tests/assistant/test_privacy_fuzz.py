@@ -115,6 +115,11 @@ def probed(refreshed: tuple[Engine, RefreshSummary, RefreshSummary]) -> Iterator
         session.commit()
 
 
+def _engine(context: Context) -> Engine:
+    with context.session_factory() as session:
+        return session.get_bind()  # type: ignore[return-value]
+
+
 def _reset_roles(engine: Engine) -> None:
     with Session(engine) as session:
         session.execute(delete(UserRole))
@@ -164,7 +169,7 @@ def _fuzz(context: Context, role: str, place: str, prefix: str, typed: str, butt
     check_reply(message, role, place, typed)
     event("reply names a customer" if NAME.search(message.text + json.dumps(message.blocks)) else "reply names nobody")
     if prefix.startswith("admin") and role == "admin":
-        _reset_roles(context.session_factory().get_bind())  # an admin's fuzzed grant must not skew later examples
+        _reset_roles(_engine(context))  # an admin's fuzzed grant must not skew later examples
 
 
 INPUTS = dict(role=st.sampled_from(sorted(USERS)), place=st.sampled_from(PLACES),
@@ -243,7 +248,7 @@ def _store_counts(engine: Engine) -> tuple[int, ...]:
 
 def test_injection_strings_through_every_command_leave_the_store_as_it_was(probed: Context) -> None:
     assert set(TEMPLATES) == set(COMMANDS), "every command needs its injection templates"
-    engine = probed.session_factory().get_bind()
+    engine = _engine(probed)
     before = _store_counts(engine)
     for name, templates in TEMPLATES.items():
         command, _, sub = name.partition(" ")
