@@ -51,8 +51,9 @@ def score_builder(result: BuilderResult, customers: pd.DataFrame) -> tuple[pd.Da
     factors, sentences, counterfactuals = [], [], []
     for i in range(len(x)):
         row = parts.values[i]
-        for_, against = top_factors(row, result.features,
-                                    lambda j, i=i: _phrase(result.features[j], records[i][result.features[j]]))
+        def phrase(j: int, i: int = i) -> str:
+            return _phrase(result.features[j], records[i][result.features[j]])
+        for_, against = top_factors(row, result.features, phrase)
         factors.append(factors_json([*for_, *against], float(row.sum())))
         p = float(probability[i])
         sentences.append(reasons_sentence(f"{chance_words(p)} of {result.target} ({probability_words(p)})",

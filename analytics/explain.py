@@ -20,9 +20,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from sklearn.calibration import CalibratedClassifierCV
+from sklearn.isotonic import IsotonicRegression
 from sklearn.pipeline import Pipeline
 
 EXACT_TREE_LIMIT = 5_000
@@ -40,7 +42,7 @@ class Contributions:
     method: str
 
 
-def _parts(model: CalibratedClassifierCV) -> tuple[Pipeline, object]:
+def _parts(model: CalibratedClassifierCV) -> tuple[Pipeline, IsotonicRegression]:
     if model.ensemble or len(model.calibrated_classifiers_) != 1:
         raise ValueError("explanations need CalibratedClassifierCV(ensemble=False): one estimator, one calibrator")
     fitted = model.calibrated_classifiers_[0]
@@ -140,7 +142,8 @@ def top_factors(row_values: np.ndarray, features: list[str], phrase_of: Callable
     """
     total = float(np.abs(row_values).sum()) or 1.0
     order = np.argsort(-np.abs(row_values))
-    for_, against = [], []
+    for_: list[Factor] = []
+    against: list[Factor] = []
     for j in order:
         value = float(row_values[j])
         if abs(value) / total < minimum_share:
@@ -165,7 +168,7 @@ def factors_json(shown: list[Factor], row_total: float) -> str:
     return json.dumps(items, separators=(",", ":"))
 
 
-def stored_factors(value: str | list[dict[str, object]]) -> list[dict[str, object]]:
+def stored_factors(value: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Factors as stored (JSON text) or as read back from the database (a list)."""
     return json.loads(value) if isinstance(value, str) else value
 

@@ -130,8 +130,9 @@ def score_and_explain(fitted: FittedPropensity, features: pd.DataFrame, as_of: d
     factors, sentences, counterfactuals = [], [], []
     for i in range(len(x)):
         row = grouped[i]
-        for_, against = top_factors(row, groups, lambda j, i=i: group_phrase(
-            groups[j], {n: float(columns[n][i]) for n in REASON_GROUPS[groups[j]]}, as_of))
+        def phrase(j: int, i: int = i) -> str:
+            return group_phrase(groups[j], {n: float(columns[n][i]) for n in REASON_GROUPS[groups[j]]}, as_of)
+        for_, against = top_factors(row, groups, phrase)
         factors.append(factors_json([*for_, *against], float(row.sum())))
         sentences.append(sentence(float(probability[i]), horizon_days, for_, against))
         gain = float(what_if[i] - probability[i])

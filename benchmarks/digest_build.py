@@ -19,9 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy.orm import Session
 
-from assistant.digest import build_digest
 from assistant.render.chart import trend_chart
 from assistant.render.digest import digest_message
+from assistant.views.digest import build_digest
 from db.engine import make_engine
 
 

@@ -25,11 +25,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sampling import percentile, scored_customers
 from sqlalchemy.orm import Session, sessionmaker
 
-from assistant.cards import customer_card
 from assistant.commands.answer import answer
 from assistant.commands.base import Context, Request
 from assistant.commands.registry import COMMANDS
 from assistant.render.customer import card
+from assistant.views.cards import customer_card
 from db import access
 from db.engine import make_engine
 

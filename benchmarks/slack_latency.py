@@ -56,7 +56,6 @@ def _peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, default=20)

@@ -13,6 +13,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from db.bulk import rows_affected
 from db.digest_models import AlertDelivery, AlertRule
 
 
@@ -39,7 +40,7 @@ def remove_rule(session: Session, rule_id: int) -> bool:
     result = session.execute(update(AlertRule).where(AlertRule.id == rule_id, AlertRule.active.is_(True))
                              .values(active=False))
     session.commit()
-    return bool(result.rowcount)
+    return rows_affected(result) > 0
 
 
 def claim_alert(session: Session, rule_id: int, subject: str, target: str, text: str, now: datetime) -> int | None:
@@ -74,4 +75,4 @@ def abandon_stale_claims(session: Session, older_than: datetime) -> int:
                                                          AlertDelivery.created_at < older_than)
                              .values(status="failed"))
     session.commit()
-    return int(result.rowcount or 0)
+    return rows_affected(result)

@@ -14,9 +14,9 @@ rows were new.  Table and column names come from the models, never from user inp
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, CursorResult, Result, Table
 
 
 def insert_new_rows(connection: Connection, table: Table, columns: Sequence[str],
@@ -35,6 +35,8 @@ def insert_new_rows(connection: Connection, table: Table, columns: Sequence[str]
     if connection.dialect.name == "postgresql":
         return _copy_then_insert(dbapi, table.name, column_list, rows)
     placeholders = ", ".join("?" for _ in columns)
+    if dbapi is None:
+        raise RuntimeError("the SQLite connection has no DBAPI connection (it was closed)")
     cursor = dbapi.cursor()
     try:
         # Names come from the models' metadata, never from input; the values are bound.
@@ -58,3 +60,19 @@ def _copy_then_insert(dbapi: Any, table_name: str, column_list: str, rows: Seque
         cursor.execute(f'INSERT INTO "{table_name}" ({column_list}) SELECT {column_list} FROM "{staging}" '  # noqa: S608
                        "ON CONFLICT DO NOTHING")
         return int(cursor.rowcount)
+
+
+def new_id(result: CursorResult[Any]) -> int:
+    """The primary key of the one row an INSERT added."""
+    key = result.inserted_primary_key
+    if key is None:
+        raise RuntimeError("the INSERT returned no primary key")
+    return int(key[0])
+
+
+def rows_affected(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE run through ``Session.execute`` changed.
+
+    ``Session.execute`` is typed as returning any ``Result``; for DML it is a ``CursorResult``.
+    """
+    return int(cast(CursorResult[Any], result).rowcount or 0)

@@ -6,8 +6,8 @@ import pandas as pd
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
-from db.importers.normalise import normalise_country
 from db.models import Customer
+from db.normalise import normalise_country
 
 
 def by_external_id(session: Session, external_id: str) -> Customer | None:

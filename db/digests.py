@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from db.bulk import rows_affected
 from db.digest_models import DigestDelivery, DigestSubscription
 
 SessionFactory = Callable[[], Session]
@@ -53,7 +54,7 @@ def unsubscribe(session: Session, channel_id: str, now: datetime) -> int:
                                     DigestSubscription.status != "unsubscribed")
                              .values(status="unsubscribed", updated_at=now))
     session.commit()
-    return int(result.rowcount or 0)
+    return rows_affected(result)
 
 
 def subscriptions(session: Session, channel_id: str | None = None,
@@ -122,7 +123,7 @@ def claim(session: Session, sub: DigestSubscription, period_key: str, scheduled_
                                    DigestDelivery.attempts == existing.attempts)
                             .values(claimed_by=worker, lease_until=now + lease, attempts=existing.attempts + 1))
     session.commit()
-    if taken.rowcount != 1:
+    if rows_affected(taken) != 1:
         return None  # another worker took it over first
     return Claim(existing.id, existing.token, existing.attempts + 1, existing.claimed_at)
 
@@ -150,7 +151,7 @@ def claim_chart(session: Session, delivery_id: int, now: datetime, lease: timede
     taken = session.execute(update(DigestDelivery).where(DigestDelivery.id == delivery_id, free | stale)
                             .values(chart_file_id=_chart_claim(now)))
     session.commit()
-    return taken.rowcount == 1
+    return rows_affected(taken) == 1
 
 
 def record_chart(session: Session, delivery_id: int, file_id: str) -> None:

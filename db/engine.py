@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -62,7 +62,7 @@ def make_engine(database_url: str | URL, **kwargs: Any) -> Engine:
     url = normalise_database_url(str(database_url) if isinstance(database_url, str) else
                                  database_url.render_as_string(hide_password=False))
     if url.get_backend_name() == "sqlite":
-        Path(url.database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+        Path(url.database or "").expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, **kwargs)
     if url.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _enable_sqlite_pragmas)
@@ -72,3 +72,9 @@ def make_engine(database_url: str | URL, **kwargs: Any) -> Engine:
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions that keep loaded objects usable after commit (runners read them afterwards)."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def ping(engine: Engine) -> None:
+    """One round trip to the database; raises SQLAlchemy's error if it cannot be reached."""
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))

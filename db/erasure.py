@@ -33,10 +33,11 @@ from sqlalchemy.orm import Session
 
 from db import access, erased
 from db.access_models import AuditEntry, ErasedCustomer
+from db.bulk import rows_affected
 from db.digest_models import AlertDelivery, AlertRule
-from db.importers.normalise import SPREADSHEET_FLOAT_ID
 from db.models import Customer, ImportRun, Order, OrderLine, Product
 from db.money import from_micros
+from db.normalise import SPREADSHEET_FLOAT_ID
 from db.snapshot_models import (
     AnalyticsRun,
     CustomerLifetime,
@@ -183,7 +184,7 @@ def erase_customer(session: Session, external_id: str, by: str, now: datetime) -
     removed: dict[str, int] = {}
 
     def count(name: str, result: Any) -> None:
-        removed[name] = int(result.rowcount or 0)
+        removed[name] = rows_affected(result)
 
     alert_ids = _alert_ids(session, customer)
     posted = [(target, ts) for target, ts in session.execute(
@@ -208,7 +209,7 @@ def erase_customer(session: Session, external_id: str, by: str, now: datetime) -
     access.record(session, at=now, user_id=by, channel_id="cli", action="erasure", what="customer erased",
                   customer_ref=alias, detail={"removed": removed})
     session.commit()
-    return Erasure(alias, removed, posted)
+    return Erasure(alias, removed, [(target, ts) for target, ts in posted if ts])
 
 
 def scrub_reject_files(paths: Iterable[str], external_id: str) -> tuple[int, list[str]]:

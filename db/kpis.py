@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import Select, and_, case, distinct, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, and_, case, distinct, func, select
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from db.models import Customer, Order, OrderLine
 from db.snapshot_models import BasketRule, CustomerLifetime, CustomerPrediction, CustomerScore
@@ -23,11 +23,11 @@ Periods = Sequence[tuple[datetime, datetime]]
 KPI_COLUMNS = ["period", "net_revenue_micros", "orders", "active_customers", "new_customers"]
 
 
-def _bucket(column: object, periods: Periods) -> object:
+def _bucket(column: ColumnElement[datetime] | QueryableAttribute[datetime], periods: Periods) -> ColumnElement[int]:
     return case(*[(and_(column >= start, column < end), i) for i, (start, end) in enumerate(periods)])
 
 
-def _in_segment(query: Select, run_id: int | None, segment: str | None) -> Select:  # type: ignore[type-arg]
+def _in_segment(query: Select, run_id: int | None, segment: str | None) -> Select:
     if segment is None or run_id is None:
         return query
     return query.join(CustomerScore, (CustomerScore.customer_id == Order.customer_id)
@@ -99,7 +99,7 @@ def segment_moves(session: Session, run_id: int) -> pd.DataFrame:
     return frame.sort_values(["customers", "clv_micros"], ascending=False).reset_index(drop=True)
 
 
-def _risk(run_id: int, model_id: int | None, use_p_alive: bool) -> Select:  # type: ignore[type-arg]
+def _risk(run_id: int, model_id: int | None, use_p_alive: bool) -> Select:
     """customer_id, churn risk and 12-month value in a run (risk as the run defines it)."""
     if use_p_alive or model_id is None:
         return select(CustomerLifetime.customer_id, (1 - CustomerLifetime.p_alive).label("risk"),

@@ -12,10 +12,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, delete, update
+from sqlalchemy import Connection, Engine, delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from db.bulk import rows_affected
 from db.ops_models import JobLock
 
 
@@ -28,11 +29,16 @@ class LockHeld(RuntimeError):
     """Someone else holds the lock; ``holder`` and ``since`` say who and since when."""
 
     def __init__(self, name: str, holder: str, since: datetime) -> None:
-        super().__init__(f"{name} is already running on {holder} since {since:%Y-%m-%d %H:%M} UTC")
-        self.holder, self.since = holder, since
+        self.name, self.holder, self.since = name, holder, since
+        super().__init__(f"{name} is {self.running}")
+
+    @property
+    def running(self) -> str:
+        """Where and since when, for a message: ``already running on HOST:PID since ... UTC``."""
+        return f"already running on {self.holder} since {self.since:%Y-%m-%d %H:%M} UTC"
 
 
-def acquire(engine: Engine, name: str, holder: str, now: datetime, lease: timedelta) -> None:
+def acquire(engine: Engine | Connection, name: str, holder: str, now: datetime, lease: timedelta) -> None:
     """Take the lock or raise ``LockHeld``."""
     with Session(engine) as session:
         session.add(JobLock(name=name, holder=holder, acquired_at=now, lease_until=now + lease))
@@ -50,12 +56,12 @@ def acquire(engine: Engine, name: str, holder: str, now: datetime, lease: timede
                                                       JobLock.acquired_at == current.acquired_at)
                                 .values(holder=holder, acquired_at=now, lease_until=now + lease))
         session.commit()
-        if taken.rowcount != 1:
+        if rows_affected(taken) != 1:
             raise LockHeld(name, "another process", now)
         return None
 
 
-def release(engine: Engine, name: str, holder: str) -> None:
+def release(engine: Engine | Connection, name: str, holder: str) -> None:
     """Give the lock back (only if still ours)."""
     with Session(engine) as session:
         session.execute(delete(JobLock).where(JobLock.name == name, JobLock.holder == holder))
@@ -63,7 +69,7 @@ def release(engine: Engine, name: str, holder: str) -> None:
 
 
 @contextmanager
-def held(engine: Engine, name: str, holder: str, now: datetime, lease: timedelta) -> Iterator[None]:
+def held(engine: Engine | Connection, name: str, holder: str, now: datetime, lease: timedelta) -> Iterator[None]:
     """``with held(...):`` runs the body holding the lock (``LockHeld`` if someone else has it)."""
     acquire(engine, name, holder, now, lease)
     try:

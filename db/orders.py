@@ -38,7 +38,7 @@ CREDIT_LINE: ColumnElement[bool] = and_(
 LINE_COLUMNS = ("order_id", "customer_id", "sku", "quantity", "unit_price", "value")
 
 
-def _lines_query(condition: ColumnElement[bool], as_of: datetime | None) -> Select:  # type: ignore[type-arg]
+def _lines_query(condition: ColumnElement[bool], as_of: datetime | None) -> Select:
     query = (
         select(Order.id, Order.customer_id, Product.sku, OrderLine.quantity, OrderLine.unit_price_micros)
         .join(Order, OrderLine.order_id == Order.id)
@@ -206,3 +206,15 @@ def customer_totals(session: Session, customer_id: int, as_of: datetime | None =
     credit_micros = session.scalar(credit) or 0
     return {"first_order_at": first, "last_order_at": last, "orders": int(count or 0),
             "net_value": (int(micros or 0) + int(credit_micros)) / MICROS_PER_UNIT}
+
+
+def first_sale_at(session: Session, customer_id: int, as_of: datetime) -> datetime | None:
+    """When ``customer_id`` first bought, counting sales up to ``as_of``."""
+    return session.scalar(select(func.min(Order.ordered_at)).where(
+        Order.customer_id == customer_id, Order.kind == "sale", Order.ordered_at <= as_of))
+
+
+def sale_count(session: Session, customer_id: int, as_of: datetime) -> int:
+    """How many sale orders ``customer_id`` placed up to ``as_of``."""
+    return int(session.scalar(select(func.count(Order.id)).where(
+        Order.customer_id == customer_id, Order.kind == "sale", Order.ordered_at <= as_of)) or 0)

@@ -11,9 +11,10 @@ import math
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, delete, or_, select
+from sqlalchemy import Connection, delete, func, or_, select
 from sqlalchemy.orm import Session
 
+from db.bulk import new_id
 from db.models import Customer
 from db.snapshot_models import AnalyticsRun, CustomerLifetime, CustomerPrediction, CustomerScore, PredictionModel
 from db.snapshots import write_frame
@@ -39,7 +40,7 @@ def record_model(connection: Connection, values: dict[str, Any]) -> int:
     for key in ("trained_at", "data_as_of"):
         clean[key] = values.get(key)
     result = connection.execute(PredictionModel.__table__.insert().values(**clean))
-    return int(result.inserted_primary_key[0])
+    return new_id(result)
 
 
 def write_predictions(connection: Connection, model_id: int, table: pd.DataFrame) -> int:
@@ -103,12 +104,15 @@ def customer_prediction(session: Session, model_id: int, customer_id: int) -> Cu
     return session.get(CustomerPrediction, (model_id, customer_id))
 
 
-def predictions_of_model(session: Session, model_id: int) -> pd.DataFrame:
-    """``customer_id, probability`` of every scored customer (for health checks and lists)."""
-    rows = session.execute(select(CustomerPrediction.customer_id, CustomerPrediction.probability)
-                           .where(CustomerPrediction.model_id == model_id)).all()
-    return pd.DataFrame(rows, columns=["customer_id", "probability"])
+def latest_builder_models(session: Session) -> list[PredictionModel]:
+    """The newest builder model of every target (models trained by ``crm-bot train``, not by a refresh)."""
+    return [model for model in latest_models(session) if model.run_id is None]
 
+
+def prediction_count(session: Session, model_id: int) -> int:
+    """How many customers ``model_id`` scored."""
+    return int(session.scalar(select(func.count()).select_from(CustomerPrediction)
+                              .where(CustomerPrediction.model_id == model_id)) or 0)
 
 
 def at_risk(session: Session, run_id: int, model_id: int | None, use_p_alive: bool, segment: str | None = None,

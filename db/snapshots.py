@@ -15,7 +15,7 @@ import pandas as pd
 from sqlalchemy import JSON, Connection, case, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from db.bulk import insert_new_rows
+from db.bulk import insert_new_rows, new_id
 from db.models import Customer, Order, Product
 from db.snapshot_models import (
     AnalyticsRun,
@@ -35,7 +35,7 @@ def start_run(connection: Connection, as_of: datetime, params: dict[str, Any], s
     result = connection.execute(AnalyticsRun.__table__.insert().values(
         as_of=as_of, started_at=started_at, status="running", params=json.loads(json.dumps(params, default=str)),
         input_sizes={}, results={}))
-    return int(result.inserted_primary_key[0])
+    return new_id(result)
 
 
 def finish_run(connection: Connection, run_id: int, finished_at: datetime, input_sizes: dict[str, Any],
@@ -220,3 +220,9 @@ def last_sale_at(session: Session) -> datetime | None:
 
 
 __all__ = ["AnalyticsRun", "BasketRule", "ClusterStat", "CustomerScore", "Recommendation", "SegmentStat"]
+
+
+def cluster_description(session: Session, run_id: int, cluster: int) -> str | None:
+    """The words that profile ``cluster`` in ``run_id``."""
+    return session.scalar(select(ClusterStat.description).where(ClusterStat.run_id == run_id,
+                                                                ClusterStat.cluster == cluster))

@@ -68,3 +68,9 @@ def store_summary(session: Session) -> StoreSummary:
         countries=int(session.scalar(select(func.count(func.distinct(Customer.country)))) or 0),
         imports=[(int(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in imports],
     )
+
+
+def last_completed_import(session: Session) -> ImportRun | None:
+    """The newest import that finished (its counts say how many rows were read and rejected)."""
+    return session.scalar(select(ImportRun).where(ImportRun.status == "completed").order_by(ImportRun.id.desc())
+                          .limit(1))

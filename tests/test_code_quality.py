@@ -1,4 +1,4 @@
-"""ruff and the import-linter layer contracts (docs/architecture.md) are part of the test suite."""
+"""ruff, the import-linter layer contracts (docs/architecture.md) and mypy are part of the test suite."""
 
 from __future__ import annotations
 
@@ -29,3 +29,9 @@ def test_layer_contracts() -> None:
     result = subprocess.run([_tool("lint-imports")], cwd=ROOT, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 broken" in result.stdout
+
+
+def test_type_hints() -> None:
+    """mypy over the product code (settings in pyproject.toml, ``[tool.mypy]``)."""
+    result = subprocess.run([_tool("mypy")], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from assistant.settings import Settings
+from assistant.ops.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"

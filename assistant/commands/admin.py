@@ -7,10 +7,10 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from assistant import policy
 from assistant.commands.base import Context, Parser, Request, UsageError
-from assistant.commands.insights import words
+from assistant.commands.parsing import words
 from assistant.render.blocks import Message, section, sections
+from assistant.views import policy
 from db import access
 from db.access_models import ROLES
 
@@ -31,7 +31,6 @@ def _user(text: str) -> str:
         raise UsageError(f"mention the person or user group (type @ and pick them), not {text[:40]!r}\n"
                          f"Usage: {USAGE}")
     return match.group(1) or match.group(2) or match.group(3)
-
 
 
 def check(text: str) -> None:
@@ -98,8 +97,8 @@ def run(request: Request, context: Context) -> Message:
             text = (f"{mention(user)} is back to the default role ({context.default_role})." if before
                     else f"{mention(user)} had no role granted; they have the default ({context.default_role}).")
         elif action == "audit":
-            user, customer, since = _audit_args(parts[1:])
-            entries = access.audit(session, user, customer, since, limit=40)
+            only_user, customer, since = _audit_args(parts[1:])
+            entries = access.audit(session, only_user, customer, since, limit=40)
             lines = [f"{e.at:%Y-%m-%d %H:%M} <@{e.user_id}> {e.action}: {e.what}"
                      + (f" {e.customer_ref}" if e.customer_ref else "")
                      + (f" ({e.detail.get('level')})" if e.detail.get("level") else "") for e in entries]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from assistant.commands.base import Context, Parser, Request, UsageError
 from assistant.commands.digest import CHANNEL
-from assistant.commands.insights import words
+from assistant.commands.parsing import words
 from assistant.render.blocks import Message, section
 from db import alerts
 

@@ -16,9 +16,9 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from assistant.commands.base import Context, Request
-from assistant.insights import UserFacingError
-from assistant.logs import request_scope
-from assistant.metrics import COMMAND_SECONDS, COMMANDS
+from assistant.errors import UserFacingError
+from assistant.ops.logs import request_scope
+from assistant.ops.metrics import COMMAND_SECONDS, COMMANDS
 from assistant.render.blocks import Message, text_message
 from db import access
 

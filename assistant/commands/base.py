@@ -6,14 +6,15 @@ import argparse
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from assistant.insights import UserFacingError
-from assistant.policy import Viewer, resolve_role
+from assistant.errors import UserFacingError
 from assistant.render.blocks import Message
+from assistant.views.policy import Viewer, resolve_role
+from db.clock import Clock, store_time
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,8 @@ class Context:
     """What runners need, built once by the composition root."""
 
     session_factory: Callable[[], Session]
-    clock: Callable[[], datetime]
+    clock: Clock
+    """Aware UTC in production (``db.clock.utc_now``); ``now`` gives it as the store keeps times."""
     default_timezone: str = "UTC"
     """For digest subscriptions that name no time zone (``CRM_TIMEZONE``)."""
     admins: frozenset[str] = frozenset()
@@ -66,8 +68,7 @@ class Context:
 
     def now(self) -> datetime:
         """The clock as naive UTC, as the store keeps times."""
-        now = self.clock()
-        return now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
+        return store_time(self.clock())
 
     def viewer(self, session: Session, request: Request) -> Viewer:
         """Who is asking, with their role, and where the answer will be seen."""

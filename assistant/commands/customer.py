@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from assistant import policy
-from assistant.cards import customer_card
 from assistant.commands.base import Context, Request, UsageError
-from assistant.insights import Candidates, find_customer, recommend_view
-from assistant.policy import Viewer
-from assistant.predictions import explain_customer
 from assistant.render import customer as render
 from assistant.render import insights as render_insights
 from assistant.render.blocks import Message
+from assistant.views import policy
+from assistant.views.cards import customer_card
+from assistant.views.insights import Candidates, find_customer, recommend_view
+from assistant.views.policy import Viewer
+from assistant.views.predictions import explain_customer
 from db import orders, predictions, snapshots
 from db.models import Customer
 
@@ -49,7 +49,6 @@ def _allowed(request: Request, context: Context, me: Viewer, customer: Customer,
     return level
 
 
-
 CARD_FIELDS = ("id", "name", "country", "email", "phone", "owner", "orders", "value", "segment", "scores",
                "recommendations")
 
@@ -84,7 +83,7 @@ def why(request: Request, context: Context) -> Message:
         me = _refuse_unless_individuals(session, request, context)
         found = find_customer(session, request.text)
         _allowed(request, context, me, found, "why", ("scores", "explanations"))
-        builder = [m for m in predictions.latest_models(session) if m.run_id is None]
+        builder = predictions.latest_builder_models(session)
         return render.why(explain_customer(session, found, snapshots.latest_run(session), builder))
 
 

@@ -15,15 +15,15 @@ from datetime import UTC
 from sqlalchemy.orm import Session
 
 from analytics.rfm import SEGMENTS
-from assistant import policy
 from assistant.commands.base import Context, Parser, Request, UsageError
-from assistant.commands.insights import words
-from assistant.digest import build_digest
-from assistant.insights import UserFacingError
+from assistant.commands.parsing import words
+from assistant.errors import UserFacingError
+from assistant.jobs.schedule import WEEKDAYS, describe, next_fire, zone
 from assistant.render.blocks import Message, section
 from assistant.render.blocks import context as context_block
 from assistant.render.digest import digest_message
-from assistant.schedule import WEEKDAYS, describe, next_fire, zone
+from assistant.views import policy
+from assistant.views.digest import build_digest
 from db import access, digests
 
 CHANNEL = re.compile(r"^(?:<#([CGD][A-Z0-9]+)(?:\|[^>]*)?>|#?([CGD][A-Z0-9]{6,}))$")
@@ -33,7 +33,6 @@ DAY_NAMES = {name: i for i, day in enumerate(WEEKDAYS)
 USAGE = ("/crm digest subscribe [#channel] [weekly|daily] [mon 09:00] [TIMEZONE] [--segment NAME] [--quiet skip] "
          "[--allow-shared] | list [all] | unsubscribe [#channel] | preview [daily] [--segment NAME]")
 DEFAULT_TIMEZONE = "UTC"
-
 
 
 @dataclass

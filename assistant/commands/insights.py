@@ -3,32 +3,20 @@
 from __future__ import annotations
 
 import difflib
-import re
-import shlex
 
 from sqlalchemy.orm import Session
 
 from analytics.rfm import SEGMENTS
-from assistant import policy
 from assistant.commands.base import Context, Parser, Request, UsageError
-from assistant.insights import RulesView, UserFacingError, rules_view, segments_view
-from assistant.predictions import model_health as model_health_view
+from assistant.commands.parsing import no_arguments, words
+from assistant.errors import UserFacingError
 from assistant.render import insights as render
 from assistant.render.blocks import Message, section
 from assistant.render.blocks import context as context_block
+from assistant.views import policy
+from assistant.views.insights import RulesView, rules_view, segments_view
+from assistant.views.predictions import model_health as model_health_view
 from db import customers, predictions, products, snapshots
-
-APOSTROPHE_IN_WORD = re.compile(r"(?<=\w)['\u2019](?=\w)")
-
-
-def _words(text: str) -> list[str]:
-    """Shell-like words: quotes group (``--country "United Kingdom"``), an apostrophe inside a
-    word (``can't``) is just a letter."""
-    text = APOSTROPHE_IN_WORD.sub("\\\\'", text.replace("\u201c", '"').replace("\u201d", '"'))
-    try:
-        return shlex.split(text)
-    except ValueError as exc:
-        raise UsageError(f"could not read that ({exc}); close any quote you opened") from exc
 
 
 def _segment_name(words: list[str], prog: str) -> str | None:
@@ -53,7 +41,7 @@ def segments_args(text: str) -> tuple[str | None, str | None]:
     parser = Parser(prog="/segments", add_help=False)
     parser.add_argument("segment", nargs="*")
     parser.add_argument("--country", nargs="+")
-    args = parser.parse_args(_words(_paged(text)[0]))
+    args = parser.parse_args(words(_paged(text)[0]))
     return _segment_name(args.segment, "/segments"), " ".join(args.country) if args.country else None
 
 
@@ -103,7 +91,7 @@ def _paged(text: str) -> tuple[str, int]:
 def rules(request: Request, context: Context) -> Message:
     """The strongest basket rules, or those about one product (a code, or words of its name)."""
     wanted, offset = _paged(request.text)
-    text = " ".join(_words(wanted))
+    text = " ".join(words(wanted))
     limit = offset + render.LIST_PAGE + 1  # one more than shown: is there a next page?
     with context.session_factory() as session:
         floor = policy.group_floor(context.viewer(session, request), context.min_group)
@@ -133,7 +121,7 @@ def at_risk_args(text: str) -> tuple[str | None, int, str | None]:
     parser.add_argument("segment", nargs="*")
     parser.add_argument("--top", type=int, default=10)
     parser.add_argument("--country", nargs="+")
-    args = parser.parse_args(_words(_paged(text)[0]))
+    args = parser.parse_args(words(_paged(text)[0]))
     if not 1 <= args.top <= 50:
         raise UsageError("--top takes a number from 1 to 50")
     country = " ".join(args.country) if args.country else None
@@ -189,17 +177,6 @@ def _at_risk(context: Context, segment: str | None, top: int, owner: str | None 
                    else f"chance of no order in the next {horizon} days")
         more = f"{typed}|{offset + top}" if typed is not None and len(frame) > top else None
         return render.at_risk(frame.head(top), segment, meaning, offset=offset, country=country, more=more)
-
-
-def no_arguments(text: str) -> None:
-    """For commands that take nothing."""
-    if text.strip():
-        raise UsageError("this command takes no arguments")
-
-
-def words(text: str) -> list[str]:
-    """Checks quotes are closed."""
-    return _words(text)
 
 
 def model_health(request: Request, context: Context) -> Message:

@@ -14,7 +14,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from analytics.digest import TRAILING
-from assistant.digest import Digest
+from assistant.views.digest import Digest
 
 
 def trend_chart(digest: Digest) -> bytes:

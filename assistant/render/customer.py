@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import pandas as pd
 
-from assistant.cards import CustomerCard
-from assistant.insights import Candidates
-from assistant.policy import FULL, MASKED, mask_email, mask_phone
-from assistant.predictions import ExplainView
 from assistant.render.blocks import (
     Message,
     actions,
@@ -19,6 +15,10 @@ from assistant.render.blocks import (
     header,
     section,
 )
+from assistant.views.cards import CustomerCard
+from assistant.views.insights import Candidates
+from assistant.views.policy import FULL, MASKED, mask_email, mask_phone
+from assistant.views.predictions import ExplainView
 
 ORDERS_PAGE = 10
 
@@ -75,7 +75,7 @@ def _contact(customer: object, level: str) -> list[str]:
 def card(view: CustomerCard, level: str = MASKED) -> Message:
     """The customer card: profile, orders, value, segment and cluster, scores with why, products to offer.
 
-    ``level`` (``assistant.policy``) decides whether contact details are shown in full or masked.
+    ``level`` (``assistant.views.policy``) decides whether contact details are shown in full or masked.
     """
     c, outlook, totals = view.customer, view.outlook, view.totals
     score, run = outlook.score, outlook.run

@@ -10,9 +10,9 @@ from datetime import timedelta
 
 from analytics.digest import KPIS, KpiChange
 from analytics.rfm import SEGMENTS
-from assistant.digest import Digest
-from assistant.insights import rule_sentence
 from assistant.render.blocks import Message, context, escape, fields_section, header, section, sections
+from assistant.views.digest import Digest
+from assistant.views.insights import rule_sentence
 
 
 def _pct(change: float | None) -> str:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import pandas as pd
 
-from assistant.insights import RecommendView, RulesView, SegmentsView
-from assistant.predictions import ModelHealth
 from assistant.render.blocks import (
     MAX_BLOCKS,
     Block,
@@ -20,9 +18,19 @@ from assistant.render.blocks import (
     section,
     sections,
 )
+from assistant.views.insights import RecommendView, RulesView, SegmentsView
+from assistant.views.predictions import ModelHealth
 
-if TYPE_CHECKING:
-    from assistant.commands.base import CommandSpec
+
+class HelpLine(Protocol):
+    """What help shows of a command (the registry's ``CommandSpec`` has these)."""
+
+    @property
+    def usage(self) -> str: ...
+    @property
+    def summary(self) -> str: ...
+    @property
+    def examples(self) -> tuple[str, ...]: ...
 
 LIST_PAGE = 10
 
@@ -163,7 +171,7 @@ def model_health(items: list[ModelHealth]) -> Message:
     return Message(text=" | ".join(texts), blocks=blocks)
 
 
-def help_message(specs: list[CommandSpec]) -> Message:
+def help_message(specs: list[HelpLine]) -> Message:
     """Generated from the command registry, so it lists exactly what exists."""
     lines = [f"`{s.usage}`: {s.summary}" + (f"  e.g. `{s.examples[0]}`" if s.examples else "") for s in specs]
     return Message(text="Commands: " + "; ".join(s.usage for s in specs),

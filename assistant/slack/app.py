@@ -16,7 +16,7 @@ from contextlib import suppress
 from dataclasses import replace
 from typing import Any
 
-from slack_bolt import App, BoltResponse
+from slack_bolt import Ack, App, BoltResponse, Respond
 from slack_bolt.request import BoltRequest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -24,14 +24,15 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from assistant.commands.answer import answer
 from assistant.commands.base import Context, Request, UsageError, clean_text
+from assistant.commands.conversation import interpret
 from assistant.commands.insights import home
 from assistant.commands.registry import BUTTONS, SLASH_COMMANDS, route
-from assistant.conversation import interpret
-from assistant.insights import UserFacingError
-from assistant.ratelimit import RateLimiter
+from assistant.errors import UserFacingError
+from assistant.ops.settings import Settings
 from assistant.render.blocks import Message, actions, button, section
 from assistant.slack.groups import UserGroups
 from assistant.slack.places import ChannelKinds
+from assistant.slack.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +55,24 @@ def make_client(token: str, base_url: str | None = None) -> WebClient:
     return client
 
 
-def _send(respond: Any, message: Message) -> None:
+def client_from_settings(settings: Settings) -> WebClient:
+    """The client for the configured bot token, or a message saying how to get one."""
+    if settings.slack_bot_token is None:
+        raise UserFacingError("SLACK_BOT_TOKEN is not set: create the Slack app (README, Connect to your workspace) "
+                              "and export its bot token")
+    return make_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+
+
+Next = Callable[[], BoltResponse]
+"""What a Bolt middleware calls to go on to the listeners."""
+Middleware = Callable[[BoltRequest, Next], BoltResponse | None]
+
+
+def _send(respond: Respond, message: Message) -> None:
     respond(text=message.text, blocks=message.blocks, response_type=message.response_type, replace_original=False)
 
 
-def _button_runner(action_id: str) -> Any:
+def _button_runner(action_id: str) -> Callable[[Request, Context], Message] | None:
     key = action_id if action_id in BUTTONS else action_id.rsplit(".", 1)[0]
     return BUTTONS.get(key)
 
@@ -88,13 +102,13 @@ def post_or_explain(client: WebClient, channel: str, user: str, message: Message
         client.chat_postMessage(channel=user, text=reason.format(channel=channel))
 
 
-def rate_limit_middleware(limiter: RateLimiter) -> Callable[[BoltRequest, Any], BoltResponse | None]:
+def rate_limit_middleware(limiter: RateLimiter) -> Middleware:
     """Refuse a user's command, click or question beyond the limit, in words, before any work.
 
     A slash command gets the refusal as its acknowledgement; a click or a question is acknowledged
     and the refusal is shown to that user only.
     """
-    def rate_limit(req: BoltRequest, next: Any) -> BoltResponse | None:
+    def rate_limit(req: BoltRequest, next: Next) -> BoltResponse | None:
         body = req.body
         event = body.get("event") or {}
         if body.get("type") == "event_callback" and (event.get("type") not in ("app_mention", "message")
@@ -107,8 +121,9 @@ def rate_limit_middleware(limiter: RateLimiter) -> Callable[[BoltRequest, Any], 
         if "command" in body:
             return BoltResponse(status=200, body=refusal)
         channel = body.get("channel_id") or (body.get("channel") or {}).get("id") or event.get("channel")
-        with suppress(SlackApiError):
-            req.context.client.chat_postEphemeral(channel=channel, user=user, text=refusal)
+        if channel:
+            with suppress(SlackApiError):
+                req.context.client.chat_postEphemeral(channel=str(channel), user=str(user), text=refusal)
         return BoltResponse(status=200, body="")
     return rate_limit
 
@@ -155,7 +170,7 @@ def build_app(context: Context, client: WebClient, signing_secret: str, socket_m
               request_verification_enabled=not socket_mode, logger=log, listener_executor=executor)
 
     @app.middleware
-    def drop_retries(req: BoltRequest, next: Any) -> BoltResponse | None:
+    def drop_retries(req: BoltRequest, next: Next) -> BoltResponse | None:
         # Socket Mode mirrors the envelope's retry_attempt here, 0 for a first delivery.
         if req.headers.get("x-slack-retry-num", ["0"])[0] not in ("", "0"):
             return BoltResponse(status=200, body="")
@@ -163,7 +178,7 @@ def build_app(context: Context, client: WebClient, signing_secret: str, socket_m
 
     app.middleware(rate_limit_middleware(limiter or RateLimiter(30)))  # after: Slack's retries are not the user
 
-    def slash(ack: Any, command: dict[str, Any], respond: Any) -> None:
+    def slash(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
         request = Request(user_id=command.get("user_id", ""), channel_id=command.get("channel_id", ""),
                           text=command.get("text", "") or "")
         try:
@@ -180,7 +195,7 @@ def build_app(context: Context, client: WebClient, signing_secret: str, socket_m
         app.command(name)(slash)
 
     @app.action(re.compile(r"^(customer|crm)\."))
-    def command_button(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
+    def command_button(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         ack()
         runner = _button_runner(action["action_id"])
         request = Request(user_id=body.get("user", {}).get("id", ""),
@@ -189,7 +204,7 @@ def build_app(context: Context, client: WebClient, signing_secret: str, socket_m
             _send(respond, answer(runner, request, context, "button " + action["action_id"].rsplit(".", 1)[0]))
 
     @app.action(re.compile(rf"^{re.escape(ASK_ACTION)}\."))
-    def reading_button(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
+    def reading_button(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         ack()
         command, _, text = action.get("value", "").partition("|")
         request = Request(user_id=body.get("user", {}).get("id", ""),

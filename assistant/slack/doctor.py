@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from assistant.doctor import Check
+from assistant.ops.doctor import Check
 
 REQUIRED_SCOPES = ("app_mentions:read", "chat:write", "commands", "im:history", "users:read", "channels:read",
                    "groups:read", "im:read", "mpim:read", "files:write", "channels:history", "groups:history",

@@ -146,7 +146,8 @@ class FakeSlack:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if self.path.startswith("/upload/"):  # step 2 of files_upload_v2: the bytes themselves
                     fake.uploads[self.path.removeprefix("/upload/")] = raw
-                    status, payload, headers = 200, {"ok": True}, {}
+                    headers: dict[str, str] = {}
+                    status, payload = 200, {"ok": True}
                 else:
                     status, payload, headers = fake._handle(self.path, self.headers, raw.decode())
                 method = "response_url" if self.path.startswith("/respond/") else self.path.removeprefix("/api/")

@@ -8,6 +8,7 @@ the client's own retries, Slack's 5xx, the network), which delivery retries afte
 from __future__ import annotations
 
 import urllib.error
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +16,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-from assistant.delivery import PostError
+from assistant.jobs.poster import PostError
 from assistant.render.blocks import Message
 from assistant.slack.places import ChannelKinds
 
@@ -63,7 +64,7 @@ class SlackPoster:
     def channel_kind(self, channel: str) -> str:
         return self._kinds(channel)
 
-    def post(self, channel: str, message: Message, metadata: dict[str, object]) -> str:
+    def post(self, channel: str, message: Message, metadata: Mapping[str, object]) -> str:
         response = self._call("chat_postMessage", channel=channel, text=message.text, blocks=message.blocks,
                               metadata=metadata, unfurl_links=False, unfurl_media=False)
         return str(response["ts"])

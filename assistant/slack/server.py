@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,9 +32,11 @@ def stop_server(server: Any, thread: threading.Thread | None = None) -> None:
     """Stop a waitress server running on another thread.
 
     Closed from inside its own loop (a trigger thunk): closing the sockets from here while the
-    loop sits in ``select`` makes it fail with a bad file descriptor.
+    loop sits in ``select`` makes it fail with a bad file descriptor.  A loop that has already
+    ended has closed its trigger too: then there is nothing left to close.
     """
-    server.trigger.pull_trigger(server.close)
+    with suppress(OSError):
+        server.trigger.pull_trigger(server.close)
     if thread is not None:
         thread.join(timeout=5)
     server.task_dispatcher.shutdown()

@@ -9,10 +9,11 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from db.clock import Clock, utc_now
 from db.importers.customers import import_customer_file
 from db.importers.formats import GENERIC_ORDERS, ONLINE_RETAIL
 from db.importers.report import ImportReport
-from db.importers.runner import Clock, ImportOptions, Progress, import_order_file, utcnow
+from db.importers.runner import ImportOptions, Progress, import_order_file
 from db.importers.source import ImportFileError
 
 FORMATS = ("online-retail", "customers", "orders")
@@ -21,7 +22,7 @@ __all__ = ["FORMATS", "ImportFileError", "ImportOptions", "ImportReport", "impor
 
 
 def import_file(engine: Engine, source_format: str, path: Path, options: ImportOptions | None = None,
-                progress: Progress | None = None, clock: Clock = utcnow) -> ImportReport:
+                progress: Progress | None = None, clock: Clock = utc_now) -> ImportReport:
     """Import ``path`` in ``source_format`` (one of ``FORMATS``) into the store behind ``engine``."""
     options = options or ImportOptions()
     if source_format == "customers":

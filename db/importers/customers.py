@@ -14,23 +14,22 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Connection, Engine, bindparam, select, update
 
+from db.clock import Clock, utc_now
 from db.erased import ErasedIds
 from db.importers.formats import CUSTOMER_COLUMNS
-from db.importers.normalise import normalise_country, normalise_email, normalise_identifier, parse_datetime
 from db.importers.order_lines import MAX_ID, Rejection
 from db.importers.report import ImportReport, RejectWriter
 from db.importers.runner import (
-    Clock,
     ImportOptions,
     Progress,
     record_progress,
     recorded_run,
     skipped_as_imported,
     start_run,
-    utcnow,
 )
 from db.importers.source import inspect_file, read_chunks, resolve_columns
 from db.models import Customer
+from db.normalise import normalise_country, normalise_email, normalise_identifier, parse_datetime
 
 _FIELDS = ("name", "email", "phone", "country", "country_code", "created_at", "owner")
 _MAX_LENGTH = {"name": 200, "phone": 40, "owner": 120, "email": 254}
@@ -97,7 +96,7 @@ def _write_batch(connection: Connection, batch: list[tuple[str, dict[str, Any], 
 
 
 def import_customer_file(engine: Engine, path: Path, options: ImportOptions, progress: Progress | None = None,
-                         clock: Clock = utcnow) -> ImportReport:
+                         clock: Clock = utc_now) -> ImportReport:
     """Import a customers CSV; returns the report (new / updated / unchanged / rejected)."""
     facts = inspect_file(path, options.encoding)
     positions = resolve_columns(facts.header, CUSTOMER_COLUMNS, options.renames, path.name)

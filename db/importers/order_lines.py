@@ -12,25 +12,18 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from db.importers.normalise import (
+from db.importers.rules import categorise_lines, product_kind
+from db.importers.source import RowChunk
+from db.normalise import (
     normalise_country,
     normalise_identifier,
     parse_datetime,
     parse_integer,
     parse_price_micros,
 )
-from db.importers.rules import categorise_lines, product_kind
-from db.importers.source import RowChunk
 
 MAX_ID = 64
 MAX_DESCRIPTION = 300
-
-#: Columns of ``PreparedLines.accepted``.
-ACCEPTED_COLUMNS = (
-    "line", "order_ref", "customer_ref", "ordered_at", "sku", "description", "quantity",
-    "price_micros", "order_kind", "status", "country", "country_code", "product_kind", "category",
-)
-
 
 @dataclass
 class Rejection:

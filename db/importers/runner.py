@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import Connection, Engine, select, update
 
+from db.bulk import new_id
+from db.clock import Clock, store_time, utc_now
 from db.erased import ErasedIds
 from db.importers.formats import OrderFormat
 from db.importers.order_lines import PreparedLines, Rejection, prepare_lines
@@ -28,15 +29,8 @@ from db.models import ImportRun
 Progress = Callable[[int, int], None]
 """Called after each batch with (rows done, estimated rows in the file)."""
 
-Clock = Callable[[], datetime]
-
 _COMMON_DATE_FORMATS = ("%m/%d/%Y %H:%M", "%d/%m/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%d/%m/%Y %H:%M:%S",
                         "%d.%m.%Y %H:%M", "%m/%d/%Y", "%d/%m/%Y", "%d.%m.%Y", "%Y/%m/%d %H:%M")
-
-
-def utcnow() -> datetime:
-    """Naive UTC now: import runs are stamped in UTC."""
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclass
@@ -81,8 +75,8 @@ def start_run(engine: Engine, source_format: str, path: Path, sha256: str, clock
     with engine.begin() as connection:
         result = connection.execute(ImportRun.__table__.insert().values(
             source_format=source_format, source_name=str(path), source_sha256=sha256,
-            started_at=clock(), status="running", rows_committed=0, counts={}))
-        return int(result.inserted_primary_key[0])
+            started_at=store_time(clock()), status="running", rows_committed=0, counts={}))
+        return new_id(result)
 
 
 def finish_run(engine: Engine, report: ImportReport, clock: Clock, error: str | None = None) -> None:
@@ -92,7 +86,7 @@ def finish_run(engine: Engine, report: ImportReport, clock: Clock, error: str | 
         refresh_planner_statistics(engine)
     with engine.begin() as connection:
         connection.execute(update(ImportRun.__table__).where(ImportRun.__table__.c.id == report.run_id).values(
-            status=report.status, finished_at=clock(), counts=report.as_counts(), error=error,
+            status=report.status, finished_at=store_time(clock()), counts=report.as_counts(), error=error,
             reject_file=str(report.reject_file) if report.reject_file else None))
 
 
@@ -153,7 +147,7 @@ def _assign_occurrence(lines: pd.DataFrame, seen: pd.Series) -> pd.Series:
 
 
 def import_order_file(engine: Engine, path: Path, fmt: OrderFormat, options: ImportOptions,
-                      progress: Progress | None = None, clock: Clock = utcnow) -> ImportReport:
+                      progress: Progress | None = None, clock: Clock = utc_now) -> ImportReport:
     """Import an orders-like CSV (plain or .gz) into the store and return what happened.
 
     Raises ``ImportFileError`` (before writing anything) when the file cannot be imported.

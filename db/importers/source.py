@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import BinaryIO, cast
 
 import pandas as pd
 
@@ -87,9 +87,9 @@ class RowChunk:
         return len(self.frame) + len(self.malformed)
 
 
-def _open_binary(path: Path) -> IO[bytes]:
+def _open_binary(path: Path) -> BinaryIO:
     if path.suffix.lower() == ".gz":
-        return gzip.open(path, "rb")
+        return cast(BinaryIO, gzip.open(path, "rb"))  # a GzipFile reads like any binary file
     return path.open("rb")
 
 

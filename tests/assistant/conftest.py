@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import Engine, delete
 from sqlalchemy.orm import Session
 
-from assistant.refresh import RefreshParams, RefreshSummary, run_refresh
+from assistant.jobs.refresh.inputs import RefreshParams
+from assistant.jobs.refresh.run import RefreshSummary, run_refresh
 from db.digest_models import AlertDelivery, AlertRule, DigestDelivery, DigestSubscription
 
 EARLIER = datetime(2011, 9, 30, 23, 59)

@@ -27,8 +27,8 @@ from assistant.commands.answer import answer
 from assistant.commands.base import Context, Request
 from assistant.commands.insights import home
 from assistant.commands.registry import BUTTONS, COMMANDS, route
-from assistant.insights import UserFacingError
-from assistant.refresh import RefreshSummary
+from assistant.errors import UserFacingError
+from assistant.jobs.refresh.run import RefreshSummary
 from assistant.render.blocks import Message
 from db.access_models import AuditEntry, UserRole
 from db.models import Customer, Order, OrderLine

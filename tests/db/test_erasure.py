@@ -16,7 +16,8 @@ import pytest
 from sqlalchemy import JSON, Engine, String, Text, func, select
 from sqlalchemy.orm import Session
 
-from assistant.refresh import RefreshParams, run_refresh
+from assistant.jobs.refresh.inputs import RefreshParams
+from assistant.jobs.refresh.run import run_refresh
 from db import access, erased, erasure
 from db.access_models import ErasedCustomer
 from db.digest_models import AlertDelivery, AlertRule

@@ -19,10 +19,10 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
 from assistant.commands.base import Context
-from assistant.ratelimit import RateLimiter
-from assistant.refresh import RefreshSummary
+from assistant.jobs.refresh.run import RefreshSummary
 from assistant.slack.app import build_app, make_client
 from assistant.slack.fake import FakeSlack
+from assistant.slack.ratelimit import RateLimiter
 from assistant.slack.server import MAX_BODY_BYTES, RunningServer, start_in_background
 from db.engine import make_engine
 

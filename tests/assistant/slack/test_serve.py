@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from assistant.refresh import RefreshSummary
+from assistant.jobs.refresh.run import RefreshSummary
 from assistant.slack.fake import FakeSlack
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
 from assistant.commands.base import Context
-from assistant.refresh import RefreshSummary
+from assistant.jobs.refresh.run import RefreshSummary
 from assistant.slack.app import build_app, make_client
 from assistant.slack.fake import FakeSlack
 from assistant.slack.server import socket_mode_handler

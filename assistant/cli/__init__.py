@@ -1,0 +1,1 @@
+"""The command line (typer): thin commands over runners, views and jobs."""

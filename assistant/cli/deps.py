@@ -1,0 +1,130 @@
+"""What the commands of one ``crm-bot`` run share: settings and engine built once, the schema checked
+once, and the wiring of the Slack client, runners' context and jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+
+import typer
+from rich.console import Console
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from assistant.commands.base import Context
+from assistant.errors import UserFacingError
+from assistant.jobs.alerts import AlertSender
+from assistant.jobs.delivery import Deliverer
+from assistant.jobs.refresh.inputs import RefreshParams
+from assistant.jobs.refresh.run import run_refresh_exclusive
+from assistant.jobs.scheduler import ScheduledRefresh
+from assistant.ops.logs import configure_logging
+from assistant.ops.settings import Settings, admin_ids, load_settings
+from assistant.slack.poster import SlackPoster
+from db import migrate
+from db.clock import utc_now
+from db.engine import make_engine, make_session_factory
+
+console = Console()
+errors = Console(stderr=True)
+
+CLI_USER = "cli"
+"""Who runs the command line: whoever has this installation's settings acts as an admin."""
+
+Schema = Literal["create", "current", "unchecked"]
+"""What a command needs of the store's schema: created if the database is empty, current, or
+nothing (the ``db`` commands, the doctor and the demo look after it themselves)."""
+
+SCHEMA_OF_COMMAND: dict[str, Schema] = {"import": "create", "demo": "unchecked", "db": "unchecked",
+                                        "doctor": "unchecked"}
+"""By top-level command; every other command needs the current schema."""
+
+
+@dataclass
+class Deps:
+    """What commands need, built once from the settings."""
+
+    settings: Settings
+    engine: Engine
+
+
+class Run:
+    """One invocation of ``crm-bot``: builds its ``Deps`` on first use (so ``--help`` needs no store)."""
+
+    def __init__(self, schema: Schema) -> None:
+        self.schema = schema
+        self._deps: Deps | None = None
+
+    def deps(self, database: Path | None = None) -> Deps:
+        """Settings and engine (``database`` overrides DATABASE_URL with a SQLite file), schema checked."""
+        if self._deps is None:
+            overrides = {"database_url": f"sqlite:///{database}"} if database else {}
+            settings = load_settings(**overrides)
+            configure_logging(settings.log_level, settings.log_format)
+            self._deps = Deps(settings=settings, engine=make_engine(settings.database_url))
+            if self.schema != "unchecked":
+                ensure_schema(self._deps.engine, create=self.schema == "create")
+        return self._deps
+
+
+def deps_of(ctx: typer.Context, database: Path | None = None) -> Deps:
+    """The run's ``Deps`` (the root callback put a ``Run`` on the context)."""
+    run = ctx.find_object(Run)
+    if run is None:
+        raise RuntimeError("crm-bot commands run under the root app, whose callback starts the Run")
+    return run.deps(database)
+
+
+@contextmanager
+def store_session(ctx: typer.Context) -> Iterator[Session]:
+    """A session on the configured store (schema checked)."""
+    with make_session_factory(deps_of(ctx).engine)() as session:
+        yield session
+
+
+def ensure_schema(engine: Engine, create: bool) -> None:
+    """Create the schema of an empty database (``create``), or insist it is current."""
+    current = migrate.current_revision(engine)
+    if current == migrate.head_revision(engine):
+        return
+    if current is None and create:
+        migrate.upgrade(engine)
+        return
+    raise UserFacingError(f"the database schema is at revision {current or 'none'}, this version of crm-bot needs "
+                          f"{migrate.head_revision(engine)}: run `crm-bot db upgrade` first.")
+
+
+def runner_context(deps: Deps, operator: str | None = None) -> Context:
+    """What runners need.  In the console and the command line, the person at the terminal
+    (``operator``) runs this installation and is an admin; in Slack, roles come from CRM_ADMINS
+    and the store."""
+    return Context(session_factory=make_session_factory(deps.engine), clock=utc_now,
+                   default_timezone=deps.settings.timezone, admins=admin_ids(deps.settings),
+                   default_role=deps.settings.default_role, operator=operator,
+                   min_group=deps.settings.min_group_size)
+
+
+def scheduled_refresh(deps: Deps) -> ScheduledRefresh | None:
+    """The refresh on CRM_REFRESH_SCHEDULE, if one is set."""
+    if not deps.settings.refresh_schedule:
+        return None
+    return ScheduledRefresh(deps.settings.refresh_schedule, deps.settings.timezone,
+                            lambda: run_refresh_exclusive(deps.engine, RefreshParams(),
+                                                          keep_runs=deps.settings.keep_analytics_runs))
+
+
+def alert_sender(deps: Deps, poster: SlackPoster) -> AlertSender:
+    """Alerts to account owners, posted through Slack."""
+    return AlertSender(make_session_factory(deps.engine), poster)
+
+
+def deliverer(deps: Deps, poster: SlackPoster) -> Deliverer:
+    """Digest delivery with the configured grace and lease."""
+    return Deliverer(make_session_factory(deps.engine), poster,
+                     grace=timedelta(minutes=deps.settings.digest_grace_minutes),
+                     lease=timedelta(seconds=deps.settings.digest_lease_seconds),
+                     min_group=deps.settings.min_group_size)

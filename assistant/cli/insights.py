@@ -1,0 +1,114 @@
+"""The analytics at the terminal: refresh, segments, clusters, rules, recommendations, predictions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import typer
+
+from analytics.rules import ENGINES, RuleParams
+from assistant.cli import terminal, terminal_predictions
+from assistant.cli.deps import Deps, console, deps_of, errors, store_session
+from assistant.errors import UserFacingError
+from assistant.jobs.refresh.inputs import RefreshParams
+from assistant.jobs.refresh.run import run_refresh_exclusive
+from assistant.jobs.training import train_target
+from assistant.views.insights import clusters_view, recommend_view, rules_view, segments_view
+from assistant.views.predictions import explain_view, model_health
+
+
+def refresh_with_status(deps: Deps, params: RefreshParams) -> None:
+    """Run the refresh (never two at once) with a live status line, then print its summary."""
+    with errors.status("Refreshing analytics...") as status:
+        summary = run_refresh_exclusive(deps.engine, params, keep_runs=deps.settings.keep_analytics_runs,
+                                        progress=lambda step: status.update(f"Refreshing: {step}..."))
+    console.print(terminal.refresh_summary(summary))
+
+
+def refresh(
+    ctx: typer.Context,
+    as_of: Annotated[datetime | None, typer.Option(help="Analyse as of this date (default: the last sale in the "
+                                                       "store).", formats=["%Y-%m-%d", "%Y-%m-%d %H:%M"])] = None,
+    min_support: Annotated[float, typer.Option(min=0.0001, max=1.0, help="Basket rules: share of orders a "
+                                                                         "product combination must appear in.")]
+    = RuleParams.min_support,
+    min_confidence: Annotated[float, typer.Option(min=0.0, max=1.0, help="Basket rules: minimum confidence.")]
+    = RuleParams.min_confidence,
+    min_lift: Annotated[float, typer.Option(min=0.0, help="Basket rules: minimum lift.")] = RuleParams.min_lift,
+    engine: Annotated[str, typer.Option(help=f"Itemset engine: {', '.join(ENGINES)}.")] = RuleParams.engine,
+    top_n: Annotated[int, typer.Option(min=1, max=50, help="Recommendations per customer.")] = 5,
+    seed: Annotated[int, typer.Option(help="Random seed (clusters, samples, models).")] = 42,
+    horizon_days: Annotated[int, typer.Option(min=7, max=365, help="Purchase propensity and expected orders: "
+                                                                   "the window ahead, in days.")] = 90,
+    clv_months: Annotated[int, typer.Option(min=1, max=60, help="Customer lifetime value horizon in months.")] = 12,
+    discount: Annotated[float, typer.Option(min=0.0, max=0.99, help="Yearly discount rate of lifetime value "
+                                                                    "(0.10 = 10%).")] = 0.10,
+) -> None:
+    """Compute segments, clusters, churn and lifetime value, purchase propensity, basket rules and
+    recommendations; store them as a new snapshot."""
+    if engine not in ENGINES:
+        raise UserFacingError(f"--engine {engine!r}: choose one of {', '.join(ENGINES)}")
+    rules = RuleParams(min_support=min_support, min_confidence=min_confidence, min_lift=min_lift, engine=engine)
+    refresh_with_status(deps_of(ctx), RefreshParams(as_of=as_of, random_state=seed, top_n=top_n,
+                                                    horizon_days=horizon_days, clv_months=clv_months,
+                                                    annual_discount=discount, rules=rules))
+
+
+def segments(ctx: typer.Context,
+             name: Annotated[str | None, typer.Argument(help="A segment, e.g. 'At risk', to see its profile "
+                                                             "and most valuable customers.")] = None) -> None:
+    """RFM segments of the latest refresh: size, value share, movement, suggested action."""
+    with store_session(ctx) as session:
+        console.print(terminal.segments(segments_view(session, name)))
+
+
+def clusters(ctx: typer.Context) -> None:
+    """Behavioural clusters of the latest refresh, profiled in words, with how k was chosen and their stability."""
+    with store_session(ctx) as session:
+        console.print(terminal.clusters(clusters_view(session)))
+
+
+def rules(ctx: typer.Context,
+          product: Annotated[str | None, typer.Option(help="Only rules about this product code.")] = None,
+          limit: Annotated[int, typer.Option(min=1, max=500)] = 20) -> None:
+    """"Customers who buy X also buy Y" rules of the latest refresh, in words and figures."""
+    with store_session(ctx) as session:
+        console.print(terminal.rules(rules_view(session, product, limit)))
+
+
+def recommend(ctx: typer.Context,
+              customer: Annotated[str, typer.Argument(help="Customer id, e-mail or name.")]) -> None:
+    """Products to offer a customer next, each with the reason."""
+    with store_session(ctx) as session:
+        console.print(terminal.recommendations(recommend_view(session, customer)))
+
+
+def explain(ctx: typer.Context, customer: Annotated[str, typer.Argument(help="Customer id, e-mail or name.")]) -> None:
+    """Everything predicted about a customer (propensity, churn, next order, value, builder targets), with why."""
+    with store_session(ctx) as session:
+        console.print(terminal_predictions.explain(explain_view(session, customer)))
+
+
+def model_health_command(ctx: typer.Context) -> None:
+    """Each prediction model: when and on what it was trained, against baselines, calibration, drift, warnings."""
+    with store_session(ctx) as session:
+        console.print(terminal_predictions.model_health(model_health(session)))
+
+
+def train(ctx: typer.Context,
+          target: Annotated[str, typer.Option(help="The yes/no customer attribute to predict, e.g. churned.")],
+          seed: Annotated[int, typer.Option(help="Random seed (split, models).")] = 42) -> None:
+    """Prediction builder: learn a yes/no customer attribute from the others (and from behaviour), score everyone."""
+    deps = deps_of(ctx)
+    with errors.status(f"Training models for {target!r}..."):
+        summary = train_target(deps.engine, target, seed)
+    console.print(terminal_predictions.train_report(summary))
+
+
+def register(app: typer.Typer) -> None:
+    """Add these commands to the root app."""
+    for command in (refresh, segments, clusters, rules, recommend, explain):
+        app.command()(command)
+    app.command("model-health")(model_health_command)
+    app.command()(train)

@@ -1,0 +1,137 @@
+"""Terminal output of the prediction commands: train, explain, model-health."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.markup import escape
+from rich.table import Table
+
+from assistant.jobs.training import TrainSummary
+from assistant.views.predictions import ExplainView, ModelHealth
+from db.snapshot_models import CustomerPrediction, PredictionModel
+
+
+def _metrics_table(rows: list[dict[str, Any]], title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in ("model", "kind", "ROC AUC", "Brier", "top-10% precision", "top-10% recall"):
+        table.add_column(column, justify="left" if column in ("model", "kind") else "right")
+    for r in rows:
+        table.add_row(str(r["model"]), str(r["kind"]), f"{r['roc_auc']:.3f}", f"{r['brier']:.3f}",
+                      f"{r['top_decile_precision']:.2f}", f"{r['top_decile_recall']:.2f}")
+    return table
+
+
+def _reliability_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title="Calibration (held-out customers): predicted vs what happened", title_justify="left")
+    for column in ("probability", "customers", "mean predicted", "observed"):
+        table.add_column(column, justify="right")
+    for r in rows:
+        table.add_row(str(r["bin"]), f"{r['customers']:,}", f"{r['mean_predicted']:.2f}", f"{r['observed_rate']:.2f}")
+    return table
+
+
+def train_report(summary: TrainSummary) -> Group:
+    """The builder's comparison, what went in and what was left out, and the warnings."""
+    r = summary.result
+    best = r.table.set_index("model").loc[r.winner]
+    lines: list[RenderableType] = [
+        f"Prediction model {summary.model_id} for {r.target!r}: {r.winner} (chosen by cross-validated ROC AUC on "
+        f"the training part), ROC AUC {best['roc_auc']:.3f} on {r.sizes['holdout']:,} held-out customers; "
+        f"{summary.scored:,} customers scored and explained ({summary.method}) in {summary.seconds:.1f} s.",
+        _metrics_table(r.table.to_dict("records"), "Held-out comparison (models vs baselines)"),
+    ]
+    selection = Table(title="Feature selection (mutual information with the label)", title_justify="left")
+    for column in ("feature", "share", "used"):
+        selection.add_column(column)
+    for row in r.selection.itertuples():
+        selection.add_row(str(row.feature), f"{row.share:.1%}", "yes" if row.kept else "no")
+    lines.append(selection)
+    if r.plan.left_out:
+        lines.append("Left out: " + "; ".join(f"{k} ({v})" for k, v in r.plan.left_out.items()))
+    lines.append(_reliability_table(summary.reliability.to_dict("records")))
+    lines.extend(f"Warning: {w}" for w in summary.warnings)
+    return Group(*lines)
+
+
+def model_health(items: list[ModelHealth]) -> Group:
+    """Per model: when, on what, how good against baselines, how calibrated, drift, warnings."""
+    parts: list[RenderableType] = []
+    for item in items:
+        m: PredictionModel = item.model
+        training = m.training or {}
+        source = f"refresh run {m.run_id}" if m.run_id is not None else "prediction builder"
+        head = f"[bold]{m.target}[/bold] ({source}, model {m.id}, {m.version}): "
+        if m.status == "refused":
+            parts.append(head + f"no model: {m.refusal}")
+            continue
+        if m.status == "baseline":
+            parts.append(head + f"no trained model ({m.refusal}); standing in: {m.model_name}, "
+                         f"{item.scored:,} customers scored")
+            continue
+        sizes = training.get("comparison_sizes") or training
+        parts.append(head + f"{m.model_name}, trained {m.trained_at:%Y-%m-%d %H:%M} ({item.age_days:.1f} days ago) "
+                     f"on {training.get('customers', training.get('labelled', 0)):,} customers with "
+                     f"{training.get('positives', 0):,} positives; {item.scored:,} scored; explanations: "
+                     f"{training.get('explanation_method', '?')}; calibration error "
+                     f"{training.get('calibration_error', 0):.3f}." + (
+                         f" Out of time: trained at {str(training.get('comparison_train_cutoff'))[:10]}, evaluated "
+                         f"at {str(training.get('comparison_evaluation_cutoff'))[:10]} on "
+                         f"{sizes.get('test_customers', 0):,} customers." if m.run_id is not None else ""))
+        parts.append(_metrics_table(m.metrics, "Against baselines"))
+        parts.append(_reliability_table(m.reliability))
+        if item.drift:
+            drift = Table(title="Drift since training (population stability index)", title_justify="left")
+            for column in ("feature", "PSI", "reading"):
+                drift.add_column(column)
+            for row in item.drift[:8]:
+                drift.add_row(str(row["feature"]), f"{row['psi']:.3f}", str(row["level"]))
+            parts.append(drift)
+        warnings = list(m.warnings or []) + [f"major population shift since training in {row['feature']}"
+                                             for row in item.drift if row["level"] == "major shift"
+                                             and m.run_id is None]
+        parts.extend([f"Warning: {w}" for w in warnings] or ["No warnings."])
+    return Group(*parts)
+
+
+def _prediction_line(label: str, prediction: CustomerPrediction | None) -> list[RenderableType]:
+    if prediction is None:
+        return [f"{label}: not scored (the customer was not in the model's population)"]
+    lines: list[RenderableType] = [escape(f"{label}: {prediction.explanation}")]
+    if prediction.counterfactual:
+        lines.append(escape(f"  What if: {prediction.counterfactual}"))
+    shown = [f for f in prediction.factors if f["feature"] != "other factors"]
+    if shown:
+        table = Table(show_header=True, box=None, padding=(0, 2))
+        for column in ("", "factor", "push (model scale)"):
+            table.add_column(column)
+        for f in shown:
+            table.add_row("+" if f["direction"] == "for" else "-", f["phrase"], f"{f['contribution']:+.3f}")
+        lines.append(table)
+    return lines
+
+
+def explain(view: ExplainView) -> Group:
+    """Everything predicted about one customer, each with its why."""
+    c = view.customer
+    parts: list[RenderableType] = [f"[bold]Customer {c.external_id}[/bold]{f' ({c.name})' if c.name else ''}"
+                           + (f", as of {view.run.as_of:%Y-%m-%d}" if view.run else "")]
+    if view.score is not None:
+        parts.append(f"Segment {view.score.segment}; {view.score.frequency} orders; last {view.score.recency_days} "
+                     "days ago.")
+    if view.propensity is not None:
+        model, prediction = view.propensity
+        if model.status == "refused":
+            parts.append(f"Purchase propensity: not predicted ({model.refusal}).")
+        else:
+            label = "Purchase propensity" + (" (baseline, not a trained model)" if model.status == "baseline" else
+                                             f" ({model.model_name})")
+            parts.extend(_prediction_line(label, prediction))
+    for text in (view.churn_why, view.next_purchase, view.value_why):
+        if text:
+            parts.append(text[0].upper() + text[1:] + ".")
+    for model, prediction in view.builder:
+        parts.extend(_prediction_line(f"{model.target} ({model.model_name}, prediction builder)", prediction))
+    parts.extend(view.notes)
+    return Group(*parts)

@@ -1,0 +1,11 @@
+"""Errors a person can fix, shared by every layer of the assistant.
+
+A ``UserFacingError`` is shown as written (in Slack, the console or the terminal, exit code 2)
+and never with a traceback: its message says what was wrong and how to fix it.
+"""
+
+from __future__ import annotations
+
+
+class UserFacingError(Exception):
+    """Shown to the user as written (no traceback): what was wrong and how to fix it."""

@@ -1,0 +1,46 @@
+"""What the jobs need from Slack: the ``Poster`` protocol and its error.
+
+Digest delivery and alerts post through this protocol, so they are tested against the fake Slack
+and know nothing of slack_sdk; ``assistant.slack.poster.SlackPoster`` is the real one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Protocol
+
+from assistant.render.blocks import Message
+
+PRIVATE_KINDS = ("private", "im")
+"""Channel kinds where a digest or an alert may name customers (public and shared channels get counts)."""
+
+
+class PostError(Exception):
+    """Slack refused or failed a post.  ``permanent``: retrying cannot help (not in channel...)."""
+
+    def __init__(self, code: str, permanent: bool, advice: str = "") -> None:
+        super().__init__(code)
+        self.code, self.permanent, self.advice = code, permanent, advice
+
+
+class Poster(Protocol):
+    """What delivery needs from Slack."""
+
+    def channel_kind(self, channel: str) -> str:
+        """``public``, ``private``, ``im`` or ``shared``."""
+
+    def post(self, channel: str, message: Message, metadata: Mapping[str, object]) -> str:
+        """Post ``message`` with ``metadata``; returns its ``ts``.  Raises ``PostError``."""
+
+    def find(self, channel: str, event_type: str, token: str, since: datetime) -> str | None:
+        """The ``ts`` of a message posted since ``since`` whose metadata carries ``token``."""
+
+    def upload_chart(self, channel: str, thread_ts: str, png: bytes, filename: str, title: str) -> str:
+        """Upload a PNG into a message's thread; returns the file id."""
+
+    def find_file(self, channel: str, thread_ts: str, filename: str) -> str | None:
+        """The id of a file called ``filename`` already in the thread, if any."""
+
+    def tell(self, user: str, text: str) -> None:
+        """A direct message to ``user``."""

@@ -1,0 +1,1 @@
+"""The analytics refresh: read the store, compute every analysis, write one snapshot."""

@@ -1,0 +1,81 @@
+"""The scheduler: APScheduler 3 ticking the digest deliverer, the alert sender and the scheduled refresh.
+
+One interval job looks at every subscription each tick rather than one cron job per
+subscription: subscriptions change from Slack at any time and several replicas may run the
+scheduler, and the store (claims under unique constraints) is what decides who posts what.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from assistant.jobs.alerts import AlertSender
+from assistant.jobs.delivery import Deliverer
+from assistant.jobs.refresh.run import RefreshBusy
+from assistant.jobs.schedule import zone
+from assistant.ops.metrics import ALERTS, DIGESTS
+
+log = logging.getLogger(__name__)
+
+
+def tick(deliverer: Deliverer, alert_sender: AlertSender) -> None:
+    """One tick: digests that are due, then alerts; a failure is logged and the next tick retries."""
+    try:
+        report = deliverer.run_due()
+        for result in ("posted", "reconciled", "skipped", "failed", "retrying"):
+            DIGESTS.labels(result).inc(len(getattr(report, result)))
+        if report.posted or report.reconciled or report.failed or report.retrying or report.skipped:
+            log.info("digests: %s", report.summary())
+    except Exception:  # the scheduler must outlive a bad tick (database briefly down...)
+        log.exception("digest tick failed; retrying next tick")
+    try:
+        sent = alert_sender.run()
+        ALERTS.labels("sent").inc(sent.sent)
+        ALERTS.labels("held_back").inc(sent.folded)
+        if sent.sent or sent.folded:
+            log.info("alerts: %s sent, %s held back", sent.sent, sent.folded)
+    except Exception:
+        log.exception("alert tick failed; retrying next tick")
+
+
+@dataclass(frozen=True)
+class ScheduledRefresh:
+    """The analytics refresh on a crontab schedule (``0 2 * * *``) in a time zone."""
+
+    crontab: str
+    timezone: str
+    run: Callable[[], object]
+    """Runs the refresh under the store's refresh lock (``RefreshBusy`` if another one runs)."""
+
+
+def refresh_now(refresh: ScheduledRefresh) -> None:
+    """The refresh job: skipped (and logged) if another process is refreshing already."""
+    try:
+        refresh.run()
+    except RefreshBusy as exc:
+        log.info("scheduled refresh %s", exc)
+    except Exception:
+        log.exception("scheduled refresh failed; the previous snapshot stays in use")
+
+
+def make_scheduler(deliverer: Deliverer, alert_sender: AlertSender, tick_seconds: int, blocking: bool,
+                   refresh: ScheduledRefresh | None = None) -> BaseScheduler:
+    """A scheduler that runs ``tick`` every ``tick_seconds`` (first tick at start) and, if given,
+    the refresh on its own schedule."""
+    scheduler: BaseScheduler = (BlockingScheduler if blocking else BackgroundScheduler)(timezone=UTC)
+    scheduler.add_job(tick, IntervalTrigger(seconds=tick_seconds), args=[deliverer, alert_sender], id="digests",
+                      coalesce=True, max_instances=1, misfire_grace_time=tick_seconds,
+                      next_run_time=datetime.now(UTC))
+    if refresh is not None:
+        scheduler.add_job(refresh_now, CronTrigger.from_crontab(refresh.crontab, timezone=zone(refresh.timezone)),
+                          args=[refresh], id="refresh", coalesce=True, max_instances=1, misfire_grace_time=3600)
+    return scheduler

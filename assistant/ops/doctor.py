@@ -1,0 +1,86 @@
+"""``crm-bot doctor``: is this installation able to work, and if not, what to do about it.
+
+Each check says what it looked at, whether it is fine, and (when not) the fix in words.  The
+Slack checks live in ``assistant.slack.doctor``; this module covers settings and the store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from assistant.ops.settings import Settings
+from db import digests, migrate, snapshots
+from db.clock import store_time
+from db.engine import ping
+
+
+@dataclass(frozen=True)
+class Check:
+    """One finding: ``ok`` True (fine), False (broken: ``fix`` says what to do) or None (a warning)."""
+
+    name: str
+    ok: bool | None
+    detail: str
+    fix: str = ""
+
+
+def settings_checks(settings: Settings) -> list[Check]:
+    """How the bot would connect to Slack, judged from the settings alone."""
+    if settings.slack_bot_token is None:
+        return [Check("Slack settings", False, "SLACK_BOT_TOKEN is not set",
+                      "create the app from deploy/slack-app-manifest.yml and export its bot token (xoxb-...)")]
+    if settings.slack_app_token is not None:
+        return [Check("Slack settings", True, "Socket Mode (SLACK_APP_TOKEN is set)")]
+    if settings.slack_signing_secret is not None:
+        return [Check("Slack settings", True, f"HTTP mode on port {settings.http_port}, path {settings.http_path}")]
+    return [Check("Slack settings", False, "neither SLACK_APP_TOKEN nor SLACK_SIGNING_SECRET is set",
+                  "set SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode)")]
+
+
+def store_checks(engine: Engine, now: datetime) -> list[Check]:
+    """Reachable, migrated, holding data and recent analytics."""
+    where = engine.url.render_as_string(hide_password=True)
+    if engine.url.get_backend_name() == "sqlite" and not Path(engine.url.database or "").expanduser().exists():
+        return [Check("Database", False, f"{where}: no store file there yet",
+                      "run `crm-bot demo` (sample data) or `crm-bot db upgrade` and an import, or fix DATABASE_URL")]
+    try:
+        ping(engine)
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        return [Check("Database", False, f"{where}: {reason}",
+                      "check DATABASE_URL and that the database server is running")]
+    found = [Check("Database", True, f"{where} answers")]
+    current, head = migrate.current_revision(engine), migrate.head_revision(engine)
+    if current != head:
+        found.append(Check("Schema", False, f"at revision {current or 'none'}, this version needs {head}",
+                           "run `crm-bot db upgrade`"))
+        return found
+    found.append(Check("Schema", True, f"at the current revision {head}"))
+    with Session(engine) as session:
+        run = snapshots.latest_run(session)
+        last_sale = snapshots.last_sale_at(session)
+        subs = digests.subscriptions(session)
+    if last_sale is None:
+        found.append(Check("Data", False, "the store holds no orders", "load some with `crm-bot import ...`"))
+    else:
+        found.append(Check("Data", True, f"latest order {last_sale:%Y-%m-%d}"))
+    if run is None:
+        found.append(Check("Analytics", False, "no analytics run yet", "run `crm-bot refresh`"))
+    else:
+        age = (store_time(now) - (run.finished_at or store_time(now))).days
+        found.append(Check("Analytics", None if age > 7 else True,
+                           f"latest run {run.id} as of {run.as_of:%Y-%m-%d}, computed {age} days ago",
+                           "schedule `crm-bot refresh` (e.g. nightly)" if age > 7 else ""))
+    failing = [s for s in subs if s.status == "failing"]
+    if failing:
+        found.append(Check("Digests", None, f"{len(failing)} of {len(subs)} subscriptions failing: "
+                                            f"{failing[0].failure}", "see `crm-bot digest list`"))
+    else:
+        found.append(Check("Digests", True, f"{len(subs)} subscription(s), none failing"))
+    return found

@@ -1,0 +1,153 @@
+"""Configuration from the environment (an optional ``.env`` file, secret files), validated up front.
+
+Every setting is read here once per run (``assistant.cli.deps``) and passed down; nothing else reads the
+environment.  A bad or missing setting stops start-up with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from apscheduler.triggers.cron import CronTrigger
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from assistant.errors import UserFacingError
+from db.engine import DatabaseUrlError, normalise_database_url
+
+DEFAULT_DATABASE_URL = "sqlite:///crm-bot.db"
+
+
+class Settings(BaseSettings):
+    """All of crm-bot's settings.  Environment variable names are given as aliases."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
+                                      populate_by_name=True)
+
+    database_url: str = Field(DEFAULT_DATABASE_URL, alias="DATABASE_URL",
+                              description="SQLAlchemy URL of the store: sqlite:///PATH or postgresql://...")
+    rejects_dir: Path = Field(Path("rejects"), alias="CRM_REJECTS_DIR",
+                              description="Where importers write the rows they reject, with reasons.")
+    import_batch_rows: int = Field(20_000, ge=100, le=1_000_000, alias="CRM_IMPORT_BATCH_ROWS",
+                                   description="Rows per import transaction.")
+    keep_analytics_runs: int = Field(12, ge=2, le=10_000, alias="CRM_KEEP_ANALYTICS_RUNS",
+                                     description="Completed analytics runs kept; older ones are deleted after "
+                                                 "each refresh.")
+    slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN",
+                                              description="Bot token (xoxb-...) for `crm-bot serve`; never logged.")
+    slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET",
+                                                   description="Signing secret, for HTTP mode; never logged.")
+    slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN",
+                                              description="App-level token (xapp-...): set it to use Socket Mode.")
+    slack_api_url: str | None = Field(None, alias="SLACK_API_URL",
+                                      description="Web API base URL; only for a local fake Slack.")
+    http_port: int = Field(3000, ge=1, le=65535, alias="CRM_HTTP_PORT",
+                           description="Port of HTTP mode (Slack's request URL points here).")
+    http_path: str = Field("/slack/events", alias="CRM_HTTP_PATH", pattern="^/",
+                           description="Path of Slack's request URL in HTTP mode.")
+    admins: str = Field("", alias="CRM_ADMINS",
+                        description="Slack member ids (comma-separated) who are admins whatever the store says: "
+                                    "the first admins, who grant the other roles.")
+    default_role: str = Field("viewer", alias="CRM_DEFAULT_ROLE", pattern="^(admin|manager|rep|marketer|viewer)$",
+                              description="Role of Slack users who were granted none (viewer: aggregates only).")
+    min_group_size: int = Field(5, ge=1, le=1000, alias="CRM_MIN_GROUP_SIZE",
+                                description="In channels, segments, movements and rules describing fewer customers "
+                                            "than this are merged or left out (they could identify people).")
+    rate_limit_per_minute: int = Field(30, ge=1, le=10_000, alias="CRM_RATE_LIMIT_PER_MINUTE",
+                                       description="Commands, clicks and questions one user may send a minute "
+                                                   "(per bot process); more get a friendly \"try again in N s\".")
+    timezone: str = Field("UTC", alias="CRM_TIMEZONE",
+                          description="Time zone of digest subscriptions that name none (IANA, e.g. Europe/London).")
+    digest_grace_minutes: int = Field(120, ge=0, le=10_080, alias="CRM_DIGEST_GRACE_MINUTES",
+                                      description="A digest missed while the bot was down is still posted this "
+                                                  "long after its time; later it is skipped and logged.")
+    digest_lease_seconds: int = Field(300, ge=1, le=86_400, alias="CRM_DIGEST_LEASE_SECONDS",
+                                      description="How long a scheduler may take to post a digest it claimed "
+                                                  "before another one reconciles and takes over.")
+    refresh_schedule: str = Field("", alias="CRM_REFRESH_SCHEDULE",
+                                  description="Crontab line for the scheduler's analytics refresh, in CRM_TIMEZONE "
+                                              "(e.g. `0 2 * * *`, nightly at 02:00); empty: no scheduled refresh.")
+    scheduler_in_serve: bool = Field(False, alias="CRM_SCHEDULER_IN_SERVE",
+                                     description="Run the digest scheduler inside `crm-bot serve` (else run "
+                                                 "`crm-bot scheduler` on its own).")
+    scheduler_tick_seconds: int = Field(30, ge=1, le=3600, alias="CRM_SCHEDULER_TICK_SECONDS",
+                                        description="How often the scheduler looks for digests that are due.")
+    health_port: int = Field(8080, ge=0, le=65535, alias="CRM_HEALTH_PORT",
+                             description="Port of /healthz, /readyz and /metrics (Prometheus) for `crm-bot serve` "
+                                         "and `crm-bot scheduler`; 0 turns them off.")
+    log_format: str = Field("text", alias="CRM_LOG_FORMAT", pattern="^(text|json)$",
+                            description="`json` for one JSON object per log line (with request ids), else text.")
+    log_level: str = Field("WARNING", alias="CRM_LOG_LEVEL", pattern="^(DEBUG|INFO|WARNING|ERROR)$",
+                           description="Python logging level.")
+
+    @field_validator("refresh_schedule")
+    @classmethod
+    def _valid_crontab(cls, value: str) -> str:
+        if value.strip():
+            try:
+                CronTrigger.from_crontab(value.strip())
+            except ValueError as exc:
+                raise ValueError(f"not a crontab line (minute hour day month weekday): {exc}") from exc
+        return value.strip()
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        try:
+            normalise_database_url(value)
+        except DatabaseUrlError as exc:
+            raise ValueError(str(exc)) from exc
+        return value
+
+
+def admin_ids(settings: Settings) -> frozenset[str]:
+    """``CRM_ADMINS`` as a set of Slack member ids."""
+    return frozenset(part.strip() for part in settings.admins.split(",") if part.strip())
+
+
+class SettingsError(UserFacingError):
+    """Settings that cannot be used; the message names each bad variable."""
+
+
+def describe_settings_error(error: ValidationError) -> str:
+    """One line per problem, naming the environment variable to fix."""
+    lines = []
+    for problem in error.errors():
+        field = str(problem["loc"][0]) if problem["loc"] else "?"
+        alias = Settings.model_fields[field].alias if field in Settings.model_fields else field
+        given = problem.get("input")
+        secret = field in ("database_url", "DATABASE_URL") or "slack" in field.lower()  # passwords, tokens
+        shown = f" (got {given!r})" if given is not None and not secret and not isinstance(given, dict) else ""
+        message = problem["msg"].removeprefix("Value error, ")
+        lines.append(f"{alias or field}: {message}{shown}")
+    return "Configuration error:\n  " + "\n  ".join(lines) + \
+        "\nSet it in the environment or in a .env file (see README, Configuration)."
+
+
+SECRETS_DIR_VARIABLE = "CRM_SECRETS_DIR"
+DEFAULT_SECRETS_DIR = Path("/run/secrets")
+"""Where Docker and Compose mount secrets: one file per variable, named like it."""
+
+
+def secrets_dir() -> Path | None:
+    """Where secret files are read from (``CRM_SECRETS_DIR``, else /run/secrets if present).
+
+    A file named like a variable (``SLACK_BOT_TOKEN``, ``DATABASE_URL``...) sets it, so tokens
+    and passwords need not be in the environment; a variable that is set wins over its file.
+    """
+    named = os.environ.get(SECRETS_DIR_VARIABLE)
+    if named:
+        folder = Path(named)
+        if not folder.is_dir():
+            raise SettingsError(f"Configuration error:\n  {SECRETS_DIR_VARIABLE}: {named!r} is not a directory")
+        return folder
+    return DEFAULT_SECRETS_DIR if DEFAULT_SECRETS_DIR.is_dir() else None
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings (environment, .env, secret files); raise ``SettingsError`` if any is bad."""
+    try:
+        return Settings(_secrets_dir=secrets_dir(), **overrides)  # type: ignore[call-arg, arg-type]  # pydantic-settings init kwargs
+    except ValidationError as exc:
+        raise SettingsError(describe_settings_error(exc)) from exc

@@ -1,0 +1,46 @@
+"""The customer card's content: who, what they bought, how they score, what to offer, each with why.
+
+Slack-free: ``customer_card`` returns a view (or the candidates when a query matches several
+customers); ``assistant.render.customer`` turns it into a message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from assistant.views.insights import Candidates, resolve_customer
+from assistant.views.predictions import ExplainView, explain_customer
+from db import orders, predictions, snapshots
+from db.models import Customer
+
+
+@dataclass
+class CustomerCard:
+    """Everything the card shows about one customer."""
+
+    customer: Customer
+    outlook: ExplainView
+    totals: dict[str, object]
+    cluster: str | None = None
+    recommendations: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def customer_card(session: Session, text: str) -> CustomerCard | Candidates:
+    """The card for the customer ``text`` names, from the latest completed snapshot."""
+    found = resolve_customer(session, text)
+    if isinstance(found, Candidates):
+        return found
+    run = snapshots.latest_run(session)
+    builder = predictions.latest_builder_models(session)
+    outlook = explain_customer(session, found, run, builder)
+    card = CustomerCard(customer=found, outlook=outlook,
+                        totals=orders.customer_totals(session, found.id, run.as_of if run else None))
+    if run is not None:
+        score = outlook.score
+        if score is not None and score.cluster is not None:
+            card.cluster = snapshots.cluster_description(session, run.id, score.cluster)
+        card.recommendations = snapshots.recommendations_for(session, run.id, found.id).head(3)
+    return card
