@@ -56,6 +56,11 @@ def claim_alert(session: Session, rule_id: int, subject: str, target: str, text:
         return None
 
 
+def fence_alert(session: Session, alert_id: int) -> bool:
+    """Immediately before posting: is the claim still open (not abandoned as stale)?"""
+    return session.scalar(select(AlertDelivery.status).where(AlertDelivery.id == alert_id)) == "claimed"
+
+
 def finish_alert(session: Session, alert_id: int, status: str, message_ts: str | None = None) -> None:
     session.execute(update(AlertDelivery).where(AlertDelivery.id == alert_id)
                     .values(status=status, message_ts=message_ts))

@@ -67,6 +67,9 @@ class DigestSubscription(Base):
     """Why posting stopped working (``not_in_channel``...), in words; cleared by a good post."""
     failure_notified: Mapped[bool] = mapped_column(Boolean, default=False)
     created_by: Mapped[str] = mapped_column(String(32))
+    notify_user: Mapped[str | None] = mapped_column(String(32))
+    """The Slack member told when the digest cannot be posted (the subscriber, ``--notify``, or the
+    first admin for subscriptions made at the terminal)."""
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
     """When the schedule was last set (UTC): runs due before then are not owed."""

@@ -31,7 +31,7 @@ def subscription_key(channel_id: str, segment: str | None) -> str:
 
 def subscribe(session: Session, *, channel_id: str, cadence: str, weekday: int, hour: int, minute: int,
               timezone: str, segment: str | None, quiet: str, user_id: str, now: datetime,
-              allow_shared: bool = False) -> DigestSubscription:
+              allow_shared: bool = False, notify_user: str | None = None) -> DigestSubscription:
     """Create the channel's subscription (for ``segment``), or update and re-activate it."""
     key = subscription_key(channel_id, segment)
     found = session.scalar(select(DigestSubscription).where(DigestSubscription.key == key))
@@ -42,6 +42,7 @@ def subscribe(session: Session, *, channel_id: str, cadence: str, weekday: int, 
     found.cadence, found.weekday, found.hour, found.minute = cadence, weekday, hour, minute
     found.timezone, found.quiet, found.status, found.updated_at = timezone, quiet, "active", now
     found.allow_shared = allow_shared
+    found.notify_user = notify_user or found.notify_user
     found.failure, found.failure_notified = None, False
     session.commit()
     return found
@@ -103,29 +104,62 @@ class Claim:
 
 
 def claim(session: Session, sub: DigestSubscription, period_key: str, scheduled_for: datetime, worker: str,
-          now: datetime, lease: timedelta) -> Claim | None:
-    """Claim (subscription, period) for ``worker``, or ``None`` if it is done or someone holds it."""
-    row = DigestDelivery(subscription_id=sub.id, period_key=period_key, scheduled_for=scheduled_for,
-                         status="claimed", token=str(uuid.uuid4()), channel_id=sub.channel_id, claimed_by=worker,
-                         claimed_at=now, lease_until=now + lease, attempts=1)
-    session.add(row)
-    try:
-        session.commit()
-        return Claim(row.id, row.token, 1, now)
-    except IntegrityError:
-        session.rollback()
-    existing = session.scalar(select(DigestDelivery).where(DigestDelivery.subscription_id == sub.id,
-                                                           DigestDelivery.period_key == period_key))
-    if existing is None or existing.status != "claimed" or existing.lease_until > now:
+          now: datetime, lease: timedelta, *, may_start: bool = True,
+          retry_failed_until: datetime | None = None) -> Claim | None:
+    """Claim (subscription, period) for ``worker``, or ``None`` if it is done or someone holds it.
+
+    A new claim is made only if ``may_start`` (not too late).  An existing one is taken over
+    (compare-and-set on ``attempts``) when its lease ran out, or when it ``failed`` and its retry
+    time has come while it is still before ``retry_failed_until``; the taker must reconcile.
+    """
+    existing = delivery_of(session, sub.id, period_key)
+    if existing is None:
+        if not may_start:
+            return None
+        row = DigestDelivery(subscription_id=sub.id, period_key=period_key, scheduled_for=scheduled_for,
+                             status="claimed", token=str(uuid.uuid4()), channel_id=sub.channel_id,
+                             claimed_by=worker, claimed_at=now, lease_until=now + lease, attempts=1)
+        session.add(row)
+        try:
+            session.commit()
+            return Claim(row.id, row.token, 1, now)
+        except IntegrityError:
+            session.rollback()
+        existing = delivery_of(session, sub.id, period_key)
+        if existing is None:
+            return None
+    retry_failed = (existing.status == "failed" and retry_failed_until is not None and now <= retry_failed_until)
+    if existing.lease_until > now or not (existing.status == "claimed" or retry_failed):
         return None
+    # Read before the commit: committing expires the row, and reloading it would show our own update.
+    taken_over = Claim(existing.id, existing.token, existing.attempts + 1, existing.claimed_at)
     taken = session.execute(update(DigestDelivery)
-                            .where(DigestDelivery.id == existing.id, DigestDelivery.status == "claimed",
+                            .where(DigestDelivery.id == existing.id, DigestDelivery.status == existing.status,
                                    DigestDelivery.attempts == existing.attempts)
-                            .values(claimed_by=worker, lease_until=now + lease, attempts=existing.attempts + 1))
+                            .values(status="claimed", claimed_by=worker, lease_until=now + lease,
+                                    attempts=taken_over.attempts))
     session.commit()
     if rows_affected(taken) != 1:
         return None  # another worker took it over first
-    return Claim(existing.id, existing.token, existing.attempts + 1, existing.claimed_at)
+    return taken_over
+
+
+def delivery_of(session: Session, subscription_id: int, period_key: str) -> DigestDelivery | None:
+    """The delivery row of one subscription's period, if any (read fresh)."""
+    return session.scalar(select(DigestDelivery).where(DigestDelivery.subscription_id == subscription_id,
+                                                       DigestDelivery.period_key == period_key)
+                          .execution_options(populate_existing=True))
+
+
+def fence(session: Session, claim: Claim, worker: str, lease_until: datetime) -> bool:
+    """Immediately before posting: is the claim still ours (same attempt, still claimed by
+    ``worker``)?  Then extend its lease to ``lease_until`` and return True; else post nothing."""
+    held = session.execute(update(DigestDelivery)
+                           .where(DigestDelivery.id == claim.delivery_id, DigestDelivery.status == "claimed",
+                                  DigestDelivery.attempts == claim.attempts, DigestDelivery.claimed_by == worker)
+                           .values(lease_until=lease_until))
+    session.commit()
+    return rows_affected(held) == 1
 
 
 def record_posted(session: Session, delivery_id: int, message_ts: str, now: datetime) -> None:
@@ -143,19 +177,34 @@ def _chart_claim(at: datetime) -> str:
     return f"{CHART_CLAIM}{at:%Y%m%d%H%M%S}"
 
 
-def claim_chart(session: Session, delivery_id: int, now: datetime, lease: timedelta) -> bool:
-    """Take the right to upload a digest's chart: free, or claimed by a worker whose lease ran out."""
+def claim_chart(session: Session, delivery_id: int, now: datetime, lease: timedelta) -> str | None:
+    """Take the right to upload a digest's chart: free, or claimed by a worker whose lease ran out.
+    Returns the claim (hand it to ``fence_chart``), or ``None``."""
     free = DigestDelivery.chart_file_id.is_(None)
     stale = DigestDelivery.chart_file_id.like(f"{CHART_CLAIM}%") & (
         DigestDelivery.chart_file_id < _chart_claim(now - lease))
+    mine = _chart_claim(now)
     taken = session.execute(update(DigestDelivery).where(DigestDelivery.id == delivery_id, free | stale)
-                            .values(chart_file_id=_chart_claim(now)))
+                            .values(chart_file_id=mine))
     session.commit()
-    return rows_affected(taken) == 1
+    return mine if rows_affected(taken) == 1 else None
+
+
+def fence_chart(session: Session, delivery_id: int, mine: str, now: datetime) -> str | None:
+    """Immediately before uploading: still our chart claim?  Then renew it from ``now`` (its lease
+    runs from the claim's time) and return the new claim; ``None``: someone took it over."""
+    renewed = _chart_claim(now)
+    held = session.execute(update(DigestDelivery).where(DigestDelivery.id == delivery_id,
+                                                        DigestDelivery.chart_file_id == mine)
+                           .values(chart_file_id=renewed))
+    session.commit()
+    return renewed if rows_affected(held) == 1 else None
 
 
 def record_chart(session: Session, delivery_id: int, file_id: str) -> None:
-    session.execute(update(DigestDelivery).where(DigestDelivery.id == delivery_id).values(chart_file_id=file_id))
+    """The chart is in the thread: its file id, and no chart problem left to report."""
+    session.execute(update(DigestDelivery).where(DigestDelivery.id == delivery_id)
+                    .values(chart_file_id=file_id, detail=None))
     session.commit()
 
 
@@ -163,6 +212,21 @@ def finish(session: Session, delivery_id: int, status: str, detail: str) -> None
     """End a claim without a post: ``skipped`` (quiet period, missed run) or ``failed`` (won't work)."""
     session.execute(update(DigestDelivery).where(DigestDelivery.id == delivery_id)
                     .values(status=status, detail=detail[:2000]))
+    session.commit()
+
+
+def fail(session: Session, delivery_id: int, reason: str, retry_at: datetime) -> None:
+    """A permanent failure (the bot is not in the channel...): ``failed``, tried again from
+    ``retry_at`` while the period lasts, so fixing the cause brings the digest (``claim``)."""
+    session.execute(update(DigestDelivery).where(DigestDelivery.id == delivery_id, DigestDelivery.status == "claimed")
+                    .values(status="failed", detail=reason[:2000], lease_until=retry_at))
+    session.commit()
+
+
+def note_chart_problem(session: Session, delivery_id: int, problem: str | None) -> None:
+    """Why a posted digest's chart is not in its thread yet (``None`` once it is)."""
+    session.execute(update(DigestDelivery).where(DigestDelivery.id == delivery_id, DigestDelivery.status == "posted")
+                    .values(detail=problem[:2000] if problem else None))
     session.commit()
 
 

@@ -23,7 +23,7 @@ from assistant.jobs.refresh.inputs import RefreshParams
 from assistant.jobs.refresh.run import run_refresh_exclusive
 from assistant.jobs.scheduler import ScheduledRefresh
 from assistant.ops.logs import configure_logging
-from assistant.ops.settings import Settings, admin_ids, load_settings
+from assistant.ops.settings import Settings, admin_ids, admins_in_order, load_settings
 from assistant.slack.poster import SlackPoster
 from db import migrate
 from db.clock import utc_now
@@ -104,6 +104,7 @@ def runner_context(deps: Deps, operator: str | None = None) -> Context:
     and the store."""
     return Context(session_factory=make_session_factory(deps.engine), clock=utc_now,
                    default_timezone=deps.settings.timezone, admins=admin_ids(deps.settings),
+                   first_admin=next(iter(admins_in_order(deps.settings)), None),
                    default_role=deps.settings.default_role, operator=operator,
                    min_group=deps.settings.min_group_size)
 
@@ -127,4 +128,5 @@ def deliverer(deps: Deps, poster: SlackPoster) -> Deliverer:
     return Deliverer(make_session_factory(deps.engine), poster,
                      grace=timedelta(minutes=deps.settings.digest_grace_minutes),
                      lease=timedelta(seconds=deps.settings.digest_lease_seconds),
+                     retry_window=timedelta(hours=deps.settings.digest_retry_hours),
                      min_group=deps.settings.min_group_size)

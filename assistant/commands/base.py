@@ -55,6 +55,8 @@ class Context:
     """For digest subscriptions that name no time zone (``CRM_TIMEZONE``)."""
     admins: frozenset[str] = frozenset()
     """Slack users who are admins whatever the store says (``CRM_ADMINS``): the first admins."""
+    first_admin: str | None = None
+    """The first of ``CRM_ADMINS`` as written: told about digests subscribed at the terminal."""
     default_role: str = "viewer"
     """The role of users with none stored (``CRM_DEFAULT_ROLE``)."""
     min_group: int = 5

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from analytics.rfm import SEGMENTS
 from assistant.commands.base import Context, Parser, Request, UsageError
-from assistant.commands.parsing import words
+from assistant.commands.parsing import is_member_id, person, words
 from assistant.errors import UserFacingError
 from assistant.jobs.schedule import WEEKDAYS, describe, next_fire, zone
 from assistant.render.blocks import Message, section
@@ -25,13 +25,15 @@ from assistant.render.digest import digest_message
 from assistant.views import policy
 from assistant.views.digest import build_digest
 from db import access, digests
+from db.digest_models import DigestDelivery
 
 CHANNEL = re.compile(r"^(?:<#([CGD][A-Z0-9]+)(?:\|[^>]*)?>|#?([CGD][A-Z0-9]{6,}))$")
 TIME = re.compile(r"^([01]?\d|2[0-3])[:.h]?([0-5]\d)$")
 DAY_NAMES = {name: i for i, day in enumerate(WEEKDAYS)
              for name in (day, ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")[i])}
 USAGE = ("/crm digest subscribe [#channel] [weekly|daily] [mon 09:00] [TIMEZONE] [--segment NAME] [--quiet skip] "
-         "[--allow-shared] | list [all] | unsubscribe [#channel] | preview [daily] [--segment NAME]")
+         "[--allow-shared] [--notify @person] | list [all] | unsubscribe [#channel] | preview [daily] "
+         "[--segment NAME]")
 DEFAULT_TIMEZONE = "UTC"
 
 
@@ -49,6 +51,8 @@ class Schedule:
     quiet: str = "short"
     allow_shared: bool = False
     """An admin allows the digest although the channel is shared with another organisation."""
+    notify: str | None = None
+    """Who is told if the digest cannot be posted (default: whoever subscribes)."""
 
 
 def _segment(name: str | None) -> str | None:
@@ -67,9 +71,11 @@ def parse_schedule(tokens: list[str], channel_id: str, default_timezone: str = D
     parser.add_argument("--segment", nargs="+")
     parser.add_argument("--quiet", choices=["short", "skip"], default="short")
     parser.add_argument("--allow-shared", action="store_true")
+    parser.add_argument("--notify")
     args = parser.parse_args(tokens)
     schedule = Schedule(channel_id=channel_id, timezone=default_timezone, quiet=args.quiet,
                         allow_shared=args.allow_shared,
+                        notify=person(args.notify, "--notify") if args.notify else None,
                         segment=_segment(" ".join(args.segment) if args.segment else None))
     for word in args.words:
         lower = word.lower()
@@ -125,6 +131,18 @@ def run(request: Request, context: Context) -> Message:
     return list_subscriptions(context, None if rest[:1] == ["all"] else request.channel_id)
 
 
+def _who_to_tell(request: Request, context: Context, schedule: Schedule) -> str:
+    """``--notify``, else the person subscribing; at the terminal (no Slack member) the first admin."""
+    if schedule.notify:
+        return schedule.notify
+    if is_member_id(request.user_id):
+        return request.user_id
+    if context.first_admin:
+        return context.first_admin
+    raise UsageError("say who should hear if this digest cannot be posted: add `--notify @person` "
+                     "(or set CRM_ADMINS)")
+
+
 def subscribe(request: Request, context: Context, schedule: Schedule) -> Message:
     """Create or update the subscription and say, in words, when the first digest comes."""
     now = context.now()
@@ -133,7 +151,8 @@ def subscribe(request: Request, context: Context, schedule: Schedule) -> Message
         sub = digests.subscribe(session, channel_id=schedule.channel_id, cadence=schedule.cadence,
                                 weekday=schedule.weekday, hour=schedule.hour, minute=schedule.minute,
                                 timezone=schedule.timezone, segment=schedule.segment, quiet=schedule.quiet,
-                                allow_shared=schedule.allow_shared, user_id=request.user_id, now=now)
+                                allow_shared=schedule.allow_shared, user_id=request.user_id, now=now,
+                                notify_user=_who_to_tell(request, context, schedule))
         first = next_fire(sub, now.replace(tzinfo=UTC))
         when = describe(sub)
     about = f" about {schedule.segment}" if schedule.segment else ""
@@ -159,6 +178,21 @@ def _check_shared(session: Session, request: Request, context: Context, schedule
                               f"({policy.admins_phrase(context.admins)}).")
 
 
+def _delivery_state(delivery: DigestDelivery, timezone: str) -> str:
+    """A delivery's state in words, with when it is tried again if it is not done."""
+    local = zone(timezone)
+    again = delivery.lease_until.replace(tzinfo=UTC).astimezone(local)
+    if delivery.status == "failed":
+        return f"*failed* ({delivery.detail}); tried again from {again:%a %H:%M} while the period lasts"
+    if delivery.status == "claimed" and delivery.detail:
+        return f"being retried after {delivery.detail} (next try from {again:%a %H:%M})"
+    if delivery.status == "claimed":
+        return "being posted"
+    if delivery.status == "posted" and delivery.detail:
+        return delivery.detail  # posted, with the reason its chart has not followed yet
+    return delivery.status
+
+
 def list_subscriptions(context: Context, channel_id: str | None) -> Message:
     """A channel's subscriptions (or every one), with state, last delivery and next due time."""
     now = context.now().replace(tzinfo=UTC)
@@ -166,9 +200,10 @@ def list_subscriptions(context: Context, channel_id: str | None) -> Message:
     with context.session_factory() as session:
         for sub in digests.subscriptions(session, channel_id):
             last = next(iter(digests.deliveries(session, sub.id, limit=1)), None)
-            done = f"; last: {last.period_key} {last.status}" if last else ""
+            done = f"; last: {last.period_key} {_delivery_state(last, sub.timezone)}" if last else ""
             about = f" about {sub.segment}" if sub.segment else ""
-            state = f" *failing*: {sub.failure}" if sub.status == "failing" else ""
+            failing = sub.status == "failing" and not (last is not None and last.status == "failed")
+            state = f" *failing*: {sub.failure}" if failing else ""
             upcoming = next_fire(sub, now)
             lines.append(f"• <#{sub.channel_id}>{about}: {describe(sub)}{done}; next "
                          f"{upcoming.astimezone(zone(sub.timezone)):%a %d %b %H:%M}{state}")

@@ -24,3 +24,21 @@ def no_arguments(text: str) -> None:
     """For commands that take nothing."""
     if text.strip():
         raise UsageError("this command takes no arguments")
+
+
+PERSON = re.compile(r"^(?:<@([UW][A-Z0-9]+)(?:\|[^>]*)?>|@?([UW][A-Z0-9]{6,}))$")
+"""A Slack member: a mention (``<@U0123ABCD>``, what Slack sends for a typed @name) or a bare id."""
+
+
+def is_member_id(text: str) -> bool:
+    """Whether ``text`` is a Slack member id (not ``cli`` or a channel)."""
+    return PERSON.match(text) is not None and not text.startswith(("<", "@"))
+
+
+def person(text: str, what: str) -> str:
+    """The member id in ``text``, or a usage error saying how to name someone (``what`` is the option)."""
+    match = PERSON.match(text.strip())
+    if match is None:
+        raise UsageError(f"{what} needs a person: mention them (type @ and pick them) or give their member id "
+                         f"(U0123ABCD), not {text[:40]!r}")
+    return match.group(1) or match.group(2)

@@ -4,6 +4,10 @@ large order, a KPI anomaly; to the customer's owner by DM or to a channel; never
 Each scheduler tick evaluates the active rules against the latest analytics run (subjects carry
 the run or order id, so a rule says each thing once); more than ``max_per_hour`` alerts for one
 recipient in an hour are folded into a single "and N more" line.
+
+An alert is said at most once: claimed under a unique constraint, fenced immediately before the
+post (a claim abandoned as stale is never posted), and posted with a deadline far inside the
+abandonment window (``assistant.jobs.claims``), so an alert in flight is never abandoned.
 """
 
 from __future__ import annotations
@@ -95,6 +99,13 @@ FINDERS: dict[str, Callable[[Session, AlertRule], list[Finding]]] = {
     "churn_risk": churn_findings, "large_order": large_order_findings, "kpi_anomaly": kpi_findings}
 
 
+ALERT_POST_BUDGET = timedelta(seconds=60)
+"""How long one alert post may take, 429 waits included."""
+ABANDON_AFTER = timedelta(minutes=10)
+"""A claim older than this lost its sender (crashed): marked failed, never sent.  Far longer than
+``ALERT_POST_BUDGET`` plus any settling time, so an alert in flight is never abandoned."""
+
+
 @dataclass
 class AlertReport:
     sent: int = 0
@@ -121,7 +132,7 @@ class AlertSender:
         now = store_time(self.clock())
         report = AlertReport()
         with self.session_factory() as session:
-            alerts.abandon_stale_claims(session, now - timedelta(minutes=10))
+            alerts.abandon_stale_claims(session, now - ABANDON_AFTER)
             for rule in alerts.rules(session):
                 folded: dict[str, list[int]] = {}
                 for finding in FINDERS[rule.kind](session, rule):
@@ -147,8 +158,12 @@ class AlertSender:
         try:
             if finding.public_text is not None and self.poster.channel_kind(target) not in PRIVATE_KINDS:
                 text = finding.public_text
+            if not alerts.fence_alert(session, alert_id):
+                log.warning("alert %s was abandoned as stale before it could be posted; not posting", alert_id)
+                return
             ts = self.poster.post(target, Message(text=text, blocks=[section(text)]),
-                                  {"event_type": "crm_alert", "event_payload": {"alert": alert_id}})
+                                  {"event_type": "crm_alert", "event_payload": {"alert": alert_id}},
+                                  within=ALERT_POST_BUDGET.total_seconds())
         except PostError as exc:
             log.warning("alert %s to %s not posted: %s", alert_id, target, exc.code)
             alerts.finish_alert(session, alert_id, "failed")
@@ -170,7 +185,8 @@ class AlertSender:
         text = (f"...and {count} more {KIND_NAMES[rule.kind]} alert{'s' if count != 1 else ''} this hour, held back "
                 f"so this does not become noise (limit {rule.max_per_hour} an hour). `/crm atrisk` lists them.")
         try:
-            self.poster.post(target, Message(text=text, blocks=[section(text)]), {})
+            self.poster.post(target, Message(text=text, blocks=[section(text)]), {},
+                             within=ALERT_POST_BUDGET.total_seconds())
         except PostError as exc:
             log.warning("alert summary to %s not posted: %s", target, exc.code)
         report.folded += count

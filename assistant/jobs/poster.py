@@ -2,6 +2,11 @@
 
 Digest delivery and alerts post through this protocol, so they are tested against the fake Slack
 and know nothing of slack_sdk; ``assistant.slack.poster.SlackPoster`` is the real one.
+
+Every call that can put something in a channel (``post``, ``upload_chart``) takes ``within``:
+seconds after which the poster sends nothing more for that call, retries and rate-limit waits
+included.  That bound is what lets a claim's lease cover a post in flight (see
+``assistant.jobs.claims``): when the lease runs out, no request of the old holder can still start.
 """
 
 from __future__ import annotations
@@ -19,9 +24,11 @@ PRIVATE_KINDS = ("private", "im")
 class PostError(Exception):
     """Slack refused or failed a post.  ``permanent``: retrying cannot help (not in channel...)."""
 
-    def __init__(self, code: str, permanent: bool, advice: str = "") -> None:
+    def __init__(self, code: str, permanent: bool, advice: str = "", retry_after: float | None = None) -> None:
         super().__init__(code)
         self.code, self.permanent, self.advice = code, permanent, advice
+        self.retry_after = retry_after
+        """Seconds Slack asked us to wait (a 429 whose ``Retry-After`` did not fit in the call's time)."""
 
 
 class Poster(Protocol):
@@ -30,14 +37,16 @@ class Poster(Protocol):
     def channel_kind(self, channel: str) -> str:
         """``public``, ``private``, ``im`` or ``shared``."""
 
-    def post(self, channel: str, message: Message, metadata: Mapping[str, object]) -> str:
-        """Post ``message`` with ``metadata``; returns its ``ts``.  Raises ``PostError``."""
+    def post(self, channel: str, message: Message, metadata: Mapping[str, object], within: float) -> str:
+        """Post ``message`` with ``metadata``, sending nothing after ``within`` seconds; returns its ``ts``.
+        Raises ``PostError`` (a transient one when the time ran out: the post may have landed)."""
 
     def find(self, channel: str, event_type: str, token: str, since: datetime) -> str | None:
         """The ``ts`` of a message posted since ``since`` whose metadata carries ``token``."""
 
-    def upload_chart(self, channel: str, thread_ts: str, png: bytes, filename: str, title: str) -> str:
-        """Upload a PNG into a message's thread; returns the file id."""
+    def upload_chart(self, channel: str, thread_ts: str, png: bytes, filename: str, title: str,
+                     within: float) -> str:
+        """Upload a PNG into a message's thread within ``within`` seconds; returns the file id."""
 
     def find_file(self, channel: str, thread_ts: str, filename: str) -> str | None:
         """The id of a file called ``filename`` already in the thread, if any."""

@@ -7,6 +7,7 @@ balancer or Kubernetes stops sending work.  ``/metrics``: Prometheus text format
 
 from __future__ import annotations
 
+import errno
 import json
 import threading
 import time
@@ -20,6 +21,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from waitress import create_server
 
+from assistant.errors import UserFacingError
 from assistant.ops.metrics import StoreCollector
 from db import migrate
 from db.engine import make_session_factory, ping
@@ -86,7 +88,17 @@ class Probes:
 
 
 def start_probes(probes: Probes, port: int, host: str = "0.0.0.0") -> Any:  # noqa: S104 (kubelet probes from outside)
-    """Serve the probes on a background thread; returns the server (``effective_port``, ``close()``)."""
-    server = create_server(probes, host=host, port=port, threads=2, ident="crm-bot-probes")
+    """Serve the probes on a background thread; returns the server (``effective_port``, ``close()``).
+
+    A port already taken (a second scheduler on the same host) is a message naming the setting.
+    """
+    try:
+        server = create_server(probes, host=host, port=port, threads=2, ident="crm-bot-probes")
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        raise UserFacingError(f"CRM_HEALTH_PORT {port} is already in use on this host (another crm-bot process?): "
+                              f"give this process its own port, e.g. CRM_HEALTH_PORT={port + 1}, or "
+                              "CRM_HEALTH_PORT=0 to run it without health probes") from None
     threading.Thread(target=server.run, daemon=True, name="crm-bot-probes").start()
     return server

@@ -63,8 +63,13 @@ class Settings(BaseSettings):
                                       description="A digest missed while the bot was down is still posted this "
                                                   "long after its time; later it is skipped and logged.")
     digest_lease_seconds: int = Field(300, ge=1, le=86_400, alias="CRM_DIGEST_LEASE_SECONDS",
-                                      description="How long a scheduler may take to post a digest it claimed "
-                                                  "before another one reconciles and takes over.")
+                                      description="How long a scheduler holds a digest it claimed before another "
+                                                  "one may reconcile and take over; a post may take a third of "
+                                                  "it, and a takeover waits a further third for it to land.")
+    digest_retry_hours: int = Field(12, ge=0, le=168, alias="CRM_DIGEST_RETRY_HOURS",
+                                    description="A digest that could not be posted (bot not in the channel, "
+                                                "channel archived) is tried again every minute for this long "
+                                                "after its time, so fixing the cause brings it.")
     refresh_schedule: str = Field("", alias="CRM_REFRESH_SCHEDULE",
                                   description="Crontab line for the scheduler's analytics refresh, in CRM_TIMEZONE "
                                               "(e.g. `0 2 * * *`, nightly at 02:00); empty: no scheduled refresh.")
@@ -103,7 +108,12 @@ class Settings(BaseSettings):
 
 def admin_ids(settings: Settings) -> frozenset[str]:
     """``CRM_ADMINS`` as a set of Slack member ids."""
-    return frozenset(part.strip() for part in settings.admins.split(",") if part.strip())
+    return frozenset(admins_in_order(settings))
+
+
+def admins_in_order(settings: Settings) -> list[str]:
+    """``CRM_ADMINS`` as written (the first is told about digests subscribed at the terminal)."""
+    return [part.strip() for part in settings.admins.split(",") if part.strip()]
 
 
 class SettingsError(UserFacingError):

@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import math
 import threading
 import time
 import urllib.error
@@ -45,6 +46,34 @@ class Call:
     method: str
     params: dict[str, Any]
     at: float = field(default_factory=time.time)
+
+
+@dataclass
+class Fault:
+    """Something the fake does to one call instead of (or besides) answering it as Slack would."""
+
+    method: str
+    kind: str
+    """``error`` (answer with ``status``/``error``), ``hold`` (answer late) or ``drop`` (never answer)."""
+    channel: str | None = None
+    """Only calls about this channel (``channel`` or ``channel_id`` argument); ``None``: any."""
+    times: int = 1
+    status: int = 429
+    error: str = "ratelimited"
+    retry_after: float | None = None
+    seconds: float = 0.0
+    """How long a ``hold`` (or a ``drop`` before it closes the connection) waits."""
+    event: threading.Event | None = None
+    """Instead of ``seconds``: wait until this is set (60 s at most)."""
+    act_first: bool = True
+    """``hold``/``drop``: carry the call out first (the message *is* stored), then delay or drop the
+    reply; ``False``: delay, or drop, before anything is done (the message is stored late, or never)."""
+
+    def wait(self) -> None:
+        if self.event is not None:
+            self.event.wait(60)
+        elif self.seconds:
+            time.sleep(self.seconds)
 
 
 @dataclass
@@ -91,8 +120,8 @@ class FakeSlack:
         self.channels: dict[str, Channel] = {}
         self.users: dict[str, dict[str, Any]] = {}
         self.usergroups: dict[str, dict[str, Any]] = {}
-        self._failures: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = {}
-        self._lost_replies: dict[str, list[threading.Event | None]] = {}
+        self._faults: list[Fault] = []
+        self._faults_lock = threading.Lock()
         self.uploads: dict[str, bytes] = {}
         self.scopes: list[str] = list(REQUIRED_SCOPES)
         """What the bot token was granted (``x-oauth-scopes``); tests remove some."""
@@ -118,16 +147,57 @@ class FakeSlack:
         self.usergroups[group_id] = {"id": group_id, "team_id": TEAM, "handle": handle, "name": handle.title(),
                                      "is_usergroup": True, "user_count": len(users), "users": sorted(users)}
 
-    def fail_next(self, method: str, status: int = 429, error: str = "ratelimited", retry_after: int = 1) -> None:
-        """Make the next call of ``method`` fail as Slack would (429 with Retry-After by default)."""
-        headers = {"Retry-After": str(retry_after)} if status == 429 else {}
-        self._failures.setdefault(method, []).append((status, {"ok": False, "error": error}, headers))
+    def fail_next(self, method: str, status: int = 429, error: str = "ratelimited", retry_after: float = 1,
+                  channel: str | None = None, times: int = 1) -> None:
+        """Make the next ``times`` calls of ``method`` (about ``channel``) fail as Slack would (429 with
+        Retry-After by default)."""
+        self.add_fault(Fault(method, "error", channel, times, status, error,
+                             retry_after if status == 429 else None))
 
-    def lose_next_reply(self, method: str, hold: threading.Event | None = None) -> None:
+    def lose_next_reply(self, method: str, hold: threading.Event | None = None, act_first: bool = True,
+                        channel: str | None = None) -> None:
         """Carry out the next call of ``method`` (the message *is* posted) but never answer it: the
         connection drops (a network error after Slack acted), or, with ``hold``, the reply waits
-        until the event is set (so a test can kill the caller at exactly that point)."""
-        self._lost_replies.setdefault(method, []).append(hold)
+        until the event is set (so a test can kill the caller at exactly that point).  With
+        ``act_first=False`` the connection drops before Slack does anything."""
+        self.add_fault(Fault(method, "drop", channel, event=hold, act_first=act_first))
+
+    def hold_reply(self, method: str, seconds: float, act_first: bool = True, channel: str | None = None,
+                   times: int = 1) -> None:
+        """Answer the next ``times`` calls of ``method`` ``seconds`` late: after carrying them out
+        (a slow reply), or, with ``act_first=False``, before (Slack slow to store the message)."""
+        self.add_fault(Fault(method, "hold", channel, times, seconds=seconds, act_first=act_first))
+
+    def add_fault(self, fault: Fault) -> None:
+        """Queue a fault; faults for a method are used in the order they were added."""
+        with self._faults_lock:
+            self._faults.append(fault)
+
+    def _take_fault(self, method: str, params: dict[str, Any]) -> Fault | None:
+        about = str(params.get("channel") or params.get("channel_id") or "")
+        with self._faults_lock:
+            for fault in self._faults:
+                if fault.method == method and fault.channel in (None, about):
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self._faults.remove(fault)
+                    return fault
+        return None
+
+    def archive(self, channel_id: str) -> None:
+        """Archive the channel (posts get ``is_archived``)."""
+        self.channels[channel_id].archived = True
+
+    def unarchive(self, channel_id: str) -> None:
+        self.channels[channel_id].archived = False
+
+    def remove_bot(self, channel_id: str) -> None:
+        """Someone removes the bot from the channel (``not_in_channel``, history hidden)."""
+        self.channels[channel_id].members.discard(BOT_USER)
+
+    def add_bot(self, channel_id: str) -> None:
+        """Someone invites the bot (back) into the channel."""
+        self.channels[channel_id].members.add(BOT_USER)
 
     def messages_in(self, channel_id: str) -> list[dict[str, Any]]:
         """What was posted in a channel (top level and threads), oldest first."""
@@ -144,29 +214,48 @@ class FakeSlack:
 
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                method = "response_url" if self.path.startswith("/respond/") else self.path.removeprefix("/api/")
+                params: dict[str, Any] = {}
+                if not self.path.startswith("/upload/"):
+                    params = _parse(self.headers.get("Content-Type", ""), raw.decode())
+                fault = fake._take_fault(method, params)
+                if fault is not None and fault.kind == "error":
+                    fake._record(method + ".failed", params)
+                    extra = {"Retry-After": str(math.ceil(fault.retry_after))} if fault.retry_after is not None else {}
+                    self._reply(fault.status, {"ok": False, "error": fault.error}, extra)
+                    return
+                if fault is not None and not fault.act_first:
+                    fault.wait()
+                    if fault.kind == "drop":
+                        self.close_connection = True  # dropped before Slack did anything
+                        return
                 if self.path.startswith("/upload/"):  # step 2 of files_upload_v2: the bytes themselves
                     fake.uploads[self.path.removeprefix("/upload/")] = raw
                     headers: dict[str, str] = {}
                     status, payload = 200, {"ok": True}
                 else:
                     status, payload, headers = fake._handle(self.path, self.headers, raw.decode())
-                method = "response_url" if self.path.startswith("/respond/") else self.path.removeprefix("/api/")
                 if self.path.startswith("/api/"):  # as Slack does: the token's scopes on every reply
                     headers = {**headers, "x-oauth-scopes": ",".join(fake.scopes)}
-                if fake._lost_replies.get(method):
-                    hold = fake._lost_replies[method].pop(0)
-                    if hold is not None:
-                        hold.wait(60)
-                    self.close_connection = True  # no reply at all: the caller sees the connection drop
-                    return
+                if fault is not None and fault.act_first:
+                    fault.wait()
+                    if fault.kind == "drop":
+                        self.close_connection = True  # no reply at all: the caller sees the connection drop
+                        return
+                self._reply(status, payload, headers)
+
+            def _reply(self, status: int, payload: dict[str, Any], headers: dict[str, str]) -> None:
                 data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json; charset=utf-8")
+                    for key, value in headers.items():
+                        self.send_header(key, value)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the caller gave up waiting (its timeout): as with Slack, the call was still made
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True, name="fake-slack").start()
@@ -227,10 +316,6 @@ class FakeSlack:
         if path.startswith("/respond/"):
             return self._respond(path.removeprefix("/respond/"), params)
         method = path.removeprefix("/api/")
-        if self._failures.get(method):
-            status, payload, extra = self._failures[method].pop(0)
-            self._record(method + ".failed", params)
-            return status, payload, extra
         token = (headers.get("Authorization") or "").removeprefix("Bearer ")
         if not token.startswith(("xox", "xapp-")):
             return 200, {"ok": False, "error": "not_authed"}, {}

@@ -7,6 +7,7 @@ the client's own retries, Slack's 5xx, the network), which delivery retries afte
 
 from __future__ import annotations
 
+import time
 import urllib.error
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -15,6 +16,9 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 
 from assistant.jobs.poster import PostError
 from assistant.render.blocks import Message
@@ -34,11 +38,76 @@ ADVICE = {
 """Permanent errors, with what a person should do about each."""
 
 
+def _retry_after(headers: Mapping[str, Any]) -> float | None:
+    for key, value in headers.items():
+        if key.lower() == "retry-after":
+            raw = value[0] if isinstance(value, list | tuple) else value
+            try:
+                return float(raw)
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
 def _error(exc: Exception) -> PostError:
     if isinstance(exc, SlackApiError):
         code = str(exc.response.get("error", "unknown_error"))
-        return PostError(code, code in ADVICE, ADVICE.get(code, ""))
+        return PostError(code, code in ADVICE, ADVICE.get(code, ""), _retry_after(exc.response.headers or {}))
     return PostError(f"network: {exc}", permanent=False)
+
+
+MIN_REQUEST_SECONDS = 1
+"""The shortest time a request is given (the client's timeout is whole seconds)."""
+
+
+class BoundedClient(WebClient):
+    """A client for one call that starts no request after ``deadline`` (``time.monotonic``).
+
+    Each request's timeout is what is left, so none outlives the deadline either; a call made of
+    several requests (``files_upload_v2``) is bounded as a whole.
+    """
+
+    def __init__(self, token: str | None, base_url: str, within: float) -> None:
+        super().__init__(token=token, base_url=base_url, timeout=max(MIN_REQUEST_SECONDS, int(within)),
+                         retry_handlers=[])
+        self.deadline = time.monotonic() + within
+        self.retry_handlers.append(DeadlineRetry(self))
+
+    def left(self) -> float:
+        """Seconds until the deadline."""
+        return self.deadline - time.monotonic()
+
+    def api_call(self, api_method: str, **kwargs: Any) -> Any:
+        if self.left() < MIN_REQUEST_SECONDS:
+            raise TimeoutError(f"{api_method} not sent: the call's time ran out")
+        self.timeout = max(MIN_REQUEST_SECONDS, int(self.left()))
+        return super().api_call(api_method, **kwargs)
+
+
+class DeadlineRetry(RateLimitErrorRetryHandler):
+    """Waits out a 429 only if the wait and one more request fit before the client's deadline.
+
+    slack_sdk's own handler sleeps whatever ``Retry-After`` says; a scheduler asleep inside it
+    past its lease is how a second scheduler came to post the same digest.  Here a wait that does
+    not fit ends the call with the 429 (a transient ``PostError`` carrying ``retry_after``).
+    """
+
+    def __init__(self, client: BoundedClient, max_retry_count: int = 3) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self.client = client
+
+    def _can_retry(self, *, state: RetryState, request: HttpRequest, response: HttpResponse | None = None,
+                   error: Exception | None = None) -> bool:
+        if not super()._can_retry(state=state, request=request, response=response, error=error):
+            return False
+        wait = _retry_after(response.headers if response is not None else {}) or 1.0
+        # slack_sdk adds up to a second of jitter to the wait, and the next request needs its time.
+        return wait + 1.0 + MIN_REQUEST_SECONDS <= self.client.left()
+
+    def prepare_for_next_attempt(self, *, state: RetryState, request: HttpRequest,
+                                 response: HttpResponse | None = None, error: Exception | None = None) -> None:
+        super().prepare_for_next_attempt(state=state, request=request, response=response, error=error)
+        self.client.timeout = max(MIN_REQUEST_SECONDS, int(self.client.left()))
 
 
 NETWORK_ERRORS = (urllib.error.URLError, ConnectionError, TimeoutError, OSError)
@@ -61,12 +130,19 @@ class SlackPoster:
         except (SlackApiError, *NETWORK_ERRORS) as exc:
             raise _error(exc) from exc
 
+    def _call_within(self, within: float, method: str, **kwargs: Any) -> Any:
+        """``method`` on a client that sends nothing after ``within`` seconds (timeouts and 429 waits)."""
+        try:
+            return getattr(BoundedClient(self.client.token, self.client.base_url, within), method)(**kwargs)
+        except (SlackApiError, *NETWORK_ERRORS) as exc:
+            raise _error(exc) from exc
+
     def channel_kind(self, channel: str) -> str:
         return self._kinds(channel)
 
-    def post(self, channel: str, message: Message, metadata: Mapping[str, object]) -> str:
-        response = self._call("chat_postMessage", channel=channel, text=message.text, blocks=message.blocks,
-                              metadata=metadata, unfurl_links=False, unfurl_media=False)
+    def post(self, channel: str, message: Message, metadata: Mapping[str, object], within: float) -> str:
+        response = self._call_within(within, "chat_postMessage", channel=channel, text=message.text,
+                                     blocks=message.blocks, metadata=metadata, unfurl_links=False, unfurl_media=False)
         return str(response["ts"])
 
     def find(self, channel: str, event_type: str, token: str, since: datetime) -> str | None:
@@ -84,9 +160,10 @@ class SlackPoster:
             if not cursor:
                 return None
 
-    def upload_chart(self, channel: str, thread_ts: str, png: bytes, filename: str, title: str) -> str:
-        response = self._call("files_upload_v2", channel=channel, thread_ts=thread_ts, content=png,
-                              filename=filename, title=title)
+    def upload_chart(self, channel: str, thread_ts: str, png: bytes, filename: str, title: str,
+                     within: float) -> str:
+        response = self._call_within(within, "files_upload_v2", channel=channel, thread_ts=thread_ts, content=png,
+                                     filename=filename, title=title)
         files = response.get("files") or [response.get("file")]
         return str(files[0]["id"])
 

@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from assistant.jobs.claims import LeaseTimes
 from assistant.jobs.delivery import Deliverer, Pacer
 from assistant.slack.app import make_client
 from assistant.slack.fake import BOT_USER, FakeSlack
@@ -28,6 +29,7 @@ from assistant.views.digest import build_digest
 from db import digests
 from db.access_models import AuditEntry
 from db.digest_models import DigestDelivery, DigestSubscription
+from db.digests import CHART_CLAIM
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -76,6 +78,23 @@ def _channel(fake: FakeSlack, channel: str) -> str:
     return channel
 
 
+def _wait_for_the_lease_to_run_out(engine: Engine, lease: timedelta = timedelta(seconds=1),
+                                   timeout: float = 30) -> None:
+    """Until no claim (digest or chart) of a dead scheduler can still be live (``assistant.jobs.claims``)."""
+    cover = LeaseTimes(lease).cover
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        now = datetime.now(UTC).replace(tzinfo=None)
+        leases = [d.lease_until for d in _deliveries(engine) if d.status == "claimed"]
+        charts = [datetime.strptime(d.chart_file_id.removeprefix(CHART_CLAIM), "%Y%m%d%H%M%S")
+                  + cover + timedelta(seconds=1) for d in _deliveries(engine)
+                  if d.chart_file_id and d.chart_file_id.startswith(CHART_CLAIM)]
+        if all(until < now for until in leases + charts):
+            return
+        time.sleep(0.1)
+    raise TimeoutError("the claim's lease did not run out")
+
+
 def _deliveries(engine: Engine) -> list[DigestDelivery]:
     with Session(engine) as session:
         return list(session.scalars(select(DigestDelivery).order_by(DigestDelivery.id)))
@@ -110,7 +129,7 @@ def test_a_dropped_reply_to_the_post_is_reconciled_not_posted_again(store: Engin
     first = deliverer.run_due()
     assert first.retrying and not first.posted and len(_digests_in(fake, "C0SALES01")) == 1
     assert deliverer.run_due().summary().startswith("0 posted")  # retry waits for its time
-    clock.now += timedelta(minutes=2)
+    clock.now += deliverer.lease  # by then the post in flight has landed, if it was going to
     second = deliverer.run_due()
     assert len(second.reconciled) == 1 and not second.posted
     assert len(_digests_in(fake, "C0SALES01")) == 1 and len(_charts_in(fake, "C0SALES01")) == 1
@@ -242,7 +261,7 @@ def test_killing_the_scheduler_at_any_step_still_posts_exactly_once(store: Engin
         process.send_signal(signal.SIGKILL)
         process.wait(30)
         hold.set()
-    time.sleep(1.2)  # the dead scheduler's lease (1 s here) runs out
+    _wait_for_the_lease_to_run_out(store)  # a takeover waits until the dead scheduler's post could have landed
     rerun = _digest_run(store, fake)
     output, _ = rerun.communicate(timeout=120)
     assert rerun.returncode == 0, output
