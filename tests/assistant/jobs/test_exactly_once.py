@@ -8,10 +8,15 @@ protocol of ``assistant.jobs.claims``, each of these produced two digests in the
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
@@ -31,6 +36,7 @@ from db.access_models import AuditEntry
 from db.digest_models import AlertDelivery, DigestDelivery, DigestSubscription
 
 LEASE = timedelta(seconds=3)
+ROOT = Path(__file__).resolve().parents[3]
 CHANNEL = "C0RACE001"
 
 
@@ -114,9 +120,10 @@ def _one_digest_one_chart_one_record(engine: Engine, fake: FakeSlack) -> None:
     assert delivery.status == "posted" and delivery.message_ts == message["ts"]
     [chart_message] = [m for m in fake.messages_in(CHANNEL) if m.get("files")]
     assert chart_message["thread_ts"] == message["ts"]  # the chart sits in the recorded digest's thread
-    with Session(engine) as session:
+    with Session(engine) as session:  # (the shared store keeps earlier tests' entries: this digest's only)
         entries = session.scalars(select(AuditEntry).where(AuditEntry.action == "digest",
-                                                           AuditEntry.channel_id == CHANNEL)).all()
+                                                           AuditEntry.channel_id == CHANNEL,
+                                                           AuditEntry.at >= delivery.claimed_at)).all()
     assert len(entries) <= 1  # a reconciled digest has its entry from the attempt that posted, or none
 
 
@@ -260,3 +267,17 @@ def test_a_second_process_on_the_same_health_port_gets_a_message_naming_the_sett
             start_probes(Probes(store), int(first.effective_port), host="127.0.0.1")
     finally:
         first.close()
+
+
+def test_a_second_scheduler_on_the_host_stops_with_a_message_not_a_traceback(store: Engine) -> None:
+    with socket.socket() as taken:  # the first scheduler's health port
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**os.environ, "DATABASE_URL": store.url.render_as_string(hide_password=False),
+               "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_API_URL": "http://127.0.0.1:9/api/",
+               "CRM_HEALTH_PORT": str(port)}
+        result = subprocess.run([sys.executable, str(ROOT / "bot.py"), "scheduler"], env=env, cwd=ROOT,
+                                capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"CRM_HEALTH_PORT {port} is already in use" in result.stderr and "Traceback" not in result.stderr
