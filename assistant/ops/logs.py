@@ -19,10 +19,14 @@ REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", d
 SECRET = re.compile(r"\b(xox[abprs]|xapp|xoxe(?:\.xox[bp])?)-[A-Za-z0-9-]+")
 EMAIL = re.compile(r"\b([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})\b")
 PASSWORD_IN_URL = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
+REJECTED_BODY = re.compile(r"(Invalid request signature detected \(.*?body: ).*\)\s*$", re.DOTALL)
+"""slack_bolt logs a rejected request's whole body at INFO: the typed text and its response URL."""
 
 
 def redact(text: str) -> str:
-    """Tokens become ``xoxb-***``, addresses ``j***@example.com``, URL passwords ``***``."""
+    """Tokens become ``xoxb-***``, addresses ``j***@example.com``, URL passwords ``***``; the body
+    of a request rejected for its signature is left out (it holds what someone typed)."""
+    text = REJECTED_BODY.sub(r"\1not logged)", text)
     text = SECRET.sub(lambda m: m.group(1) + "-***", text)
     text = PASSWORD_IN_URL.sub(r"\1***@", text)
     return EMAIL.sub(r"\1***@\2", text)

@@ -49,7 +49,7 @@ def _parse_row(row: dict[str, Any], created: pd.Timestamp | None) -> tuple[dict[
     if row["created_at"]:
         if created is None or pd.isna(created):
             return {}, "bad_date", f"created_at '{row['created_at']}'"
-        values["created_at"] = created.to_pydatetime()
+        values["created_at"] = created.to_pydatetime(warn=False)  # sub-microsecond parts are normal input
     if row["country"]:
         values["country"], values["country_code"] = normalise_country(row["country"])
     for name in ("name", "phone", "owner"):

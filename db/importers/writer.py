@@ -130,7 +130,7 @@ def _ensure_orders(connection: Connection, lines: pd.DataFrame, customer_ids: pd
     missing = first[~first.index.isin(list(known.keys()))]
     if not missing.empty:
         rows = [{"external_id": ref, "customer_id": None if pd.isna(r.customer_id) else int(r.customer_id),
-                 "ordered_at": r.ordered_at.to_pydatetime(), "kind": r.order_kind, "status": r.status,
+                 "ordered_at": r.ordered_at.to_pydatetime(warn=False), "kind": r.order_kind, "status": r.status,
                  "country": r.country, "import_run_id": run_id} for ref, r in zip(missing.index,
                                                                                    missing.itertuples(), strict=True)]
         outcome.new_orders += len(insert_ignoring_conflicts(

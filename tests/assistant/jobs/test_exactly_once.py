@@ -129,7 +129,7 @@ def _one_digest_one_chart_one_record(engine: Engine, fake: FakeSlack) -> None:
 
 def test_a_retry_after_longer_than_the_lease_never_lets_two_schedulers_post(store: Engine, fake: FakeSlack) -> None:
     _subscribe(store)
-    fake.fail_next("chat.postMessage", status=429, retry_after=2 * LEASE.total_seconds(), channel=CHANNEL, times=3)
+    fake.fail_next("chat.postMessage", status=429, retry_after=2 * LEASE.total_seconds(), channel=CHANNEL)
     started = time.monotonic()
     _two_schedulers_until_done(store, fake)
     _one_digest_one_chart_one_record(store, fake)
@@ -153,7 +153,7 @@ def test_a_reply_held_past_the_lease_is_reconciled_not_posted_again(store: Engin
 def test_a_chart_upload_rate_limited_or_held_past_the_lease_is_uploaded_once(store: Engine,
                                                                            fake: FakeSlack) -> None:
     _subscribe(store)
-    fake.fail_next("files.getUploadURLExternal", status=429, retry_after=2 * LEASE.total_seconds(), times=2)
+    fake.fail_next("files.getUploadURLExternal", status=429, retry_after=2 * LEASE.total_seconds())
     fake.hold_reply("files.completeUploadExternal", seconds=2 * LEASE.total_seconds())
     _two_schedulers_until_done(store, fake)
     _one_digest_one_chart_one_record(store, fake)

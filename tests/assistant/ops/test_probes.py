@@ -19,7 +19,9 @@ from assistant.commands.registry import COMMANDS
 from assistant.jobs.refresh.run import RefreshSummary
 from assistant.ops.logs import configure_logging, redact
 from assistant.ops.probes import Probes, start_probes
-from assistant.slack.server import stop_server
+from assistant.slack.app import build_app, make_client
+from assistant.slack.fake import FakeSlack
+from assistant.slack.server import start_in_background, stop_server
 from db.engine import make_engine
 
 
@@ -93,3 +95,26 @@ def test_logs_are_json_with_request_ids_and_never_hold_tokens_or_addresses(
     assert "jane.doe@example.com" not in text and "xoxb-1234" not in text and "xapp-1-A0" not in text
     assert "j***@example.com" in text and "xoxb-***" in text
     assert redact("postgresql://crm:hunter2@db/crm") == "postgresql://crm:***@db/crm"
+
+
+@pytest.mark.parametrize("level", ["DEBUG", "INFO"])
+def test_a_forged_request_leaves_no_typed_text_in_the_log(capfd: pytest.CaptureFixture[str], level: str,
+                                                         refreshed: tuple[Engine, RefreshSummary, RefreshSummary]
+                                                         ) -> None:
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    try:
+        configure_logging(level, "text")
+        with FakeSlack() as fake:
+            context = Context(session_factory=sessionmaker(refreshed[0]), clock=datetime.now, default_role="admin")
+            server = start_in_background(build_app(context, make_client("xoxb-test", fake.url), "the-real-secret"))
+            try:
+                status, _ = fake.send_command(server.url, "a-forged-secret", "/customer", "confidential-words 12748")
+            finally:
+                server.stop()
+        err = capfd.readouterr().err
+    finally:
+        root.handlers[:], _ = saved[0], root.setLevel(saved[1])
+    assert status == 401
+    assert "Invalid request signature" in err and "body: not logged" in err  # the rejection itself is logged
+    assert "confidential-words" not in err and "confidential" not in err and "response_url" not in err

@@ -112,3 +112,18 @@ def test_orders_with_another_date_layout_need_the_date_format_option(engine: Eng
         run(engine, "orders", path, tmp_path)
     report = run(engine, "orders", path, tmp_path, date_format="%d/%m/%Y %H:%M")
     assert report.categories == {"sale": 2}
+
+
+def test_sub_second_timestamps_import_without_warnings(engine: Engine, tmp_path: Path,
+                                                       recwarn: pytest.WarningsRecorder) -> None:
+    """Exports with nanosecond clocks are normal input: kept to the microsecond, no warning per row."""
+    orders = ("order_id,customer_id,date,sku,description,quantity,unit_price,status\n"
+              "2001,C9,2024-03-01T10:00:00.123456789,SKU-1,Blue mug,2,9.50,completed\n"
+              "2002,C9,2024-03-02 11:30:15.987654321,SKU-2,Red mug,1,9.50,completed\n")
+    people = "customer_id,name,created_at\nC9,Nano Customer,2020-01-15T08:00:00.000000001\n"
+    run(engine, "customers", write(tmp_path, "people.csv", people), tmp_path)
+    report = run(engine, "orders", write(tmp_path, "nano.csv", orders), tmp_path)
+    assert report.status == "completed" and not [w for w in recwarn if "nanoseconds" in str(w.message)]
+    with Session(engine) as session:
+        times = sorted(session.scalars(select(Order.ordered_at).where(Order.external_id.in_(["2001", "2002"]))))
+    assert [t.microsecond for t in times] == [123456, 987654]
