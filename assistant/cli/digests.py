@@ -38,7 +38,8 @@ def digest_subscribe(ctx: typer.Context,
                      channel: Annotated[str, typer.Argument(help="Slack channel id, e.g. C0123ABCD.")],
                      schedule: Annotated[list[str] | None, typer.Argument(
                          help="Any of: weekly|daily, a weekday, HH:MM, a time zone, --segment NAME, "
-                              "--quiet skip, --allow-shared (a Slack Connect channel).")] = None) -> None:
+                              "--quiet skip, --allow-shared (a Slack Connect channel), --notify U0123ABCD (who "
+                              "hears if it cannot be posted; default: the first of CRM_ADMINS).")] = None) -> None:
     """Subscribe a channel to the digest (same words as /crm digest subscribe)."""
     _digest_command(deps_of(ctx), channel, "subscribe " + " ".join(shlex.quote(w) for w in schedule or []))
 
