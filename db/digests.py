@@ -96,6 +96,8 @@ class Claim:
     token: str
     attempts: int
     first_claimed_at: datetime
+    retrying_failure: bool = False
+    """Taken over from ``failed``: a retry promised within the retry window, not a missed run."""
 
     @property
     def must_reconcile(self) -> bool:
@@ -132,7 +134,8 @@ def claim(session: Session, sub: DigestSubscription, period_key: str, scheduled_
     if existing.lease_until > now or not (existing.status == "claimed" or retry_failed):
         return None
     # Read before the commit: committing expires the row, and reloading it would show our own update.
-    taken_over = Claim(existing.id, existing.token, existing.attempts + 1, existing.claimed_at)
+    taken_over = Claim(existing.id, existing.token, existing.attempts + 1, existing.claimed_at,
+                       retrying_failure=existing.status == "failed")
     taken = session.execute(update(DigestDelivery)
                             .where(DigestDelivery.id == existing.id, DigestDelivery.status == existing.status,
                                    DigestDelivery.attempts == existing.attempts)

@@ -149,7 +149,7 @@ class Deliverer:
         except PostError as exc:  # we cannot look in the channel: whether it was posted is unknown
             self._post_failed(session, sub, claim, exc, label, report, checking=True)
             return
-        if late:  # an earlier attempt that never posted, found too late: skipped, not posted late
+        if late and not claim.retrying_failure:  # a crashed attempt that never posted, found too late
             digests.finish(session, claim.delivery_id, "skipped", f"missed: due {fire:%Y-%m-%d %H:%M} UTC, "
                                                                   f"not posted within {self.grace}")
             report.skipped.append(label)

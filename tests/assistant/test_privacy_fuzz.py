@@ -187,7 +187,7 @@ def test_fuzzed_input_never_discloses_beyond_the_policy(probed: Context, role: s
 
 
 @pytest.mark.slow
-@pytest.mark.fuzz_full  # deselected by default (pyproject addopts); `pytest -m slow` runs it
+@pytest.mark.full_length  # deselected by default (pyproject addopts); `pytest -m slow` runs it
 @settings(max_examples=10_000, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(**INPUTS)

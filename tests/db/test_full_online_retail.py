@@ -37,6 +37,8 @@ def _independent_figures(path: Path) -> dict[str, object]:
     }
 
 
+@pytest.mark.parametrize("database_url", ["sqlite", pytest.param("postgresql", marks=pytest.mark.full_length)],
+                         indirect=True)  # the PostgreSQL run (~100 s) with `pytest -m slow`; the sample covers COPY
 def test_full_file_reproduces_oracles_reimports_as_no_op_and_overlaps_exactly(
         engine: Engine, online_retail_path: Path, datasets: Path, tmp_path: Path) -> None:
     options = ImportOptions(reject_dir=tmp_path / "rejects")

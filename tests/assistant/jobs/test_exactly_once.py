@@ -283,3 +283,18 @@ def test_a_second_scheduler_on_the_host_stops_with_a_message_not_a_traceback(sto
                                 capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 2, result.stdout + result.stderr
     assert f"CRM_HEALTH_PORT {port} is already in use" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_failed_digest_fixed_after_the_grace_period_is_still_posted_within_the_retry_window(
+        store: Engine, fake: FakeSlack) -> None:
+    _subscribe(store)
+    fake.remove_bot(CHANNEL)
+    clock = Clock()
+    deliverer = _deliverer(store, fake, "scheduler-a", clock)  # grace 2 h, retry window 12 h (the defaults)
+    assert len(deliverer.run_due().failed) == 1
+    fake.add_bot(CHANNEL)
+    clock.offset += timedelta(hours=3)  # the bot invited back three hours later
+    assert len(deliverer.run_due().posted) == 1 and len(_digests_in(fake)) == 1
+    clock.offset += timedelta(hours=10)
+    fake.remove_bot(CHANNEL)
+    assert deliverer.run_due().summary().startswith("0 posted, 0 found already posted, 0 skipped, 0 failed")
