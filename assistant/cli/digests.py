@@ -29,7 +29,9 @@ def _digest_command(deps: Deps, channel: str, text: str) -> None:
     context = runner_context(deps, CLI_USER)
     if deps.settings.slack_bot_token is not None:  # then a channel's real type can be checked (Slack Connect)
         context = replace(context, channel_kind=channel_places(client_from_settings(deps.settings)))
-    message = answer(digest_commands.run, Request(user_id=CLI_USER, channel_id=channel, text=text), context)
+    request = Request(user_id=CLI_USER, channel_id=channel, text=text)
+    digest_commands.check_at_terminal(request, context)  # usage errors end the command with exit code 2
+    message = answer(digest_commands.run, request, context)
     render_reply(Reply(message.text, message.blocks), console)
 
 

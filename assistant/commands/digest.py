@@ -104,6 +104,16 @@ def _tokens(text: str) -> tuple[str, list[str]]:
     return (parts[0].lower(), parts[1:]) if parts else ("list", [])
 
 
+def check_at_terminal(request: Request, context: Context) -> None:
+    """What ``check`` finds, and, for a subscription, that someone can be told of failures: raises
+    ``UsageError`` so the command line can exit 2 before anything is stored."""
+    check(request.text)
+    action, rest = _tokens(request.text)
+    if action == "subscribe":
+        who_to_tell(request, context, parse_schedule(rest, request.channel_id or "C0CHECK00",
+                                                      context.default_timezone))
+
+
 def check(text: str) -> None:
     """Usage errors before any store access (answered in the acknowledgement)."""
     action, rest = _tokens(text)
@@ -131,7 +141,7 @@ def run(request: Request, context: Context) -> Message:
     return list_subscriptions(context, None if rest[:1] == ["all"] else request.channel_id)
 
 
-def _who_to_tell(request: Request, context: Context, schedule: Schedule) -> str:
+def who_to_tell(request: Request, context: Context, schedule: Schedule) -> str:
     """``--notify``, else the person subscribing; at the terminal (no Slack member) the first admin."""
     if schedule.notify:
         return schedule.notify
@@ -152,7 +162,7 @@ def subscribe(request: Request, context: Context, schedule: Schedule) -> Message
                                 weekday=schedule.weekday, hour=schedule.hour, minute=schedule.minute,
                                 timezone=schedule.timezone, segment=schedule.segment, quiet=schedule.quiet,
                                 allow_shared=schedule.allow_shared, user_id=request.user_id, now=now,
-                                notify_user=_who_to_tell(request, context, schedule))
+                                notify_user=who_to_tell(request, context, schedule))
         first = next_fire(sub, now.replace(tzinfo=UTC))
         when = describe(sub)
     about = f" about {schedule.segment}" if schedule.segment else ""

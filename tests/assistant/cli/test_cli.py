@@ -201,3 +201,19 @@ def test_customer_export_and_erase_from_the_command_line(tmp_path: Path) -> None
     assert missing.returncode == 2 and "no customer with id '99999'" in missing.stderr
     audit = crm_bot("audit", "--customer", "12347", cwd=tmp_path, env=env).stdout
     assert "erasure: customer erased" in audit and "export: data subject export" in audit and "12347" not in audit
+
+
+def test_digest_subscriptions_at_the_terminal_name_who_is_told(tmp_path: Path) -> None:
+    assert crm_bot("db", "upgrade", cwd=tmp_path).returncode == 0
+    nobody = crm_bot("digest", "subscribe", "C0456ABCD", "daily", cwd=tmp_path)
+    assert nobody.returncode == 2 and "--notify" in nobody.stderr and "Traceback" not in nobody.stderr
+    told = crm_bot("digest", "subscribe", "C0456ABCD", "daily", "--notify", "U0JANE0001", cwd=tmp_path)
+    assert told.returncode == 0 and "will get the daily digest" in told.stdout
+    admin = crm_bot("digest", "subscribe", "C0789ABCD", "weekly", cwd=tmp_path,
+                    env={"CRM_ADMINS": "U0BOSS0001,U0TWO00002"})
+    assert admin.returncode == 0
+    engine = make_engine(f"sqlite:///{tmp_path / 'crm-bot.db'}")
+    with engine.connect() as connection:
+        owners = dict(connection.exec_driver_sql("SELECT channel_id, notify_user FROM digest_subscriptions").all())
+    engine.dispose()
+    assert owners == {"C0456ABCD": "U0JANE0001", "C0789ABCD": "U0BOSS0001"}
