@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 
 from analytics.rfm import SEGMENTS
 from assistant.commands.base import Context, Parser, Request, UsageError
-from assistant.commands.parsing import is_member_id, person, words
+from assistant.commands.parsing import person, words
 from assistant.errors import UserFacingError
+from assistant.jobs.poster import MEMBER_ID
 from assistant.jobs.schedule import WEEKDAYS, describe, next_fire, zone
 from assistant.render.blocks import Message, section
 from assistant.render.blocks import context as context_block
@@ -145,7 +146,7 @@ def who_to_tell(request: Request, context: Context, schedule: Schedule) -> str:
     """``--notify``, else the person subscribing; at the terminal (no Slack member) the first admin."""
     if schedule.notify:
         return schedule.notify
-    if is_member_id(request.user_id):
+    if MEMBER_ID.match(request.user_id):
         return request.user_id
     if context.first_admin:
         return context.first_admin

@@ -30,11 +30,6 @@ PERSON = re.compile(r"^(?:<@([UW][A-Z0-9]+)(?:\|[^>]*)?>|@?([UW][A-Z0-9]{6,}))$"
 """A Slack member: a mention (``<@U0123ABCD>``, what Slack sends for a typed @name) or a bare id."""
 
 
-def is_member_id(text: str) -> bool:
-    """Whether ``text`` is a Slack member id (not ``cli`` or a channel)."""
-    return PERSON.match(text) is not None and not text.startswith(("<", "@"))
-
-
 def person(text: str, what: str) -> str:
     """The member id in ``text``, or a usage error saying how to name someone (``what`` is the option)."""
     match = PERSON.match(text.strip())

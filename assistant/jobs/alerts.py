@@ -13,7 +13,6 @@ abandonment window (``assistant.jobs.claims``), so an alert in flight is never a
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -22,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from analytics.digest import KPIS
 from assistant.errors import UserFacingError
-from assistant.jobs.poster import PRIVATE_KINDS, Poster, PostError
+from assistant.jobs.poster import MEMBER_ID, PRIVATE_KINDS, Poster, PostError
 from assistant.render.blocks import Message, section
 from assistant.views.digest import build_digest, risk_key
 from db import access, alerts, kpis, snapshots
@@ -32,7 +31,6 @@ from db.digests import SessionFactory
 
 log = logging.getLogger(__name__)
 
-SLACK_MEMBER = re.compile(r"^[UW][A-Z0-9]{6,}$")
 KIND_NAMES = {"churn_risk": "churn risk", "large_order": "large order", "kpi_anomaly": "KPI anomaly"}
 LARGE_ORDER_WINDOW = timedelta(days=7)
 UNNAMED = ("Customer details are not posted in a public or shared channel: `/crm atrisk` or `/customer` show them "
@@ -124,7 +122,7 @@ class AlertSender:
     def _recipient(self, rule: AlertRule, owner: str | None) -> str | None:
         if rule.target != "owner":
             return rule.target
-        if isinstance(owner, str) and SLACK_MEMBER.match(owner):  # (a missing owner may arrive as NaN)
+        if isinstance(owner, str) and MEMBER_ID.match(owner):  # (a missing owner may arrive as NaN)
             return owner
         return rule.fallback_channel
 

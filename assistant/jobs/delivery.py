@@ -16,7 +16,6 @@ knows nothing of slack_sdk.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from assistant.errors import UserFacingError
 from assistant.jobs.claims import LeaseTimes
-from assistant.jobs.poster import PRIVATE_KINDS, Poster, PostError
+from assistant.jobs.poster import MEMBER_ID, PRIVATE_KINDS, Poster, PostError
 from assistant.jobs.schedule import Due, due_now
 from assistant.render.chart import trend_chart
 from assistant.render.digest import digest_message
@@ -41,8 +40,6 @@ log = logging.getLogger(__name__)
 
 METADATA_EVENT = "crm_digest"
 LEASE = timedelta(minutes=5)
-MEMBER_ID = re.compile(r"^[UW][A-Z0-9]{6,}$")
-"""A Slack member id: someone a direct message can reach."""
 FAILED_RETRY_EVERY = timedelta(minutes=1)
 """How often a failed digest is tried again within its retry window (the fix may come any time)."""
 

@@ -124,16 +124,12 @@ class SlackPoster:
                                 retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=3)])
         self._kinds = ChannelKinds(lambda channel: self._call("conversations_info", channel=channel)["channel"])
 
-    def _call(self, method: str, **kwargs: Any) -> Any:
+    def _call(self, method: str, within: float | None = None, **kwargs: Any) -> Any:
+        """``method`` with Slack's errors as ``PostError``; with ``within``, on a client that sends
+        nothing after that many seconds (timeouts and 429 waits included)."""
+        client = self.client if within is None else BoundedClient(self.client.token, self.client.base_url, within)
         try:
-            return getattr(self.client, method)(**kwargs)
-        except (SlackApiError, *NETWORK_ERRORS) as exc:
-            raise _error(exc) from exc
-
-    def _call_within(self, within: float, method: str, **kwargs: Any) -> Any:
-        """``method`` on a client that sends nothing after ``within`` seconds (timeouts and 429 waits)."""
-        try:
-            return getattr(BoundedClient(self.client.token, self.client.base_url, within), method)(**kwargs)
+            return getattr(client, method)(**kwargs)
         except (SlackApiError, *NETWORK_ERRORS) as exc:
             raise _error(exc) from exc
 
@@ -141,7 +137,7 @@ class SlackPoster:
         return self._kinds(channel)
 
     def post(self, channel: str, message: Message, metadata: Mapping[str, object], within: float) -> str:
-        response = self._call_within(within, "chat_postMessage", channel=channel, text=message.text,
+        response = self._call("chat_postMessage", within, channel=channel, text=message.text,
                                      blocks=message.blocks, metadata=metadata, unfurl_links=False, unfurl_media=False)
         return str(response["ts"])
 
@@ -162,7 +158,7 @@ class SlackPoster:
 
     def upload_chart(self, channel: str, thread_ts: str, png: bytes, filename: str, title: str,
                      within: float) -> str:
-        response = self._call_within(within, "files_upload_v2", channel=channel, thread_ts=thread_ts, content=png,
+        response = self._call("files_upload_v2", within, channel=channel, thread_ts=thread_ts, content=png,
                                      filename=filename, title=title)
         files = response.get("files") or [response.get("file")]
         return str(files[0]["id"])
