@@ -9,6 +9,7 @@ import pandas as pd
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 
+from analytics import words
 from analytics.contract import require_columns
 from analytics.features import prepare_for_clustering
 
@@ -50,7 +51,7 @@ def choose_k(matrix: np.ndarray, random_state: int, sample_size: int = SILHOUETT
     return scores
 
 
-def cluster_customers(features: pd.DataFrame, random_state: int = 42) -> ClusterResult:
+def cluster_customers(features: pd.DataFrame, random_state: int = 42, currency: str | None = None) -> ClusterResult:
     """Cluster customers on their scaled behaviour; raise ``NotEnoughData`` below ``MIN_CUSTOMERS``.
 
     Parameters
@@ -75,13 +76,13 @@ def cluster_customers(features: pd.DataFrame, random_state: int = 42) -> Cluster
     return ClusterResult(
         labels=labels, k=k, silhouette_by_k=scores,
         stability_ari=float(adjusted_rand_score(model.labels_, other)),
-        profiles=profile_clusters(features, labels),
+        profiles=profile_clusters(features, labels, currency),
         params={"random_state": random_state, "k_range": [K_RANGE.start, K_RANGE.stop - 1],
                 "silhouette_sample": SILHOUETTE_SAMPLE},
     )
 
 
-def _describe(row: pd.Series, overall: pd.Series) -> str:
+def _describe(row: pd.Series, overall: pd.Series, currency: str | None = None) -> str:
     traits = []
     if row["median_orders"] >= 2 * overall["frequency"]:
         traits.append("high-frequency")
@@ -100,12 +101,13 @@ def _describe(row: pd.Series, overall: pd.Series) -> str:
     if row["median_return_rate"] >= 0.1:
         traits.append("returns-prone")
     who = ", ".join(traits) if traits else "typical"
-    orders = f"{row['median_orders']:g} order{'' if row['median_orders'] == 1 else 's'}"
-    return (f"{who} buyers, median {orders}, median order {row['median_order_value']:,.0f}, "
-            f"last order {row['median_recency_days']:g} days ago; {row['revenue_share']:.0%} of revenue")
+    typical = (f"{words.count(row['median_orders'], 'order')}, median order "
+               f"{words.money(row['median_order_value'], currency)}, last order "
+               f"{words.days_ago(row['median_recency_days'])}")
+    return f"{who} buyers; a typical member: {typical}; {row['revenue_share']:.0%} of revenue"
 
 
-def profile_clusters(features: pd.DataFrame, labels: pd.Series) -> pd.DataFrame:
+def profile_clusters(features: pd.DataFrame, labels: pd.Series, currency: str | None = None) -> pd.DataFrame:
     """Size, revenue share, medians and a one-line description of each cluster."""
     frame = features.assign(cluster=labels.reindex(features["customer_id"].to_numpy()).to_numpy())
     overall = features[["frequency", "avg_order_value", "recency_days", "units_per_line"]].median()
@@ -118,5 +120,5 @@ def profile_clusters(features: pd.DataFrame, labels: pd.Series) -> pd.DataFrame:
     ).reset_index()
     profiles["revenue_share"] = profiles["revenue"] / total
     profiles["customer_share"] = profiles["customers"] / len(features)
-    profiles["description"] = [_describe(row, overall) for _, row in profiles.iterrows()]
+    profiles["description"] = [_describe(row, overall, currency) for _, row in profiles.iterrows()]
     return profiles

@@ -20,6 +20,8 @@ MATERIAL_CHANGE = 0.10
 """A KPI moving less than 10% on the previous period, with nothing else happening, is a quiet period."""
 KPIS = {"net_revenue": "revenue", "orders": "orders", "active_customers": "active customers",
         "new_customers": "new customers", "average_order": "average order value"}
+MONEY_KPIS = frozenset({"net_revenue", "average_order"})
+"""The KPIs that are amounts of money (the others are counts)."""
 
 
 @dataclass(frozen=True)

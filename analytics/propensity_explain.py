@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from analytics import words
 from analytics.explain import (
     Factor,
     calibrate,
@@ -38,29 +39,25 @@ REASON_GROUPS = {
 are summed (so the total is unchanged) and worded as one reason."""
 
 
-def _count(n: float, one: str, many: str) -> str:
-    count = round(n)
-    return f"{count} {one if count == 1 else many}"
-
-
-def phrase(feature: str, value: float, as_of: datetime) -> str:
-    """A rep-readable description of one feature value (``value`` as the customer has it)."""
+def phrase(feature: str, value: float, as_of: datetime, currency: str | None = None) -> str:
+    """A rep-readable description of one feature value (``value`` as the customer has it);
+    money in ``currency`` (ISO code, or a bare number when unknown)."""
     if feature == "recency_days":
         if value <= 45:
-            return "last order " + ("today" if value < 1 else _count(value, "day ago", "days ago"))
+            return "last order " + words.days_ago(value)
         return f"no order since {as_of - timedelta(days=float(value)):%B %Y}"
     if feature == "orders_last_60_days":
-        return "no order in the last 60 days" if value < 1 else _count(value, "order", "orders") + \
+        return "no order in the last 60 days" if value < 1 else words.count(value, "order") + \
             " in the last 60 days"
     if feature == "frequency":
-        return _count(value, "order", "orders") + " in total"
+        return words.count(value, "order") + " in total"
     if feature == "tenure_days":
         months = value / 30.44
         return f"a customer for {months:.0f} months" if months >= 2 else f"a customer for {value:.0f} days"
     if feature == "avg_order_value":
-        return f"average order {value:,.0f}"
+        return f"average order {words.money(value, currency)}"
     if feature == "distinct_products":
-        return _count(value, "different product", "different products") + " bought"
+        return words.count(value, "different product") + " bought"
     if feature == "units_per_line":
         return f"{value:.0f} units per product line"
     if feature == "return_rate":
@@ -70,7 +67,7 @@ def phrase(feature: str, value: float, as_of: datetime) -> str:
     return f"{PROPENSITY_FEATURES.get(feature, feature)} {value:g}"
 
 
-def group_phrase(group: str, row: dict[str, float], as_of: datetime) -> str:
+def group_phrase(group: str, row: dict[str, float], as_of: datetime, currency: str | None = None) -> str:
     """One reason in words from the customer's figures of the features in ``group``."""
     if group == "recent activity":
         text = phrase("recency_days", row["recency_days"], as_of)
@@ -85,7 +82,7 @@ def group_phrase(group: str, row: dict[str, float], as_of: datetime) -> str:
     if group == "range bought":
         return phrase("distinct_products", row["distinct_products"], as_of) + ", " + phrase(
             "units_per_line", row["units_per_line"], as_of)
-    return phrase(REASON_GROUPS[group][0], row[REASON_GROUPS[group][0]], as_of)
+    return phrase(REASON_GROUPS[group][0], row[REASON_GROUPS[group][0]], as_of, currency)
 
 
 def probability_words(probability: float) -> str:
@@ -109,7 +106,7 @@ def sentence(probability: float, horizon_days: int, for_: list[Factor], against:
 
 
 def score_and_explain(fitted: FittedPropensity, features: pd.DataFrame, as_of: datetime,
-                      horizon_days: int) -> tuple[pd.DataFrame, str]:
+                      horizon_days: int, currency: str | None = None) -> tuple[pd.DataFrame, str]:
     """Probability, raw score, base, top factors, sentence and counterfactual for every customer.
 
     Returns the table (``customer_id, probability, score, base_score, factors, explanation,
@@ -131,7 +128,8 @@ def score_and_explain(fitted: FittedPropensity, features: pd.DataFrame, as_of: d
     for i in range(len(x)):
         row = grouped[i]
         def phrase(j: int, i: int = i) -> str:
-            return group_phrase(groups[j], {n: float(columns[n][i]) for n in REASON_GROUPS[groups[j]]}, as_of)
+            return group_phrase(groups[j], {n: float(columns[n][i]) for n in REASON_GROUPS[groups[j]]}, as_of,
+                                currency)
         for_, against = top_factors(row, groups, phrase)
         factors.append(factors_json([*for_, *against], float(row.sum())))
         sentences.append(sentence(float(probability[i]), horizon_days, for_, against))

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
-from sqlalchemy import case, func, or_, select
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from db.models import Customer
@@ -30,8 +34,7 @@ def search(session: Session, text: str, limit: int = 10) -> list[Customer]:
     needle = text.strip().lower()
     if not needle:
         return []
-    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    pattern = f"%{escaped}%"
+    pattern = f"%{_escape(needle)}%"
     rank = case((func.lower(Customer.external_id) == needle, 0), (Customer.email == needle, 1), else_=2)
     query = (
         select(Customer)
@@ -49,11 +52,42 @@ def similar_names(session: Session, text: str, limit: int = 3) -> list[Customer]
     needle = text.strip().lower()[:3]
     if len(needle) < 2:
         return []
-    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    escaped = _escape(needle)
     query = (select(Customer).where(or_(func.lower(Customer.name).like(f"{escaped}%", escape="\\"),
                                         func.lower(Customer.external_id).like(f"{escaped}%", escape="\\")))
              .order_by(Customer.name, Customer.external_id).limit(limit))
     return list(session.scalars(query))
+
+
+MAX_ID_EDITS = 1
+"""How far a typed id may be from a stored one to be offered: one slip (a digit wrong, missing,
+extra or two swapped) is a typo; two are more likely another customer."""
+ID_CANDIDATES = 20_000
+"""At most this many stored ids are compared (the ones sharing the typed id's start or end)."""
+
+
+def similar_ids(session: Session, text: str, limit: int = 3) -> list[Customer]:
+    """Customers whose id is one slip away from ``text`` (``12784`` -> 12748), or whose id is the
+    digits of ``text`` (``12748x`` -> 12748), closest first: a "did you mean", never an answer."""
+    typed = text.strip().lower()
+    if len(typed) < 3:
+        return []
+    digits = re.sub(r"\D", "", typed)
+    ids = func.lower(Customer.external_id)
+    near = and_(func.length(Customer.external_id).between(len(typed) - MAX_ID_EDITS, len(typed) + MAX_ID_EDITS),
+                or_(ids.like(_escape(typed[:2]) + "%", escape="\\"), ids.like("%" + _escape(typed[-2:]), escape="\\")))
+    stored = list(session.scalars(select(Customer.external_id).where(near).limit(ID_CANDIDATES)))
+    ranked = [match for match, _, _ in process.extract(typed, [s.lower() for s in stored],
+                                                        scorer=OSA.distance, score_cutoff=MAX_ID_EDITS,
+                                                        limit=limit)]
+    wanted = ([digits] if digits and digits != typed else []) + ranked
+    found = {c.external_id.lower(): c for c in session.scalars(select(Customer).where(ids.in_(wanted)))}
+    return [found[w] for w in dict.fromkeys(wanted) if w in found][:limit]
+
+
+def _escape(text: str) -> str:
+    """``text`` for a LIKE pattern, its ``%`` and ``_`` literal."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def country_named(session: Session, text: str) -> str | None:

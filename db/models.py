@@ -68,6 +68,8 @@ class ImportRun(Base):
     counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     reject_file: Mapped[str | None] = mapped_column(String(500))
     error: Mapped[str | None] = mapped_column(Text)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    """ISO 4217 code of the file's prices, where known (the format's, ``--currency``, or its price symbols)."""
 
     __table_args__ = (
         CheckConstraint("status IN ('running', 'completed', 'failed')", name="status"),

@@ -48,6 +48,16 @@ def parse_integer(values: pd.Series) -> pd.Series:
     return numbers.where(whole)
 
 
+PRICE_SYMBOLS = {"£": "GBP", "€": "EUR", "¥": "JPY"}
+"""Symbols that name one currency; ``$`` is left out (US, Canadian, Australian... dollars)."""
+
+
+def price_currency(values: pd.Series) -> str | None:
+    """The currency the prices' symbols name (``£3.50`` -> GBP), if they name exactly one."""
+    found = {code for symbol, code in PRICE_SYMBOLS.items() if values.str.startswith(symbol).any()}
+    return found.pop() if len(found) == 1 else None
+
+
 def parse_price_micros(values: pd.Series) -> pd.Series:
     """Exact prices as integer micros; unreadable values are NaN.
 

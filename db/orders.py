@@ -9,7 +9,8 @@ cancellation or return documents) are the *returns* that analytics nets against 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 
 import pandas as pd
 from sqlalchemy import ColumnElement, Select, and_, func, select
@@ -214,7 +215,67 @@ def first_sale_at(session: Session, customer_id: int, as_of: datetime) -> dateti
         Order.customer_id == customer_id, Order.kind == "sale", Order.ordered_at <= as_of))
 
 
+@dataclass(frozen=True)
+class PurchaseSpan:
+    """A customer's sale orders up to a date: how many, on how many days, the first and last day."""
+
+    orders: int
+    days: int
+    first: date | None
+    last: date | None
+
+
+def purchase_span(session: Session, customer_id: int, as_of: datetime) -> PurchaseSpan:
+    """How many sale orders (with a sales line, as the analytics count them) ``customer_id`` placed
+    up to ``as_of``, on how many different days (several orders on one day are one visit, as the
+    lifetime model counts them), and the first and last day."""
+    day = func.date(Order.ordered_at)
+    row = session.execute(select(func.count(func.distinct(Order.id)), func.count(func.distinct(day)), func.min(day),
+                                 func.max(day))
+                          .select_from(Order).join(OrderLine, OrderLine.order_id == Order.id)
+                          .join(Product, OrderLine.product_id == Product.id)
+                          .where(Order.customer_id == customer_id, SALES_LINE, Order.ordered_at <= as_of)).one()
+    return PurchaseSpan(orders=int(row[0] or 0), days=int(row[1] or 0), first=_as_date(row[2]), last=_as_date(row[3]))
+
+
+def _as_date(value: object) -> date | None:
+    """SQLite's ``date()`` is text, PostgreSQL's a date."""
+    if value is None:
+        return None
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
 def sale_count(session: Session, customer_id: int, as_of: datetime) -> int:
     """How many sale orders ``customer_id`` placed up to ``as_of``."""
     return int(session.scalar(select(func.count(Order.id)).where(
         Order.customer_id == customer_id, Order.kind == "sale", Order.ordered_at <= as_of)) or 0)
+
+
+def bought_with(session: Session, sku: str, as_of: datetime, limit: int = 10) -> pd.DataFrame:
+    """The products most often in the same sale order as ``sku`` up to ``as_of``, for rules too weak
+    to be mined: ``sku, together, baskets`` (orders holding both; orders holding that product), plus
+    ``with_product`` (orders holding ``sku``) and ``orders`` (all sale orders) on every row."""
+    columns = ["sku", "together", "baskets", "with_product", "orders"]
+    sold = (select(OrderLine.order_id).join(Order, OrderLine.order_id == Order.id)
+            .join(Product, OrderLine.product_id == Product.id).where(SALES_LINE, Order.ordered_at <= as_of))
+    holding = sold.where(Product.sku == sku).distinct().subquery()
+    with_product = int(session.scalar(select(func.count()).select_from(holding)) or 0)
+    if with_product == 0:
+        return pd.DataFrame(columns=columns)
+    together = session.execute(
+        select(Product.sku, func.count(func.distinct(OrderLine.order_id)).label("together"))
+        .select_from(OrderLine).join(Order, OrderLine.order_id == Order.id)
+        .join(Product, OrderLine.product_id == Product.id)
+        .where(SALES_LINE, OrderLine.order_id.in_(select(holding.c.order_id)), Product.sku != sku)
+        .group_by(Product.sku).order_by(func.count(func.distinct(OrderLine.order_id)).desc(), Product.sku)
+        .limit(limit)).all()
+    if not together:
+        return pd.DataFrame(columns=columns)
+    skus = [row.sku for row in together]
+    baskets = dict(session.execute(
+        select(Product.sku, func.count(func.distinct(OrderLine.order_id))).select_from(OrderLine)
+        .join(Order, OrderLine.order_id == Order.id).join(Product, OrderLine.product_id == Product.id)
+        .where(SALES_LINE, Order.ordered_at <= as_of, Product.sku.in_(skus)).group_by(Product.sku)).all())
+    orders = int(session.scalar(select(func.count(func.distinct(sold.subquery().c.order_id)))) or 0)
+    return pd.DataFrame([(row.sku, int(row.together), int(baskets.get(row.sku, 0)), with_product, orders)
+                         for row in together], columns=columns)

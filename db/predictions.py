@@ -115,6 +115,13 @@ def prediction_count(session: Session, model_id: int) -> int:
                               .where(CustomerPrediction.model_id == model_id)) or 0)
 
 
+def sharing_probability(session: Session, model_id: int, probability: float) -> int:
+    """How many customers ``model_id`` gave exactly this probability (calibration steps make ties)."""
+    return int(session.scalar(select(func.count()).select_from(CustomerPrediction)
+                              .where(CustomerPrediction.model_id == model_id,
+                                     CustomerPrediction.probability == probability)) or 0)
+
+
 def at_risk(session: Session, run_id: int, model_id: int | None, use_p_alive: bool, segment: str | None = None,
             limit: int = 10, owner: str | None = None, offset: int = 0, country: str | None = None) -> pd.DataFrame:
     """The customers with the most value at stake: 12-month value x churn risk, highest first, in SQL.

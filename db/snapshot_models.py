@@ -35,6 +35,11 @@ class AnalyticsRun(Base):
 
     __table_args__ = (CheckConstraint("status IN ('running', 'completed', 'failed')", name="status"),)
 
+    @property
+    def currency(self) -> str | None:
+        """ISO code of this run's amounts (``CRM_CURRENCY`` or the imports', at refresh time); ``None``: unknown."""
+        return (self.results or {}).get("currency")
+
 
 class CustomerScore(Base):
     """A customer's RFM figures, segment and cluster in one run."""

@@ -28,6 +28,7 @@ from db.snapshot_models import (
     Recommendation,
     SegmentStat,
 )
+from db.stats import recorded_currency
 
 
 def start_run(connection: Connection, as_of: datetime, params: dict[str, Any], started_at: datetime) -> int:
@@ -96,6 +97,12 @@ def latest_run(session: Session, before_run: int | None = None) -> AnalyticsRun 
     if before_run is not None:
         query = query.where(AnalyticsRun.id < before_run)
     return session.scalar(query.order_by(AnalyticsRun.id.desc()).limit(1))
+
+
+def store_currency(session: Session) -> str | None:
+    """The currency amounts are shown in: the latest run's, else the one the imports recorded."""
+    run = latest_run(session)
+    return run.currency if run is not None and run.currency else recorded_currency(session)
 
 
 def segments_of_run(session: Session, run_id: int) -> dict[int, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 from db.models import Customer, ImportRun, Order, OrderLine, Product
 from db.money import from_micros
 from db.orders import CREDIT_LINE, SALES_LINE
+from db.sample import ONLINE_RETAIL_SAMPLE
 
 
 @dataclass
@@ -74,3 +76,16 @@ def last_completed_import(session: Session) -> ImportRun | None:
     """The newest import that finished (its counts say how many rows were read and rejected)."""
     return session.scalar(select(ImportRun).where(ImportRun.status == "completed").order_by(ImportRun.id.desc())
                           .limit(1))
+
+
+def recorded_currency(session: Session) -> str | None:
+    """The currency of the latest completed import that recorded one (``None``: never said)."""
+    return session.scalar(select(ImportRun.currency).where(ImportRun.status == "completed",
+                                                          ImportRun.currency.is_not(None))
+                          .order_by(ImportRun.id.desc()).limit(1))
+
+
+def holds_only_the_sample(session: Session) -> bool:
+    """Whether everything imported is the bundled demo sample (historical data: 2010-12 .. 2011-12)."""
+    names = list(session.scalars(select(ImportRun.source_name).where(ImportRun.status == "completed").distinct()))
+    return bool(names) and all(Path(name).name == ONLINE_RETAIL_SAMPLE.name for name in names)

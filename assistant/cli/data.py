@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from analytics.words import is_currency
 from assistant.cli import terminal
 from assistant.cli.deps import Deps, console, deps_of, errors, runner_context, store_session
 from assistant.cli.insights import refresh_with_status
@@ -19,7 +20,7 @@ from db import migrate
 from db.engine import make_session_factory
 from db.importers import ImportOptions, ImportReport, import_file
 from db.sample import ONLINE_RETAIL_SAMPLE
-from db.stats import store_summary
+from db.stats import recorded_currency, store_summary
 
 import_app = typer.Typer(help="Load CSV exports into the store (idempotent: re-running changes nothing).",
                          no_args_is_help=True)
@@ -47,10 +48,13 @@ def _parse_renames(pairs: list[str]) -> dict[str, str]:
     return renames
 
 
-def _options(deps: Deps, renames: list[str], encoding: str, date_format: str | None, force: bool) -> ImportOptions:
+def _options(deps: Deps, renames: list[str], encoding: str, date_format: str | None, force: bool,
+             currency: str | None = None) -> ImportOptions:
+    if currency is not None and not is_currency(currency):
+        raise UserFacingError(f"--currency {currency!r}: give an ISO 4217 code, e.g. GBP, EUR, USD")
     return ImportOptions(encoding=encoding, date_format=date_format, renames=_parse_renames(renames),
                          batch_rows=deps.settings.import_batch_rows, reject_dir=deps.settings.rejects_dir,
-                         force=force)
+                         force=force, currency=currency.upper() if currency else None)
 
 
 def run_import(deps: Deps, source_format: str, path: Path, options: ImportOptions) -> ImportReport:
@@ -62,9 +66,9 @@ def run_import(deps: Deps, source_format: str, path: Path, options: ImportOption
 
 
 def _import(ctx: typer.Context, source_format: str, path: Path, renames: list[str], encoding: str,
-            date_format: str | None, force: bool) -> None:
+            date_format: str | None, force: bool, currency: str | None = None) -> None:
     deps = deps_of(ctx)
-    run_import(deps, source_format, path, _options(deps, renames, encoding, date_format, force))
+    run_import(deps, source_format, path, _options(deps, renames, encoding, date_format, force, currency))
 
 
 @import_app.command("online-retail")
@@ -87,9 +91,11 @@ def import_customers(ctx: typer.Context, path: PathArgument, renames: MapOption 
 @import_app.command("orders")
 def import_orders(ctx: typer.Context, path: PathArgument, renames: MapOption = [],  # noqa: B006
                   encoding: EncodingOption = "utf-8", date_format: DateFormatOption = None,
-                  force: ForceOption = False) -> None:
+                  force: ForceOption = False,
+                  currency: Annotated[str | None, typer.Option(help="ISO code of the prices (e.g. EUR), when "
+                                                                    "they carry no £/€/¥ symbol.")] = None) -> None:
     """Orders, one row per line: order_id, customer_id, date, sku, description, quantity, unit_price, status."""
-    _import(ctx, "orders", path, renames, encoding, date_format, force)
+    _import(ctx, "orders", path, renames, encoding, date_format, force, currency)
 
 
 def demo(ctx: typer.Context,
@@ -103,11 +109,13 @@ def demo(ctx: typer.Context,
     if report.status == "skipped":
         console.print("The sample is already loaded.")
     with make_session_factory(deps.engine)() as session:
-        console.print(terminal.store_summary(store_summary(session), currency="£"))
+        console.print(terminal.store_summary(store_summary(session), recorded_currency(session)))
     refresh_with_status(deps, RefreshParams())
     with make_session_factory(deps.engine)() as session:
-        console.print(terminal.segments(segments_view(session), currency="£"))
-    console.print("Sample: UCI Online Retail subset (CC BY 4.0, Chen et al. 2012); see db/sample/README.md.\n"
+        console.print(terminal.segments(segments_view(session)))
+    console.print("Sample: UCI Online Retail subset (CC BY 4.0, Chen et al. 2012); see db/sample/README.md. It is "
+                  "historical (2010-12-01 to 2011-12-09), so answers count days back from its last day and the "
+                  "digest says how old the data is.\n"
                   "Try: `crm-bot segments 'At risk'`, `crm-bot explain 12748`, `crm-bot model-health`, "
                   "`crm-bot digest run --dry-run`, `crm-bot console` (then `/crm digest preview`).\n"
                   "`crm-bot import online-retail PATH.csv.gz` loads a full export into the same store.")
@@ -119,7 +127,7 @@ def demo(ctx: typer.Context,
 def stats(ctx: typer.Context) -> None:
     """Show what the store holds."""
     with store_session(ctx) as session:
-        console.print(terminal.store_summary(store_summary(session)))
+        console.print(terminal.store_summary(store_summary(session), recorded_currency(session)))
 
 
 @db_app.command("upgrade")

@@ -114,7 +114,8 @@ def scheduled_refresh(deps: Deps) -> ScheduledRefresh | None:
     if not deps.settings.refresh_schedule:
         return None
     return ScheduledRefresh(deps.settings.refresh_schedule, deps.settings.timezone,
-                            lambda: run_refresh_exclusive(deps.engine, RefreshParams(),
+                            lambda: run_refresh_exclusive(deps.engine,
+                                                          RefreshParams(currency=deps.settings.currency or None),
                                                           keep_runs=deps.settings.keep_analytics_runs))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated
 
@@ -20,6 +21,7 @@ from assistant.views.predictions import explain_view, model_health
 
 def refresh_with_status(deps: Deps, params: RefreshParams) -> None:
     """Run the refresh (never two at once) with a live status line, then print its summary."""
+    params = replace(params, currency=params.currency or deps.settings.currency or None)
     with errors.status("Refreshing analytics...") as status:
         summary = run_refresh_exclusive(deps.engine, params, keep_runs=deps.settings.keep_analytics_runs,
                                         progress=lambda step: status.update(f"Refreshing: {step}..."))

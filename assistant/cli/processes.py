@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -16,15 +17,17 @@ from assistant.ops.doctor import settings_checks, store_checks
 from assistant.ops.probes import Probes, start_probes
 from assistant.slack.app import build_app, client_from_settings
 from assistant.slack.console import CONSOLE_USER, run_console
-from assistant.slack.doctor import slack_checks
+from assistant.slack.doctor import identify, slack_checks
 from assistant.slack.poster import SlackPoster
 from assistant.slack.ratelimit import RateLimiter
 from assistant.slack.server import create_http_server, socket_mode_handler
 from db.clock import utc_now
 
+log = logging.getLogger(__name__)
+
 
 def console_command(ctx: typer.Context) -> None:
-    """Talk to the real bot in the terminal through a local fake Slack: /customer 12347, @crm who is at risk?"""
+    """Talk to the real bot in the terminal through a local fake Slack: /customer 12748, @crm who is at risk?"""
     run_console(runner_context(deps_of(ctx), CONSOLE_USER), console)
 
 
@@ -33,6 +36,14 @@ def serve(ctx: typer.Context) -> None:
     deps = deps_of(ctx)
     settings = deps.settings
     client = client_from_settings(settings)
+    if settings.slack_app_token is None and settings.slack_signing_secret is None:
+        raise UserFacingError("set SLACK_APP_TOKEN for Socket Mode, or SLACK_SIGNING_SECRET for HTTP mode")
+    bot = identify(client)  # a wrong token stops start-up here, not on the first command
+    log.info("connected to Slack as %s", bot)
+    errors.print(f"Slack: {bot}.")
+    if bot.missing_scopes:
+        log.warning("the bot token lacks scopes %s: some answers will fail; reinstall the app with "
+                    "deploy/slack-app-manifest.yml", ", ".join(bot.missing_scopes))
     probes = Probes(deps.engine)
     if settings.health_port:
         server = start_probes(probes, settings.health_port)
@@ -66,10 +77,8 @@ def serve(ctx: typer.Context) -> None:
         drain(handler.close)
         handler.start()
         return
-    if settings.slack_signing_secret is None:
-        raise UserFacingError("set SLACK_APP_TOKEN for Socket Mode, or SLACK_SIGNING_SECRET for HTTP mode")
-    app_ = build_app(runner_context(deps), client, settings.slack_signing_secret.get_secret_value(), executor=answers,
-                     limiter=limiter)
+    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
+    app_ = build_app(runner_context(deps), client, secret, executor=answers, limiter=limiter)
     server = create_http_server(app_, "0.0.0.0", settings.http_port, settings.http_path)  # noqa: S104 (Slack calls in)
     errors.print(f"Serving HTTP on port {server.effective_port}, path {settings.http_path}. Ctrl-C stops.")
     drain(lambda: server.trigger.pull_trigger(server.close))  # waitress: close from inside its own loop

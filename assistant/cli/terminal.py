@@ -10,6 +10,7 @@ from rich.console import Console, Group, RenderableType
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from analytics import words
 from assistant.jobs.refresh.run import RefreshSummary
 from assistant.views.insights import ClustersView, RecommendView, RulesView, SegmentsView
 from db.importers import ImportReport
@@ -55,7 +56,7 @@ def import_report(report: ImportReport) -> Group | str:
     return Group(table, outcome)
 
 
-def store_summary(summary: StoreSummary, currency: str = "") -> Table:
+def store_summary(summary: StoreSummary, currency: str | None = None) -> Table:
     """The store in a few lines."""
     table = Table(title="The store now holds", show_header=False, title_justify="left")
     table.add_column("what")
@@ -69,9 +70,9 @@ def store_summary(summary: StoreSummary, currency: str = "") -> Table:
     table.add_row("order lines", _number(summary.lines))
     if summary.first_order_at and summary.last_order_at:
         table.add_row("date range", f"{summary.first_order_at:%Y-%m-%d} .. {summary.last_order_at:%Y-%m-%d}")
-    table.add_row("product sales", f"{currency}{summary.sales_value:,.2f}")
-    table.add_row("cancelled or returned", f"{currency}{summary.credit_value:,.2f}")
-    table.add_row("all lines, as in the source", f"{currency}{summary.gross_line_value:,.3f}")
+    table.add_row("product sales", words.money(float(summary.sales_value), currency, 2))
+    table.add_row("cancelled or returned", words.money(float(summary.credit_value), currency, 2))
+    table.add_row("all lines, as in the source", words.money(float(summary.gross_line_value), currency, 3))
     table.add_row("customer countries", _number(summary.countries))
     return table
 
@@ -168,9 +169,10 @@ def clusters(view: ClustersView) -> Group | str:
                  "(1 = the same clusters).", f"What separates them most: {said}." if said else "")
 
 
-def segments(view: SegmentsView, currency: str = "") -> Group:
+def segments(view: SegmentsView) -> Group:
     """The segment overview (size, value share, movement, action) or one segment's profile."""
     title = f"Segments as of {view.run.as_of:%Y-%m-%d} (run {view.run.id})"
+    currency = view.run.currency
     table = Table(title=title, title_justify="left")
     for column, justify in (("segment", "left"), ("customers", "right"), ("revenue", "right"),
                             ("movement", "right"), ("suggested action", "left")):
@@ -179,7 +181,8 @@ def segments(view: SegmentsView, currency: str = "") -> Group:
     for row in rows.itertuples():
         movement = "first run" if not view.has_previous else f"+{row.moved_in} / -{row.moved_out}"
         table.add_row(row.segment, f"{row.customers:,} ({row.customer_share:.0%})",
-                      f"{currency}{row.revenue_micros / 1e6:,.0f} ({row.revenue_share:.0%})", movement, row.action)
+                      f"{words.money(row.revenue_micros / 1e6, currency)} ({row.revenue_share:.0%})", movement,
+                      row.action)
     parts: list[RenderableType] = [table]
     if view.members is not None:
         members = Table(title=f"Most valuable {view.segment} customers", title_justify="left")
@@ -187,27 +190,41 @@ def segments(view: SegmentsView, currency: str = "") -> Group:
             members.add_column(column)
         for m in view.members.itertuples():
             members.add_row(f"{m.customer_ref}{f' {m.name}' if m.name else ''}", m.country or "", str(m.frequency),
-                            f"{m.recency_days} days ago", f"{currency}{m.monetary_micros / 1e6:,.0f}",
+                            words.days_ago(m.recency_days), words.money(m.monetary_micros / 1e6, currency),
                             m.previous_segment or "-")
         parts.append(members if len(view.members) else f"No customers in {view.segment} this run.")
     return Group(*parts)
 
 
 def rules(view: RulesView) -> Group | str:
-    """Rules in words, then as a table with every metric."""
+    """Rules in words, then as a table with every metric; about one product, both directions and,
+    when no rule from it reaches the cut-offs, its strongest weaker pairs."""
     if view.refusal:
         return view.refusal
     table = Table(title=f"Basket rules as of {view.run.as_of:%Y-%m-%d} (run {view.run.id})", title_justify="left")
     for column in ("if they buy", "they also buy", "orders", "support", "confidence", "lift", "leverage",
                    "conviction"):
         table.add_column(column, justify="left" if column.startswith(("if", "they")) else "right")
-    for r in view.rules.itertuples():
+    for r in (*view.rules.itertuples(), *view.reverse.itertuples()):
         conviction = "∞" if r.conviction is None or pd.isna(r.conviction) else f"{r.conviction:.2f}"
         table.add_row(" + ".join(view.names.get(s, s) for s in r.antecedent),
                       view.names.get(r.consequent, r.consequent),
                       f"{r.count:,}", f"{r.support:.2%}", f"{r.confidence:.0%}", f"{r.lift:.1f}", f"{r.leverage:.4f}",
                       conviction)
-    return Group(*view.sentences[:5], table)
+    if view.product is None:
+        return Group(*view.sentences[:5], table)
+    name = view.names.get(view.product, view.product)
+    parts: list[RenderableType] = [f"What buyers of {name} also buy:", *view.sentences[:5]]
+    if not view.sentences and view.weaker_sentences:
+        parts += [f"no rule from it reaches the cut-offs ({view.cut_off}); the strongest pairs, weaker:",
+                  *[f"{s} (weaker)" for s in view.weaker_sentences]]
+    elif not view.sentences:
+        parts.append(f"nothing bought with it often enough to say ({view.cut_off}).")
+    if view.reverse_sentences:
+        parts += [f"The other direction: buyers of these also buy {name}:", *view.reverse_sentences[:5]]
+    if table.row_count:
+        parts.append(table)
+    return Group(*parts)
 
 
 def recommendations(view: RecommendView) -> Group:
@@ -215,16 +232,20 @@ def recommendations(view: RecommendView) -> Group:
     c = view.customer
     head = f"Customer {c.external_id}{f' ({c.name})' if c.name else ''}, {c.country or 'country unknown'}"
     if view.score is not None:
-        head += (f": {view.score.segment}, {view.score.frequency} orders, last {view.score.recency_days} days before "
+        head += (f": {view.score.segment}, {words.count(view.score.frequency, 'order')}, last "
+                 f"{words.count(view.score.recency_days, 'day')} before "
                  f"{view.run.as_of:%Y-%m-%d}")
     parts: list[RenderableType] = [head]
     life = view.lifetime
     if life is not None:
         horizon = view.run.params.get("horizon_days", 90)
         months = view.run.params.get("clv_months", 12)
+        money = view.run.currency
         parts.append(f"Outlook: {life.p_alive:.0%} likely still active; about {life.expected_purchases:.1f} orders "
-                     f"expected in the next {horizon} days; {months}-month value {life.clv_micros / 1e6:,.0f} "
-                     f"(range {life.clv_low_micros / 1e6:,.0f} to {life.clv_high_micros / 1e6:,.0f}).")
+                     f"expected in the next {horizon} days; {months}-month value "
+                     f"{words.money(life.clv_micros / 1e6, money)} (range "
+                     f"{words.money(life.clv_low_micros / 1e6, money)} to "
+                     f"{words.money(life.clv_high_micros / 1e6, money)}).")
     if not view.recommendations.empty:
         table = Table(title="Recommended products", title_justify="left")
         for column in ("#", "product", "why"):

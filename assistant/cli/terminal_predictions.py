@@ -8,6 +8,7 @@ from rich.console import Group, RenderableType
 from rich.markup import escape
 from rich.table import Table
 
+from analytics import words
 from assistant.jobs.training import TrainSummary
 from assistant.views.predictions import ExplainView, ModelHealth
 from db.snapshot_models import CustomerPrediction, PredictionModel
@@ -71,13 +72,16 @@ def model_health(items: list[ModelHealth]) -> Group:
                          f"{item.scored:,} customers scored")
             continue
         sizes = training.get("comparison_sizes") or training
-        parts.append(head + f"{m.model_name}, trained {m.trained_at:%Y-%m-%d %H:%M} ({item.age_days:.1f} days ago) "
-                     f"on {training.get('customers', training.get('labelled', 0)):,} customers with "
+        data = f", on data up to {m.data_as_of:%Y-%m-%d}" if m.data_as_of else ""
+        parts.append(head + f"{m.model_name}, trained {m.trained_at:%Y-%m-%d %H:%M} ({words.days_ago(item.age_days)})"
+                     f"{data}, on {training.get('customers', training.get('labelled', 0)):,} customers with "
                      f"{training.get('positives', 0):,} positives; {item.scored:,} scored; explanations: "
                      f"{training.get('explanation_method', '?')}; calibration error "
                      f"{training.get('calibration_error', 0):.3f}." + (
-                         f" Out of time: trained at {str(training.get('comparison_train_cutoff'))[:10]}, evaluated "
-                         f"at {str(training.get('comparison_evaluation_cutoff'))[:10]} on "
+                         " Out of time: the comparison learned from orders up to "
+                         f"{str(training.get('comparison_train_cutoff'))[:10]} and was checked on what customers did "
+                         f"in the {training.get('horizon_days', 90)} days after "
+                         f"{str(training.get('comparison_evaluation_cutoff'))[:10]}, on "
                          f"{sizes.get('test_customers', 0):,} customers." if m.run_id is not None else ""))
         parts.append(_metrics_table(m.metrics, "Against baselines"))
         parts.append(_reliability_table(m.reliability))

@@ -7,11 +7,12 @@
 
 from __future__ import annotations
 
+from analytics.words import money
 from assistant.commands.base import Context, Parser, Request, UsageError
 from assistant.commands.digest import CHANNEL
 from assistant.commands.parsing import words
 from assistant.render.blocks import Message, section
-from db import alerts
+from db import alerts, snapshots
 
 KINDS = {"churn": "churn_risk", "large-order": "large_order", "anomaly": "kpi_anomaly"}
 USAGE = ("/crm alert add churn|large-order|anomaly [--threshold X | --factor X | --z X] [--min-value N] "
@@ -68,11 +69,11 @@ def check(text: str) -> None:
         raise UsageError(f"unknown alert command {action[:30]!r}\nUsage: {USAGE}")
 
 
-def describe(rule: alerts.AlertRule) -> str:
+def describe(rule: alerts.AlertRule, currency: str | None = None) -> str:
     what = {"churn_risk": f"churn risk crossing {rule.threshold:.2f}",
             "large_order": f"orders over {rule.threshold:g}x the customer's usual",
             "kpi_anomaly": f"KPI anomalies beyond robust z {rule.threshold:g}"}[rule.kind]
-    worth = f", worth at least {rule.min_value_micros / 1e6:,.0f}" if rule.min_value_micros else ""
+    worth = f", worth at least {money(rule.min_value_micros / 1e6, currency)}" if rule.min_value_micros else ""
     where = (f"the customer's owner by DM (else <#{rule.fallback_channel}>)" if rule.target == "owner"
              else f"<#{rule.target}>")
     return f"#{rule.id}: {what}{worth} -> {where}, at most {rule.max_per_hour} an hour"
@@ -88,12 +89,13 @@ def run(request: Request, context: Context) -> Message:
         if action == "add":
             rule = alerts.add_rule(session, **parse_add(parts[1:], request.channel_id),  # type: ignore[arg-type]
                                    user_id=request.user_id, now=now)
-            text = f"Alert {describe(rule)}. Checked after every refresh."
+            text = f"Alert {describe(rule, snapshots.store_currency(session))}. Checked after every refresh."
             return Message(text=text, blocks=[section(text)], response_type="in_channel")
         if action == "remove":
             removed = alerts.remove_rule(session, int(parts[1]))
             text = f"Alert rule #{parts[1]} removed." if removed else f"There is no active alert rule #{parts[1]}."
             return Message(text=text, blocks=[section(text)])
-        lines = [describe(rule) for rule in alerts.rules(session)]
+        currency = snapshots.store_currency(session)
+        lines = [describe(rule, currency) for rule in alerts.rules(session)]
     text = "\n".join(lines) if lines else "No alert rules: `/crm alert add churn` starts one."
     return Message(text=text, blocks=[section(text)])

@@ -1,8 +1,8 @@
 """Questions in words -> the same commands: intent and entity extraction that works offline.
 
 "@crm who are our champions?" -> ``/segments Champions``; "@crm what do people buy with the
-white hanging heart?" -> ``/crm rules white hanging heart``; "@crm tell me about 12347" ->
-``/customer 12347``.  Each intent has cue phrases; entities are customer ids, product codes,
+white hanging heart?" -> ``/crm rules white hanging heart``; "@crm tell me about 12748" ->
+``/customer 12748``.  Each intent has cue phrases; entities are customer ids, product codes,
 product words and segment names.  When two readings score alike, or a bare number could be a
 customer or a product, the bot asks back with the two likeliest readings as buttons.
 """

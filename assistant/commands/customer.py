@@ -8,11 +8,11 @@ from assistant.commands.base import Context, Request, UsageError
 from assistant.render import customer as render
 from assistant.render import insights as render_insights
 from assistant.render.blocks import Message
-from assistant.views import policy
+from assistant.views import examples, policy
 from assistant.views.cards import customer_card
 from assistant.views.insights import Candidates, find_customer, recommend_view
 from assistant.views.policy import Viewer
-from assistant.views.predictions import explain_customer
+from assistant.views.predictions import explain_customer, explain_ties
 from db import orders, predictions, snapshots
 from db.models import Customer
 
@@ -23,7 +23,7 @@ def check_query(text: str) -> str:
     """A customer query must name someone and be of sane length."""
     query = text.strip()
     if not query:
-        raise UsageError("say which customer: `/customer 12347`, an e-mail, or part of a name")
+        raise UsageError(f"say which customer: `/customer {examples.CUSTOMER}`, an e-mail, or part of a name")
     if len(query) > MAX_QUERY:
         raise UsageError(f"that is {len(query):,} characters; give a customer id, an e-mail or part of a name")
     return query
@@ -74,7 +74,8 @@ def orders_page(request: Request, context: Context) -> Message:
         customer = find_customer(session, ref)
         _allowed(request, context, me, customer, "orders", ("orders",))
         frame = orders.orders_of_customer(session, customer.id, limit=render.ORDERS_PAGE + 1, offset=offset)
-        return render.orders_page(customer, frame.head(render.ORDERS_PAGE), offset, len(frame) > render.ORDERS_PAGE)
+        return render.orders_page(customer, frame.head(render.ORDERS_PAGE), offset, len(frame) > render.ORDERS_PAGE,
+                                  snapshots.store_currency(session))
 
 
 def why(request: Request, context: Context) -> Message:
@@ -84,7 +85,8 @@ def why(request: Request, context: Context) -> Message:
         found = find_customer(session, request.text)
         _allowed(request, context, me, found, "why", ("scores", "explanations"))
         builder = predictions.latest_builder_models(session)
-        return render.why(explain_customer(session, found, snapshots.latest_run(session), builder))
+        return render.why(explain_ties(session, explain_customer(session, found, snapshots.latest_run(session),
+                                                                builder)))
 
 
 def recommend(request: Request, context: Context) -> Message:

@@ -13,10 +13,10 @@ from assistant.errors import UserFacingError
 from assistant.render import insights as render
 from assistant.render.blocks import Message, section
 from assistant.render.blocks import context as context_block
-from assistant.views import policy
-from assistant.views.insights import RulesView, rules_view, segments_view
+from assistant.views import examples, policy
+from assistant.views.insights import RulesView, find_products, rules_view, segments_view
 from assistant.views.predictions import model_health as model_health_view
-from db import customers, predictions, products, snapshots
+from db import customers, predictions, snapshots
 
 
 def _segment_name(words: list[str], prog: str) -> str | None:
@@ -89,7 +89,8 @@ def _paged(text: str) -> tuple[str, int]:
 
 
 def rules(request: Request, context: Context) -> Message:
-    """The strongest basket rules, or those about one product (a code, or words of its name)."""
+    """The strongest basket rules, or those about one product (a code, or words of its name;
+    several products with those words -> the person picks one)."""
     wanted, offset = _paged(request.text)
     text = " ".join(words(wanted))
     limit = offset + render.LIST_PAGE + 1  # one more than shown: is there a next page?
@@ -97,21 +98,24 @@ def rules(request: Request, context: Context) -> Message:
         floor = policy.group_floor(context.viewer(session, request), context.min_group)
         if not text:
             return render.rules(_big_enough(rules_view(session, None, limit=limit), floor), offset)
-        product = products.by_sku(session, text)
-        if product is None:
-            found = products.by_description(session, text)
-            if not found:
-                raise UsageError(f"no product with code or name {text[:60]!r}; e.g. `/crm rules 85123A` or "
-                                 "`/crm rules white hanging heart`")
-            product = found[0]
-        return render.rules(_big_enough(rules_view(session, product.sku, limit=limit), floor), offset)
+        found = find_products(session, text)
+        if not found:
+            raise UsageError(f"no product with code or name {text[:60]!r}; e.g. `/crm rules {examples.PRODUCT}` or "
+                             f"`/crm rules {examples.PRODUCT_WORDS}`")
+        if len(found) > 1:
+            return render.product_candidates(text, found)
+        return render.rules(_big_enough(rules_view(session, found[0].sku, limit=limit), floor), offset)
 
 
 def _big_enough(view: RulesView, floor: int) -> RulesView:
     """Rules seen in fewer than ``floor`` orders are not described where others can read them."""
-    if floor > 1 and not view.rules.empty:
-        keep = (view.rules["count"] >= floor).tolist()
-        view.sentences = [s for s, k in zip(view.sentences, keep, strict=False) if k]
+    if floor <= 1:
+        return view
+    for table, attribute, column in ((view.rules, "sentences", "count"), (view.reverse, "reverse_sentences", "count"),
+                                     (view.weaker, "weaker_sentences", "together")):
+        if not table.empty:
+            keep = (table[column] >= floor).tolist()
+            setattr(view, attribute, [s for s, k in zip(getattr(view, attribute), keep, strict=False) if k])
     return view
 
 
@@ -176,7 +180,8 @@ def _at_risk(context: Context, segment: str | None, top: int, owner: str | None 
         meaning = ("chance they have stopped buying" if use_p_alive or model is None
                    else f"chance of no order in the next {horizon} days")
         more = f"{typed}|{offset + top}" if typed is not None and len(frame) > top else None
-        return render.at_risk(frame.head(top), segment, meaning, offset=offset, country=country, more=more)
+        return render.at_risk(frame.head(top), segment, meaning, offset=offset, country=country, more=more,
+                              currency=run.currency)
 
 
 def model_health(request: Request, context: Context) -> Message:

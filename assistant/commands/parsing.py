@@ -8,16 +8,22 @@ import shlex
 from assistant.commands.base import UsageError
 
 APOSTROPHE_IN_WORD = re.compile(r"(?<=\w)['\u2019](?=\w)")
+HELD_APOSTROPHE = "\ue000"
+"""Stands in for an apostrophe inside a word while shlex reads quotes (a private-use character,
+never typed), so ``can't`` is a letter inside or outside quotes."""
+CURLY_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'"})
 
 
 def words(text: str) -> list[str]:
-    """Shell-like words: quotes group (``--country "United Kingdom"``), an apostrophe inside a
-    word (``can't``) is just a letter."""
-    text = APOSTROPHE_IN_WORD.sub("\\\\'", text.replace("\u201c", '"').replace("\u201d", '"'))
+    """Shell-like words: quotes group (``--country "United Kingdom"``, ``"Can't lose them"``), an
+    apostrophe inside a word (``can't``) is just a letter, curly quotes count as straight ones."""
+    held = APOSTROPHE_IN_WORD.sub(HELD_APOSTROPHE, text).translate(CURLY_QUOTES)
     try:
-        return shlex.split(text)
-    except ValueError as exc:
-        raise UsageError(f"could not read that ({exc}); close any quote you opened") from exc
+        return [word.replace(HELD_APOSTROPHE, "'") for word in shlex.split(held)]
+    except ValueError:  # shlex's only complaint: "No closing quotation"
+        quote = next((q for q in ('"', "'") if held.count(q) % 2), "quote")
+        raise UsageError(f"a {quote} is opened and never closed; put quotes around a whole name "
+                         f"(\"Can't lose them\") or leave them out") from None
 
 
 def no_arguments(text: str) -> None:

@@ -6,6 +6,7 @@ from assistant.commands import admin, alerts, customer, digest, insights
 from assistant.commands.base import CommandSpec, Context, Request, UsageError
 from assistant.render.blocks import Message
 from assistant.render.insights import help_message
+from assistant.views import examples
 
 SLASH_COMMANDS = ("/customer", "/segments", "/crm")
 
@@ -17,14 +18,15 @@ def _help(request: Request, context: Context) -> Message:
 COMMANDS: dict[str, CommandSpec] = {spec.name: spec for spec in (
     CommandSpec("/customer", "a customer's card: profile, orders, value, segment, churn risk, propensity, next "
                 "order, lifetime value and products to offer, each with why", "/customer ID|EMAIL|NAME",
-                customer.run, ("/customer 12347",), customer.check_query),
+                customer.run, (f"/customer {examples.CUSTOMER}",), customer.check_query),
     CommandSpec("/segments", "segment overview (size, revenue share, movement, suggested action) or one segment",
                 insights.COMMAND_USAGE["/segments"], insights.segments,
                 ("/segments At risk", "/segments Champions --country Germany"), insights.segments_args),
-    CommandSpec("/crm rules", "\"customers who buy X also buy Y\", in words", "/crm rules [PRODUCT CODE]",
-                insights.rules, ("/crm rules 85123A",), insights.words),
+    CommandSpec("/crm rules", "\"customers who buy X also buy Y\", in words",
+                "/crm rules [PRODUCT CODE|WORDS OF ITS NAME]", insights.rules,
+                (f"/crm rules {examples.PRODUCT}", f"/crm rules {examples.PRODUCT_WORDS}"), insights.words),
     CommandSpec("/crm recommend", "products to offer a customer, with reasons", "/crm recommend CUSTOMER",
-                customer.recommend, ("/crm recommend 12347",), customer.check_query),
+                customer.recommend, (f"/crm recommend {examples.CUSTOMER}",), customer.check_query),
     CommandSpec("/crm atrisk", "the customers with the most value at stake (value x churn risk)",
                 insights.COMMAND_USAGE["/crm atrisk"], insights.at_risk,
                 ("/crm atrisk Champions --top 5", "/crm atrisk --country France"),
@@ -49,8 +51,14 @@ BUTTONS = {"customer.orders": customer.orders_page, "customer.why": customer.why
 """Button action id (prefix) -> runner; the button's value becomes the request text."""
 
 
+HELP_LINE = f"the commands are {', '.join(SLASH_COMMANDS)}; `/crm help` lists everything they do"
+
+
 def route(command: str, text: str) -> tuple[CommandSpec, str]:
-    """The spec for a slash command and the text left for it (``/crm rules 85123A`` -> rules, "85123A")."""
+    """The spec for a slash command and the text left for it (``/crm rules 85123A`` -> rules, "85123A").
+
+    Case does not matter (``/CUSTOMER``, ``/crm RULES``); anything unknown gets the help line."""
+    command = command.strip().lower()
     if command in COMMANDS:
         return COMMANDS[command], text
     if command == "/crm":
@@ -58,5 +66,5 @@ def route(command: str, text: str) -> tuple[CommandSpec, str]:
         key = f"/crm {word.lower()}" if word else "/crm help"
         if key in COMMANDS:
             return COMMANDS[key], rest
-        raise UsageError(f"unknown /crm command {word[:40]!r}; try `/crm help`")
-    raise UsageError(f"unknown command {command[:40]!r}; try `/crm help`")
+        raise UsageError(f"unknown /crm command {word[:40]!r}; {HELP_LINE}")
+    raise UsageError(f"unknown command {command[:40]!r}; {HELP_LINE}")

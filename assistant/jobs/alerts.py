@@ -19,7 +19,8 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
-from analytics.digest import KPIS
+from analytics import words
+from analytics.digest import KPIS, MONEY_KPIS
 from assistant.errors import UserFacingError
 from assistant.jobs.poster import MEMBER_ID, PRIVATE_KINDS, Poster, PostError
 from assistant.render.blocks import Message, section
@@ -60,7 +61,8 @@ def churn_findings(session: Session, rule: AlertRule) -> list[Finding]:
     return [Finding(f"churn:run{run.id}:{r.customer_ref}", r.owner,
                     f":rotating_light: *{r.customer_ref}*{f' ({r.name})' if r.name else ''}: churn risk rose from "
                     f"{r.risk_before:.2f} to {r.risk_now:.2f} (over {rule.threshold:.2f}); 12-month value "
-                    f"{r.clv_micros / 1e6:,.0f}. `/customer {r.customer_ref}` for why and what to offer.",
+                    f"{words.money(r.clv_micros / 1e6, run.currency)}. `/customer {r.customer_ref}` for why and "
+                    "what to offer.",
                     f":rotating_light: A valuable customer's churn risk rose over {rule.threshold:.2f}. {UNNAMED}")
             for r in jumps.itertuples()]
 
@@ -72,10 +74,12 @@ def large_order_findings(session: Session, rule: AlertRule) -> list[Finding]:
         return []
     found = kpis.large_orders(session, last - LARGE_ORDER_WINDOW, last + timedelta(seconds=1), rule.threshold,
                               rule.min_value_micros)
+    currency = snapshots.store_currency(session)
     return [Finding(f"order:{r.order_ref}", r.owner,
                     f":moneybag: *{r.customer_ref}*{f' ({r.name})' if r.name else ''} placed order {r.order_ref} "
-                    f"on {r.ordered_at:%d %b} worth {r.value_micros / 1e6:,.0f}: "
-                    f"{r.value_micros / r.usual_micros:.1f}x their usual {r.usual_micros / 1e6:,.0f}.",
+                    f"on {r.ordered_at:%d %b} worth {words.money(r.value_micros / 1e6, currency)}: "
+                    f"{r.value_micros / r.usual_micros:.1f}x their usual "
+                    f"{words.money(r.usual_micros / 1e6, currency)}.",
                     f":moneybag: A customer placed an unusually large order. {UNNAMED}")
             for r in found.itertuples()]
 
@@ -88,8 +92,9 @@ def kpi_findings(session: Session, rule: AlertRule) -> list[Finding]:
         return []
     week = f"{digest.end - timedelta(days=1):%Y-%m-%d}"
     return [Finding(f"kpi:{c.kpi}:{week}", None,
-                    f":warning: {KPIS[c.kpi].capitalize()} {c.now:,.0f} in the week to {week}: "
-                    f"{(c.vs_median or 0):+.0%} vs the 8-week median (robust z {c.z:+.1f}).")
+                    f":warning: {KPIS[c.kpi].capitalize()} "
+                    f"{words.money(c.now, digest.currency) if c.kpi in MONEY_KPIS else f'{c.now:,.0f}'} in the week "
+                    f"to {week}: {words.change(c.vs_median)} vs the 8-week median (robust z {c.z:+.1f}).")
             for c in digest.changes if c.z is not None and abs(c.z) >= rule.threshold]
 
 

@@ -14,8 +14,9 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from analytics import words
 from assistant.ops.settings import Settings
-from db import digests, migrate, snapshots
+from db import digests, migrate, snapshots, stats
 from db.clock import store_time
 from db.engine import ping
 
@@ -66,10 +67,15 @@ def store_checks(engine: Engine, now: datetime) -> list[Check]:
         run = snapshots.latest_run(session)
         last_sale = snapshots.last_sale_at(session)
         subs = digests.subscriptions(session)
+        sample = stats.holds_only_the_sample(session)
     if last_sale is None:
         found.append(Check("Data", False, "the store holds no orders", "load some with `crm-bot import ...`"))
     else:
-        found.append(Check("Data", True, f"latest order {last_sale:%Y-%m-%d}"))
+        stale = (store_time(now) - last_sale).days > words.STALE_DATA_DAYS
+        found.append(Check("Data", None if stale else True,
+                           words.data_age(last_sale, store_time(now), sample) + (
+                               ": answers and digests describe that date" if stale else ""),
+                           "import recent orders (`crm-bot import ...`)" if stale and not sample else ""))
     if run is None:
         found.append(Check("Analytics", False, "no analytics run yet", "run `crm-bot refresh`"))
     else:

@@ -13,6 +13,7 @@ from apscheduler.triggers.cron import CronTrigger
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from analytics.words import is_currency
 from assistant.errors import UserFacingError
 from db.engine import DatabaseUrlError, normalise_database_url
 
@@ -81,6 +82,9 @@ class Settings(BaseSettings):
     health_port: int = Field(8080, ge=0, le=65535, alias="CRM_HEALTH_PORT",
                              description="Port of /healthz, /readyz and /metrics (Prometheus) for `crm-bot serve` "
                                          "and `crm-bot scheduler`; 0 turns them off.")
+    currency: str = Field("", alias="CRM_CURRENCY",
+                          description="ISO 4217 code money is shown in (GBP, EUR, USD), from the next refresh; "
+                                      "empty: the currency the imports recorded (Online Retail: GBP).")
     log_format: str = Field("text", alias="CRM_LOG_FORMAT", pattern="^(text|json)$",
                             description="`json` for one JSON object per log line (with request ids), else text.")
     log_level: str = Field("WARNING", alias="CRM_LOG_LEVEL", pattern="^(DEBUG|INFO|WARNING|ERROR)$",
@@ -95,6 +99,14 @@ class Settings(BaseSettings):
             except ValueError as exc:
                 raise ValueError(f"not a crontab line (minute hour day month weekday): {exc}") from exc
         return value.strip()
+
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, value: str) -> str:
+        code = value.strip().upper()
+        if code and not is_currency(code):
+            raise ValueError(f"{value!r} is not an ISO 4217 currency code (e.g. GBP, EUR, USD)")
+        return code
 
     @field_validator("database_url")
     @classmethod

@@ -13,6 +13,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from analytics import words
 from analytics.digest import TRAILING
 from assistant.views.digest import Digest
 
@@ -31,7 +32,7 @@ def trend_chart(digest: Digest) -> bytes:
     axes.plot(range(len(revenue)), median, color="#d9822b", linestyle="--", marker=".",
               label=f"median of the previous {TRAILING} {digest.unit}s")
     axes.set_xticks(range(len(revenue)), labels, fontsize=8, rotation=0 if digest.cadence == "weekly" else 45)
-    axes.yaxis.set_major_formatter(lambda value, _pos: f"{value:,.0f}")
+    axes.yaxis.set_major_formatter(lambda value, _pos: words.money(value, digest.currency))
     axes.tick_params(axis="y", labelsize=8)
     axes.spines[["top", "right"]].set_visible(False)
     axes.legend(fontsize=8, frameon=False, loc="upper left")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from analytics import words
 from assistant.render.blocks import (
     Message,
     actions,
@@ -28,19 +29,23 @@ def _who(customer: object) -> str:
     return f"{customer.external_id}" + (f" ({name})" if name else "")  # type: ignore[attr-defined]
 
 
-def _money(value: object) -> str:
-    return f"{float(value):,.2f}" if value is not None else "-"  # type: ignore[arg-type]
+def _money(value: object, currency: str | None) -> str:
+    return words.money(float(value), currency, 2) if value is not None else "-"  # type: ignore[arg-type]
 
 
 def candidates(found: Candidates) -> Message:
-    """Several matches: a short list with one button each."""
+    """Several matches, or a near miss ("did you mean"): a short list with one button each."""
     lines = [f"*{escape(_who(c))}*, {escape(c.country or 'country unknown')}" for c in found.customers]
-    blocks = [section(f"{len(found.customers)} customers match *{escape(found.query[:80])}*; pick one:\n"
-                      + "\n".join(lines)),
-              actions(*[button(_who(c)[:75], f"customer.pick.{i}", c.external_id)
-                        for i, c in enumerate(found.customers)])]
-    return Message(text=f"{len(found.customers)} customers match {found.query[:80]!r}: "
-                   + ", ".join(_who(c) for c in found.customers), blocks=blocks)
+    buttons = actions(*[button(_who(c)[:75], f"customer.pick.{i}", c.external_id)
+                        for i, c in enumerate(found.customers)])
+    who = ", ".join(_who(c) for c in found.customers)
+    if not found.exact:
+        return Message(text=f"No customer {found.query[:80]!r}; did you mean {who}?",
+                       blocks=[section(f"No customer *{escape(found.query[:80])}*; did you mean:\n" + "\n".join(lines)),
+                               buttons])
+    return Message(text=f"{len(found.customers)} customers match {found.query[:80]!r}: {who}",
+                   blocks=[section(f"{len(found.customers)} customers match *{escape(found.query[:80])}*; pick one:\n"
+                                   + "\n".join(lines)), buttons])
 
 
 def _score_lines(outlook: ExplainView) -> list[str]:
@@ -79,13 +84,14 @@ def card(view: CustomerCard, level: str = MASKED) -> Message:
     """
     c, outlook, totals = view.customer, view.outlook, view.totals
     score, run = outlook.score, outlook.run
+    currency = run.currency if run else None
     segment = "-"
     if score is not None:
         segment = score.segment + (f" (was {score.previous_segment})" if score.previous_segment
                                    and score.previous_segment != score.segment else "")
     first, last = totals.get("first_order_at"), totals.get("last_order_at")
     facts = [f"*Country*\n{escape(c.country or 'unknown')}", f"*Segment*\n{escape(segment)}",
-             f"*Orders*\n{totals.get('orders', 0):,}", f"*Net value*\n{_money(totals.get('net_value'))}",
+             f"*Orders*\n{totals.get('orders', 0):,}", f"*Net value*\n{_money(totals.get('net_value'), currency)}",
              f"*First order*\n{first:%Y-%m-%d}" if first else "*First order*\n-",
              f"*Last order*\n{last:%Y-%m-%d}" if last else "*Last order*\n-"]
     if c.owner:
@@ -93,7 +99,7 @@ def card(view: CustomerCard, level: str = MASKED) -> Message:
     facts += _contact(c, level)
     blocks = [header(f"Customer {_who(c)}"), fields_section(facts[:10])]
     if view.cluster:
-        blocks.append(context(f"Cluster: {escape(view.cluster)}"))
+        blocks.append(context(escape(view.cluster[0].upper() + view.cluster[1:])))
     lines = _score_lines(outlook)
     if lines:
         blocks.append(section("\n".join(lines)))
@@ -106,19 +112,22 @@ def card(view: CustomerCard, level: str = MASKED) -> Message:
     blocks.append(actions(button("Orders", "customer.orders", f"{c.external_id}|0"),
                           button("Why?", "customer.why", c.external_id),
                           button("Recommend", "customer.recommend", c.external_id)))
-    text = (f"Customer {_who(c)}: {segment}, {totals.get('orders', 0)} orders, "
-            f"net value {_money(totals.get('net_value'))}")
+    orders = int(str(totals.get("orders") or 0))
+    text = f"Customer {_who(c)}: {segment}, {words.count(orders, 'order')}, net value " \
+           f"{_money(totals.get('net_value'), currency)}"
     if outlook.propensity is not None and outlook.propensity[1] is not None:
         text += f"; {outlook.propensity[1].explanation}"
     return Message(text=text, blocks=blocks)
 
 
-def orders_page(customer: object, frame: pd.DataFrame, offset: int, more: bool) -> Message:
+def orders_page(customer: object, frame: pd.DataFrame, offset: int, more: bool,
+                currency: str | None = None) -> Message:
     """A page of a customer's orders, newest first, with a "More" button when there are more."""
     if frame.empty:
         return Message(text=f"No orders for {_who(customer)}.",
                        blocks=[section(f"No orders for {escape(_who(customer))}.")])
-    rows = [f"`{escape(r.order_ref)}` {r.ordered_at:%Y-%m-%d}  {r.kind}  {r.lines} lines  {_money(r.value)}"
+    rows = [f"`{escape(r.order_ref)}` {r.ordered_at:%Y-%m-%d}  {r.kind}  {words.count(r.lines, 'line')}  "
+            f"{_money(r.value, currency)}"
             for r in frame.itertuples()]
     blocks = [section(f"*Orders of {escape(_who(customer))}* ({offset + 1}-{offset + len(frame)}, newest first)\n"
                       + "\n".join(rows))]
@@ -146,6 +155,9 @@ def why(outlook: ExplainView) -> Message:
             blocks.append(section(escape(text)))
             text_lines.append(text)
     blocks.append(divider())
+    ties = (f" {words.count(outlook.sharing, 'other customer')} share this exact probability: calibration turns "
+            "the model's scores into steps, and every score within a step gets that step's observed rate."
+            if outlook.sharing else "")
     blocks.append(context("Pushes are on the model's own scale and add up to its score; "
-                          "`/crm model-health` shows how the models were validated."))
+                          f"`/crm model-health` shows how the models were validated.{ties}"))
     return Message(text="; ".join(text_lines) or "Nothing predicted for this customer yet.", blocks=blocks)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from analytics.digest import KPIS, KpiChange
+from analytics import words
+from analytics.digest import KPIS, MONEY_KPIS, KpiChange
 from analytics.rfm import SEGMENTS
 from assistant.render.blocks import Message, context, escape, fields_section, header, section, sections
 from assistant.views.digest import Digest
@@ -16,25 +17,27 @@ from assistant.views.insights import rule_sentence
 
 
 def _pct(change: float | None) -> str:
-    return "n/a" if change is None else f"{change:+.0%}"
+    return words.change(change)
 
 
-def _value(change: KpiChange) -> str:
-    return f"{change.now:,.0f}"
+def _value(change: KpiChange, currency: str | None) -> str:
+    return words.money(change.now, currency) if change.kpi in MONEY_KPIS else f"{change.now:,.0f}"
 
 
-def _kpi_field(change: KpiChange, unit: str) -> str:
-    return (f"*{KPIS[change.kpi].capitalize()}*\n{_value(change)}  ({_pct(change.vs_previous)} on last {unit}, "
-            f"{_pct(change.vs_median)} vs the 8-{unit} median)")
+def _kpi_field(change: KpiChange, digest: Digest) -> str:
+    unit = digest.unit
+    return (f"*{KPIS[change.kpi].capitalize()}*\n{_value(change, digest.currency)}  "
+            f"({_pct(change.vs_previous)} vs the previous {unit}, {_pct(change.vs_median)} vs the 8-{unit} median)")
 
 
 def _anomaly_line(change: KpiChange, digest: Digest) -> str:
     direction = "unusually high" if change.now > change.median else "unusually low"
-    line = (f":warning: {KPIS[change.kpi].capitalize()} {_value(change)}: {_pct(change.vs_median)} vs the "
+    line = (f":warning: {KPIS[change.kpi].capitalize()} {_value(change, digest.currency)}: "
+            f"{_pct(change.vs_median)} vs the "
             f"8-{digest.unit} median, {direction} (robust z {change.z:+.1f})")
     if change.kpi == "net_revenue" and digest.driver is not None:
-        line += (f", driven by the {digest.driver.segment} segment ({digest.driver.change:+,.0f} against its "
-                 f"usual {digest.unit})")
+        signed = ("+" if digest.driver.change > 0 else "") + words.money(digest.driver.change, digest.currency)
+        line += f", driven by the {digest.driver.segment} segment ({signed} against its usual {digest.unit})"
     return line + "."
 
 
@@ -50,8 +53,9 @@ def headline(digest: Digest) -> str:
     revenue, orders = digest.changes[0], digest.changes[1]
     unusual = [KPIS[c.kpi] for c in digest.changes if c.anomalous]
     text = (f"{digest.cadence.capitalize()} digest {_period(digest)}"
-            f"{' (' + digest.segment + ')' if digest.segment else ''}: revenue {revenue.now:,.0f} "
-            f"({_pct(revenue.vs_previous)}), {orders.now:,.0f} orders ({_pct(orders.vs_previous)})")
+            f"{' (' + digest.segment + ')' if digest.segment else ''}: revenue "
+            f"{words.money(revenue.now, digest.currency)} ({_pct(revenue.vs_previous)}), "
+            f"{words.count(orders.now, 'order')} ({_pct(orders.vs_previous)})")
     if unusual:
         text += "; unusual: " + ", ".join(unusual)
     elif digest.quiet:
@@ -68,7 +72,7 @@ def _moves(digest: Digest, min_group: int = 1) -> list[str]:
     lines = [f"*Segments*: {digest.moved_total:,} customers changed segment {since}. Biggest moves:"]
     small = digest.moves[digest.moves["customers"] < min_group]
     for move in digest.moves[digest.moves["customers"] >= min_group].itertuples():
-        value = f", 12-month value {move.clv_micros / 1e6:,.0f}" if move.clv_micros else ""
+        value = f", 12-month value {words.money(move.clv_micros / 1e6, digest.currency)}" if move.clv_micros else ""
         action = (f" _{escape(SEGMENTS[move.to_segment])}_" if move.to_segment in ("At risk", "Can't lose them")
                   else "")
         lines.append(f"• {move.customers:,} {escape(move.from_segment)} -> {escape(move.to_segment)}{value}.{action}")
@@ -85,13 +89,14 @@ def _risk(digest: Digest, disclose_people: bool) -> list[str]:
             f"{'s' if total != 1 else ''}")
     if not disclose_people:
         value = digest.risk_jumps["clv_micros"].sum() / 1e6
-        return [head + f"; the top {len(digest.risk_jumps)} hold {value:,.0f} of 12-month value. Names are not "
+        return [head + f"; the top {len(digest.risk_jumps)} hold {words.money(value, digest.currency)} of 12-month "
+                       "value. Names are not "
                        "shown in this channel: `/crm atrisk` in a direct message lists them."]
     lines = [head + "; most value at stake first:"]
     for r in digest.risk_jumps.itertuples():
         name = f" ({escape(r.name)})" if r.name else ""
         lines.append(f"• {escape(r.customer_ref)}{name}: {r.risk_before:.2f} -> {r.risk_now:.2f}, 12-month value "
-                     f"{r.clv_micros / 1e6:,.0f}")
+                     f"{words.money(r.clv_micros / 1e6, digest.currency)}")
     return lines
 
 
@@ -117,7 +122,7 @@ def digest_message(digest: Digest, disclose_people: bool = False, min_group: int
         return Message(text=text, blocks=[header(title), section(escape(text) + " Nothing unusual."), notes],
                        response_type="in_channel")
     blocks = [header(title), section(escape(text)),
-              fields_section([_kpi_field(c, digest.unit) for c in digest.changes])]
+              fields_section([_kpi_field(c, digest) for c in digest.changes])]
     anomalies = [_anomaly_line(c, digest) for c in digest.changes if c.anomalous]
     if anomalies:
         blocks += sections(anomalies)

@@ -6,6 +6,7 @@ from typing import Protocol
 
 import pandas as pd
 
+from analytics import words
 from assistant.render.blocks import (
     MAX_BLOCKS,
     Block,
@@ -18,8 +19,10 @@ from assistant.render.blocks import (
     section,
     sections,
 )
+from assistant.views import examples
 from assistant.views.insights import RecommendView, RulesView, SegmentsView
 from assistant.views.predictions import ModelHealth
+from db.models import Product
 
 
 class HelpLine(Protocol):
@@ -41,7 +44,8 @@ def _profile(row: pd.Series, view: SegmentsView) -> str:
     line = (f"*{escape(str(view.segment))}*{where}: {row['customers']:,} customers ({row['customer_share']:.0%} of "
             f"{of or 'all '}customers), {row['revenue_share']:.0%} of {of}revenue")
     if row["median_orders"] is not None and not pd.isna(row["median_orders"]):
-        line += f"; median {row['median_orders']:.0f} orders, last one {row['median_recency_days']:.0f} days ago"
+        line += (f"; a typical member has {words.count(row['median_orders'], 'order')}, the last one "
+                 f"{words.days_ago(row['median_recency_days'])}")
     return line + "."
 
 
@@ -52,8 +56,9 @@ def _members_page(view: SegmentsView, more: str | None) -> list[Block]:
     shown = members.head(LIST_PAGE)
     if shown.empty:
         return [section("No more members." if view.offset else "No members.")]
-    lines = [f"{i}. {escape(m.customer_ref)}{f' ({escape(m.name)})' if m.name else ''}: {m.frequency} orders, "
-             f"{m.monetary_micros / 1e6:,.0f} net, last {m.recency_days} days ago"
+    lines = [f"{i}. {escape(m.customer_ref)}{f' ({escape(m.name)})' if m.name else ''}: "
+             f"{words.count(m.frequency, 'order')}, {words.money(m.monetary_micros / 1e6, view.run.currency)} net, "
+             f"last {words.days_ago(m.recency_days)}"
              + (f", {escape(m.country)}" if m.country and not view.country else "")
              for i, m in enumerate(shown.itertuples(), view.offset + 1)]
     blocks = sections(lines, heading="*Most valuable members*")
@@ -99,9 +104,14 @@ def segments(view: SegmentsView, more: str | None = None) -> Message:
 
 
 def rules(view: RulesView, offset: int = 0) -> Message:
-    """A page of basket rules in words, strongest first, with "More" when there are more (or why none)."""
+    """A page of basket rules in words, strongest first, with "More" when there are more (or why none).
+
+    About one product: the rules from it (what its buyers also buy), or, when none reaches the
+    cut-offs, the strongest pairs labelled as weaker; then the other direction, said as such."""
     if view.refusal:
         return Message(text=view.refusal, blocks=[section(escape(view.refusal))])
+    if view.product is not None:
+        return _product_rules(view)
     shown = view.sentences[offset:offset + LIST_PAGE]
     if not shown:
         text = "No basket rules this run." if offset == 0 else "No more rules."
@@ -111,6 +121,37 @@ def rules(view: RulesView, offset: int = 0) -> Message:
     if len(view.sentences) > offset + LIST_PAGE:
         blocks.append(actions(button("More", "crm.rules", f"{view.product or ''}|{offset + LIST_PAGE}")))
     return Message(text=" ".join(shown[:3]), blocks=blocks)
+
+
+def _product_rules(view: RulesView) -> Message:
+    name = view.names.get(str(view.product), str(view.product))
+    parts: list[str] = []
+    if view.sentences:
+        parts.append(f"*What buyers of {escape(name)} also buy*\n"
+                     + "\n".join(f"• {escape(s)}" for s in view.sentences[:LIST_PAGE]))
+    elif view.weaker_sentences:
+        parts.append(f"*What buyers of {escape(name)} also buy*: no rule from it reaches the cut-offs "
+                     f"({escape(view.cut_off)}). The strongest pairs, *weaker than the cut-offs*:\n"
+                     + "\n".join(f"• {escape(s)} _(weaker)_" for s in view.weaker_sentences))
+    else:
+        parts.append(f"*What buyers of {escape(name)} also buy*: nothing bought with it often enough to say "
+                     f"({escape(view.cut_off)}).")
+    if view.reverse_sentences:
+        parts.append(f"*The other direction: buyers of these also buy {escape(name)}*\n"
+                     + "\n".join(f"• {escape(s)}" for s in view.reverse_sentences[:LIST_PAGE // 2]))
+    blocks = [*sections(parts), context(f"As of {view.run.as_of:%Y-%m-%d}; strongest first.")]
+    text = " ".join((view.sentences or view.weaker_sentences or view.reverse_sentences)[:2]) or parts[0]
+    return Message(text=text, blocks=blocks)
+
+
+def product_candidates(typed: str, found: list[Product]) -> Message:
+    """Several products carry the words typed: one button each, for their rules."""
+    lines = [f"*{escape(p.description or p.sku)}* ({escape(p.sku)})" for p in found]
+    return Message(text=f"{len(found)} products match {typed[:60]!r}: " + ", ".join(p.sku for p in found),
+                   blocks=[section(f"{len(found)} products match *{escape(typed[:60])}*; which one?\n"
+                                   + "\n".join(lines)),
+                           actions(*[button((p.description or p.sku)[:75], f"crm.rules.{i}", p.sku)
+                                     for i, p in enumerate(found)])])
 
 
 def recommend(view: RecommendView) -> Message:
@@ -128,14 +169,15 @@ def recommend(view: RecommendView) -> Message:
 
 
 def at_risk(frame: pd.DataFrame, segment: str | None, meaning: str, offset: int = 0, country: str | None = None,
-            more: str | None = None) -> Message:
+            more: str | None = None, currency: str | None = None) -> Message:
     """Highest value at stake first: value x churn risk; ``more`` is the next page's button value."""
     where = (f" in {segment}" if segment else "") + (f" in {country}" if country else "")
     if frame.empty:
         text = f"No {'more ' if offset else ''}customers at risk{where}."
         return Message(text=text, blocks=[section(escape(text))])
     lines = [f"{i}. *{escape(r.customer_ref)}*{f' ({escape(r.name)})' if r.name else ''}, {escape(r.segment)}: "
-             f"churn risk {r.risk:.2f}, 12-month value {r.clv_micros / 1e6:,.0f}, at stake {r.value_at_stake:,.0f}"
+             f"churn risk {r.risk:.2f}, 12-month value {words.money(r.clv_micros / 1e6, currency)}, at stake "
+             f"{words.money(r.value_at_stake, currency)}"
              for i, r in enumerate(frame.itertuples(), offset + 1)]
     blocks = [header(f"Accounts at risk{where}"), *sections(lines),
               context(f"Ranked by 12-month value x churn risk ({meaning}).")]
@@ -158,8 +200,9 @@ def model_health(items: list[ModelHealth]) -> Message:
             baselines = ", ".join(f"{escape(r['model'])} {r['roc_auc']:.3f}" for r in m.metrics
                                   if r["kind"] == "baseline")
             drift = ", ".join(f"{escape(r['feature'])} {r['psi']:.2f}" for r in item.drift[:3])
-            line = (f"*{escape(m.target)}*: {escape(m.model_name)}, trained {m.trained_at:%Y-%m-%d} "
-                    f"({item.age_days:.0f} days ago), {item.scored:,} scored. ROC AUC {best.get('roc_auc', 0):.3f}, "
+            data = f" on data up to {m.data_as_of:%Y-%m-%d}" if m.data_as_of else ""
+            line = (f"*{escape(m.target)}*: {escape(m.model_name)}, trained {words.days_ago(item.age_days)} "
+                    f"({m.trained_at:%Y-%m-%d}){data}, {item.scored:,} scored. ROC AUC {best.get('roc_auc', 0):.3f}, "
                     f"Brier {best.get('brier', 0):.3f} vs baselines {baselines}. Calibration error "
                     f"{(m.training or {}).get('calibration_error', 0):.3f}. Largest drift (PSI): {drift or 'n/a'}.")
             if m.warnings:
@@ -176,4 +219,5 @@ def help_message(specs: list[HelpLine]) -> Message:
     lines = [f"`{s.usage}`: {s.summary}" + (f"  e.g. `{s.examples[0]}`" if s.examples else "") for s in specs]
     return Message(text="Commands: " + "; ".join(s.usage for s in specs),
                    blocks=[header("crm-bot commands"), section("\n".join(lines)),
-                           context("Mention me with a question too, e.g. \"@crm tell me about 12347\".")])
+                           context("Mention me with a question too, e.g. "
+                                   f"\"@crm tell me about {examples.CUSTOMER}\".")])

@@ -26,7 +26,7 @@ from assistant.commands.answer import answer
 from assistant.commands.base import Context, Request, UsageError, clean_text
 from assistant.commands.conversation import interpret
 from assistant.commands.insights import home
-from assistant.commands.registry import BUTTONS, SLASH_COMMANDS, route
+from assistant.commands.registry import BUTTONS, route
 from assistant.errors import UserFacingError
 from assistant.ops.settings import Settings
 from assistant.render.blocks import Message, actions, button, section
@@ -72,9 +72,9 @@ def _send(respond: Respond, message: Message) -> None:
     respond(text=message.text, blocks=message.blocks, response_type=message.response_type, replace_original=False)
 
 
-def _button_runner(action_id: str) -> Callable[[Request, Context], Message] | None:
-    key = action_id if action_id in BUTTONS else action_id.rsplit(".", 1)[0]
-    return BUTTONS.get(key)
+def _button_key(action_id: str) -> str:
+    """The registered button an action id is (``customer.pick.2`` -> ``customer.pick``)."""
+    return action_id if action_id in BUTTONS else action_id.rsplit(".", 1)[0]
 
 
 CANNOT_POST = {"not_in_channel": "I am not a member of <#{channel}>: type `/invite @crm` there, then ask again.",
@@ -191,17 +191,18 @@ def build_app(context: Context, client: WebClient, signing_secret: str, socket_m
         ack()
         _send(respond, answer(spec.run, replace(request, text=rest), context, spec.name))
 
-    for name in SLASH_COMMANDS:
-        app.command(name)(slash)
+    # Every command, in any case (``/CUSTOMER``): ``route`` reads it case-insensitively and answers
+    # an unknown one with the help line, instead of Bolt's 404 and developer warning.
+    app.command(re.compile(r"^/", re.IGNORECASE))(slash)
 
     @app.action(re.compile(r"^(customer|crm)\."))
     def command_button(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         ack()
-        runner = _button_runner(action["action_id"])
+        key = _button_key(action["action_id"])
         request = Request(user_id=body.get("user", {}).get("id", ""),
                           channel_id=(body.get("channel") or {}).get("id", ""), text=action.get("value", ""))
-        if runner is not None:
-            _send(respond, answer(runner, request, context, "button " + action["action_id"].rsplit(".", 1)[0]))
+        if key in BUTTONS:
+            _send(respond, answer(BUTTONS[key], request, context, "button " + key))
 
     @app.action(re.compile(rf"^{re.escape(ASK_ACTION)}\."))
     def reading_button(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:

@@ -1,15 +1,17 @@
 """``crm-bot console``: try the bot in a terminal, through the real Bolt app and the local fake Slack.
 
-What you type travels exactly as in a workspace: ``/customer 12347`` becomes a signed slash
+What you type travels exactly as in a workspace: ``/customer 12748`` becomes a signed slash
 command over HTTP, ``@crm who is at risk?`` an ``app_mention`` event, a button's label a signed
 ``block_actions`` click; the replies the bot sends to the fake are rendered here.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import secrets
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,17 +21,29 @@ from rich.markup import escape
 
 from assistant.commands.base import Context
 from assistant.slack.app import build_app, make_client
-from assistant.slack.fake import FakeSlack
+from assistant.slack.fake import BOT_USER, FakeSlack
+from assistant.slack.ratelimit import RateLimiter
 from assistant.slack.server import RunningServer, start_in_background
+from assistant.views import examples
 
 REPLY_TIMEOUT = 30.0
-HELP = ("Type a slash command (/customer 12347, /segments, /crm help), mention the bot (@crm who is at risk?), "
-        "or a button's label (Orders, Why?) to click it. `quit` leaves.")
+HELP = (f"Type a slash command (/customer {examples.CUSTOMER}, /segments, /crm help), mention the bot "
+        "(@crm who is at risk?), or press a button by its number ([2]) or its label (Why?). "
+        "#sales, @jane and @sales-team are a channel, a person and a group of this fake workspace. `quit` leaves.")
+LIVE_REPLIES = 10
+"""The buttons of this many recent replies can still be pressed (by number, or by label, newest first)."""
+WORKSPACE_CHANNELS = (("C0SALES", "sales", "public"), ("C0MARKETING", "marketing", "public"),
+                      ("G0LEADERS", "leadership", "private"))
+WORKSPACE_PEOPLE = (("U0JANE01", "jane"), ("U0SAM001", "sam"))
+WORKSPACE_GROUPS = (("S0SALESTM", "sales-team", {"U0JANE01", "U0SAM001"}),)
+"""A few channels (the bot invited), colleagues and a user group, so the README's examples
+(``#sales``, ``@jane``, ``@sales-team``) work."""
 
 
-def mrkdwn_to_rich(text: str) -> str:
-    """Slack mrkdwn (*bold*, _italic_, `code`, escaped &<>) as rich markup."""
-    text = escape(text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"))
+def mrkdwn_to_rich(text: str, unlinkify: Callable[[str], str] = lambda t: t) -> str:
+    """Slack mrkdwn (*bold*, _italic_, `code`, escaped &<>, <#C…>/<@U…> links) as rich markup."""
+    text = unlinkify(text).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    text = escape(text)
     text = re.sub(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])", r"[bold]\1[/bold]", text)
     text = re.sub(r"(?<![\w_])_([^_\n]+)_(?![\w_])", r"[italic]\1[/italic]", text)
     return re.sub(r"`([^`\n]+)`", r"[cyan]\1[/cyan]", text)
@@ -37,35 +51,39 @@ def mrkdwn_to_rich(text: str) -> str:
 
 @dataclass
 class Reply:
-    """A message the bot sent, as the fake received it."""
+    """A message the bot sent, as the fake received it; ``numbers`` are its buttons' numbers here."""
 
     text: str
     blocks: list[dict[str, Any]] = field(default_factory=list)
+    numbers: list[int] = field(default_factory=list)
 
     @property
     def buttons(self) -> list[dict[str, Any]]:
         return [e for b in self.blocks if b.get("type") == "actions" for e in b.get("elements", [])]
 
 
-def render(reply: Reply, out: Console) -> None:
-    """Print a message readably: header, sections, fields, context, buttons."""
+def render(reply: Reply, out: Console, unlinkify: Callable[[str], str] = lambda t: t) -> None:
+    """Print a message readably: header, sections, fields, context, numbered buttons."""
+    def show(text: str) -> str:
+        return mrkdwn_to_rich(text, unlinkify)
     if not reply.blocks:
-        out.print(mrkdwn_to_rich(reply.text))
+        out.print(show(reply.text))
     for block in reply.blocks:
         kind = block.get("type")
         if kind == "header":
             out.print(f"[bold underline]{escape(block['text']['text'])}[/bold underline]")
         elif kind == "section":
             if "text" in block:
-                out.print(mrkdwn_to_rich(block["text"]["text"]))
+                out.print(show(block["text"]["text"]))
             for item in block.get("fields", []):
-                out.print("  " + mrkdwn_to_rich(item["text"]).replace("\n", ": ", 1))
+                out.print("  " + show(item["text"]).replace("\n", ": ", 1))
         elif kind == "context":
-            out.print("[dim]" + " ".join(mrkdwn_to_rich(e.get("text", "")) for e in block["elements"]) + "[/dim]")
+            out.print("[dim]" + " ".join(show(e.get("text", "")) for e in block["elements"]) + "[/dim]")
         elif kind == "divider":
             out.print("[dim]" + "-" * 40 + "[/dim]")
     if reply.buttons:
-        out.print(" ".join(f"[reverse] {escape(b['text']['text'])} [/reverse]" for b in reply.buttons))
+        out.print(" ".join(f"[reverse] {n} {escape(b['text']['text'])} [/reverse]"
+                           for n, b in zip(reply.numbers, reply.buttons, strict=True)))
 
 
 CONSOLE_USER = "U0ADMIN01"
@@ -75,13 +93,20 @@ CONSOLE_USER = "U0ADMIN01"
 class ConsoleSession:
     """The fake Slack plus the real app on a local port; ``send`` returns the bot's replies."""
 
-    def __init__(self, context: Context) -> None:
+    def __init__(self, context: Context, limiter: RateLimiter | None = None) -> None:
         self.fake = FakeSlack().start()
         self.secret = secrets.token_hex(16)
-        self.app = build_app(context, make_client("xoxb-console", self.fake.url), self.secret)
+        self.app = build_app(context, make_client("xoxb-console", self.fake.url), self.secret, limiter=limiter)
         self.server: RunningServer = start_in_background(self.app)
         self.fake.add_channel("D0CONSOLE", "console", kind="im")
-        self.last: Reply | None = None
+        for channel_id, name, kind in WORKSPACE_CHANNELS:
+            self.fake.add_channel(channel_id, name, kind=kind, members={BOT_USER, CONSOLE_USER})
+        for user_id, name in WORKSPACE_PEOPLE:
+            self.fake.add_user(user_id, name)
+        for group_id, handle, members in WORKSPACE_GROUPS:
+            self.fake.add_usergroup(group_id, handle, members)
+        self.recent: deque[Reply] = deque(maxlen=LIVE_REPLIES)
+        self._numbers = itertools.count(1)
 
     def close(self) -> None:
         self.server.stop()
@@ -91,8 +116,13 @@ class ConsoleSession:
         calls = self.fake.wait_for(lambda c: sum(x.method == method for x in c) > before, REPLY_TIMEOUT)
         params = [c for c in calls if c.method == method][before].params
         blocks = params.get("blocks") or []
-        reply = Reply(text=params.get("text", ""), blocks=json.loads(blocks) if isinstance(blocks, str) else blocks)
-        self.last = reply
+        return self._keep(Reply(text=params.get("text", ""),
+                                blocks=json.loads(blocks) if isinstance(blocks, str) else blocks))
+
+    def _keep(self, reply: Reply) -> Reply:
+        reply.numbers = [next(self._numbers) for _ in reply.buttons]
+        if reply.buttons:
+            self.recent.append(reply)
         return reply
 
     def send(self, line: str) -> Reply:
@@ -106,6 +136,8 @@ class ConsoleSession:
             return self._wait("response_url", responses)
         if line.startswith("/"):
             command, _, text = line.partition(" ")
+            if command.lower() == "/crm":  # the app's manifest has Slack escape /crm: #sales arrives linked
+                text = self.fake.linkify(text)
             status, body = self.fake.send_command(self.server.url, self.secret, command, text, channel_id="D0CONSOLE")
             if status != 200:
                 return Reply(text=f"Slack would show an error (HTTP {status}).")
@@ -113,14 +145,18 @@ class ConsoleSession:
                 return Reply(text=body)
             return self._wait("response_url", responses)
         posts = len(self.fake.calls_to("chat.postMessage"))
-        self.fake.mention(self.server.url, self.secret, line.removeprefix("@crm").strip(), channel_id="D0CONSOLE")
+        self.fake.mention(self.server.url, self.secret, self.fake.linkify(line.removeprefix("@crm").strip()),
+                          channel_id="D0CONSOLE")
         return self._wait("chat.postMessage", posts)
 
     def _button(self, line: str) -> dict[str, Any] | None:
-        if self.last is None:
-            return None
+        """The live button ``line`` presses: its number (``2``, ``[2]``) or its label, newest reply first."""
         wanted = line.strip("[] ").lower()
-        return next((b for b in self.last.buttons if b["text"]["text"].lower() == wanted), None)
+        for reply in reversed(self.recent):
+            for number, candidate in zip(reply.numbers, reply.buttons, strict=True):
+                if wanted in (str(number), candidate["text"]["text"].lower()):
+                    return candidate
+        return None
 
 
 def run_console(context: Context, out: Console, read: Callable[[str], str] = input) -> None:
@@ -138,7 +174,7 @@ def run_console(context: Context, out: Console, read: Callable[[str], str] = inp
             if not line.strip():
                 continue
             try:
-                render(session.send(line), out)
+                render(session.send(line), out, session.fake.unlinkify)
             except TimeoutError:
                 out.print("[red]The bot did not answer in time.[/red]")
     finally:

@@ -16,6 +16,7 @@ import hmac
 import itertools
 import json
 import math
+import re
 import threading
 import time
 import urllib.error
@@ -125,6 +126,8 @@ class FakeSlack:
         self.uploads: dict[str, bytes] = {}
         self.scopes: list[str] = list(REQUIRED_SCOPES)
         """What the bot token was granted (``x-oauth-scopes``); tests remove some."""
+        self.revoked: set[str] = set()
+        """Tokens Slack no longer accepts (``invalid_auth``), as after a reinstall or a typo."""
         self._upload_names: dict[str, str] = {}
         self._response_urls: dict[str, int] = {}
         self._ts = itertools.count(1)
@@ -319,6 +322,9 @@ class FakeSlack:
         token = (headers.get("Authorization") or "").removeprefix("Bearer ")
         if not token.startswith(("xox", "xapp-")):
             return 200, {"ok": False, "error": "not_authed"}, {}
+        if token in self.revoked:
+            self._record(method, params)  # tried, and refused
+            return 200, {"ok": False, "error": "invalid_auth"}, {}
         if token.startswith("xapp-") != (method == "apps.connections.open"):  # app tokens only open sockets
             return 200, {"ok": False, "error": "not_allowed_token_type"}, {}
         handler = getattr(self, "_api_" + method.replace(".", "_"), None)
@@ -526,6 +532,46 @@ class FakeSlack:
         calls = self.wait_for(lambda c: any(x.method == "socket_ack" and x.params.get("envelope_id") == envelope_id
                                             for x in c), timeout)
         return next(c.params for c in calls if c.method == "socket_ack" and c.params.get("envelope_id") == envelope_id)
+
+    # -- what Slack's client does to text ---------------------------------------------------------
+    def linkify(self, text: str) -> str:
+        """Typed ``#name``, ``@name`` and ``@group`` as Slack sends them when it escapes a command
+        (and always in messages): ``<#C0123|name>``, ``<@U0123>``, ``<!subteam^S0123|@group>``.
+        Names nobody has stay as typed, as in Slack."""
+        channels = {c.name: c.id for c in self.channels.values() if c.kind != "im"}
+        users = {u["name"]: uid for uid, u in self.users.items()}
+        groups = {g["handle"]: gid for gid, g in self.usergroups.items()}
+
+        def link(match: re.Match[str]) -> str:
+            sigil, name = match.group(1), match.group(2)
+            if sigil == "#" and name in channels:
+                return f"<#{channels[name]}|{name}>"
+            if sigil == "@" and name in users:
+                return f"<@{users[name]}>"
+            if sigil == "@" and name in groups:
+                return f"<!subteam^{groups[name]}|@{name}>"
+            return match.group(0)
+        return re.sub(r"(?<![\w<|^])([#@])([a-z0-9][a-z0-9._-]*)", link, text)
+
+    def unlinkify(self, text: str) -> str:
+        """Slack markup as its client shows it: ``<#C0123>`` -> ``#sales``, ``<@U0123>`` -> ``@jane``,
+        ``<!subteam^S0123|@group>`` -> ``@group``, ``<https://...|label>`` -> ``label``."""
+        def show(match: re.Match[str]) -> str:
+            target, _, label = match.group(1).partition("|")
+            if target.startswith("#"):
+                channel = self.channels.get(target[1:])
+                if channel is not None and channel.kind == "im":
+                    return "this conversation"
+                return "#" + (label or (channel.name if channel else target[1:]))
+            if target.startswith("@"):
+                user = self.users.get(target[1:])
+                return "@" + (user["name"] if user else label or target[1:])
+            if target.startswith("!subteam^"):
+                return label or "@" + self.usergroups.get(target[9:], {}).get("handle", target[9:])
+            if target.startswith("!"):
+                return "@" + target[1:]
+            return label or target
+        return re.sub(r"<([^<>\s][^<>]*)>", show, text)
 
     # -- deliveries to the bot ------------------------------------------------------------------
     def command_payload(self, command: str, text: str, user_id: str = "U0ADMIN01", channel_id: str = "C0GENERAL",

@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 import pandas as pd
 from sqlalchemy.orm import Session
 
+from analytics import words
 from assistant.views.insights import Candidates, resolve_customer
 from assistant.views.predictions import ExplainView, explain_customer
 from db import orders, predictions, snapshots
 from db.models import Customer
+from db.snapshot_models import CustomerScore
 
 
 @dataclass
@@ -26,6 +28,15 @@ class CustomerCard:
     totals: dict[str, object]
     cluster: str | None = None
     recommendations: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def cluster_line(score: CustomerScore, group: str, currency: str | None) -> str:
+    """The customer's behavioural cluster described as the *group's* figures, with the customer's
+    own beside them (a group's median "last order 22 days ago" is not this customer's)."""
+    own = (f"{words.count(score.frequency, 'order')}, average order "
+           f"{words.money(score.monetary_micros / 1e6 / max(score.frequency, 1), currency)}, last order "
+           f"{words.days_ago(score.recency_days)}")
+    return f"cluster {score.cluster}: {group}. This customer: {own}"
 
 
 def customer_card(session: Session, text: str) -> CustomerCard | Candidates:
@@ -41,6 +52,8 @@ def customer_card(session: Session, text: str) -> CustomerCard | Candidates:
     if run is not None:
         score = outlook.score
         if score is not None and score.cluster is not None:
-            card.cluster = snapshots.cluster_description(session, run.id, score.cluster)
+            group = snapshots.cluster_description(session, run.id, score.cluster)
+            if group:
+                card.cluster = cluster_line(score, group, run.currency)
         card.recommendations = snapshots.recommendations_for(session, run.id, found.id).head(3)
     return card

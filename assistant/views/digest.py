@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 import pandas as pd
 from sqlalchemy.orm import Session
 
+from analytics import words
 from analytics.digest import (
     Driver,
     KpiChange,
@@ -59,6 +60,8 @@ class Digest:
     quality: list[str] = field(default_factory=list)
     freshness: list[str] = field(default_factory=list)
     quiet: bool = False
+    currency: str | None = None
+    """ISO code of the amounts (the run's, else the imports'), for the words."""
 
     @property
     def start(self) -> datetime:
@@ -102,7 +105,7 @@ def risk_key(session: Session, run: AnalyticsRun) -> tuple[int, int | None, bool
     return run.id, model.id if model else None, bool(lifetime.get("dropout_identified", True))
 
 
-def _quality(session: Session, end: datetime, now: datetime, cadence: str) -> list[str]:
+def _quality(session: Session, now: datetime, cadence: str) -> list[str]:
     lines = []
     last_import = stats.last_completed_import(session)
     if last_import is not None:
@@ -115,10 +118,12 @@ def _quality(session: Session, end: datetime, now: datetime, cadence: str) -> li
         if read and guests:
             line += f"; {guests / read:.0%} of lines have no customer id (in revenue, not in customer figures)"
         lines.append(line + ".")
-    stale_days = (now - end).days
-    if stale_days > 2 * PERIOD_DAYS[cadence]:
-        lines.append(f"The latest order is {stale_days:,} days old: this digest covers the last period with data; "
-                     "check that imports are still running.")
+    latest = snapshots.last_sale_at(session)
+    if latest is not None and (now - latest).days > 2 * PERIOD_DAYS[cadence]:
+        sample = stats.holds_only_the_sample(session)
+        said = words.data_age(latest, now, sample)
+        lines.append(said[0].upper() + said[1:] + ": this digest covers the last period with data"
+                     + ("." if sample else "; check that imports are still running."))
     return lines
 
 
@@ -154,8 +159,9 @@ def build_digest(session: Session, cadence: str = "weekly", segment: str | None 
         raise UserFacingError(f"too little history for a {cadence} digest: {with_orders} of the last "
                               f"{len(periods)} {UNIT[cadence]}s have orders; it needs at least "
                               f"{MIN_PERIODS_WITH_ORDERS}")
-    digest = Digest(cadence, segment, periods, table, kpi_changes(table), run=run, previous_run=previous_run)
-    digest.quality = _quality(session, periods[-1][1], now, cadence)
+    digest = Digest(cadence, segment, periods, table, kpi_changes(table), run=run, previous_run=previous_run,
+                    currency=snapshots.store_currency(session))
+    digest.quality = _quality(session, now, cadence)
     digest.freshness = _freshness(session, run, now)
     if run is not None:
         digest.driver = revenue_driver(kpis.revenue_by_segment(session, periods, run.id), len(periods))

@@ -7,17 +7,20 @@ raise ``UserFacingError`` with a message saying what to do.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
 from sqlalchemy.orm import Session
 
+from analytics import words
 from analytics.rfm import SEGMENTS
 from assistant.errors import UserFacingError
-from db import customers, products, snapshots
-from db.models import Customer
-from db.orders import sale_count
+from assistant.views import examples
+from db import customers, orders, products, snapshots
+from db.models import Customer, Product
 from db.snapshot_models import AnalyticsRun
 
 
@@ -87,7 +90,13 @@ def clusters_view(session: Session) -> ClustersView:
 
 @dataclass
 class RulesView:
-    """Rules of a run (all, or those mentioning one product) in words."""
+    """Rules of a run (all, or those about one product) in words.
+
+    About a product, "what do people buy with X" is the rules *from* X (buyers of X also buy Y):
+    ``sentences``; when none reaches the cut-offs, ``weaker`` holds the strongest pairs with X,
+    computed on demand and labelled as below the cut-off; ``reverse`` holds the rules *to* X
+    (buyers of Y also buy X), the other direction, said as such.
+    """
 
     run: AnalyticsRun
     rules: pd.DataFrame
@@ -95,6 +104,12 @@ class RulesView:
     product: str | None = None
     refusal: str | None = None
     names: dict[str, str] = field(default_factory=dict)
+    weaker: pd.DataFrame = field(default_factory=pd.DataFrame)
+    weaker_sentences: list[str] = field(default_factory=list)
+    reverse: pd.DataFrame = field(default_factory=pd.DataFrame)
+    reverse_sentences: list[str] = field(default_factory=list)
+    cut_off: str = ""
+    """The thresholds rules must reach, in words (``confidence 30%, lift 1.5, in 1.0% of orders``)."""
 
 
 def rule_sentence(antecedent: list[str], consequent: str, confidence: float, lift: float, count: int,
@@ -102,7 +117,16 @@ def rule_sentence(antecedent: list[str], consequent: str, confidence: float, lif
     """"Customers who buy X also buy Y" in words, with the numbers behind it."""
     what = " and ".join(names.get(sku, sku) for sku in antecedent)
     return (f"Customers who buy {what} also buy {names.get(consequent, consequent)}: {confidence:.0%} of them, "
-            f"{lift:.1f}x more often than shoppers overall ({count:,} orders).")
+            f"{lift:.1f}x more often than shoppers overall ({words.count(count, 'order')}).")
+
+
+def _sentences(table: pd.DataFrame, names: dict[str, str]) -> list[str]:
+    return [rule_sentence(a, c, conf, lift, n, names) for a, c, conf, lift, n in zip(
+        table.get("antecedent", []), table.get("consequent", []), table.get("confidence", []),
+        table.get("lift", []), table.get("count", []), strict=True)]
+
+
+WEAKER_PAIRS = 5
 
 
 def rules_view(session: Session, sku: str | None = None, limit: int = 20) -> RulesView:
@@ -111,31 +135,66 @@ def rules_view(session: Session, sku: str | None = None, limit: int = 20) -> Rul
     stats = run.results.get("rules", {})
     if "refused" in stats:
         return RulesView(run=run, rules=pd.DataFrame(), sentences=[], refusal=f"No basket rules: {stats['refused']}.")
-    product = None
-    if sku is not None:
-        product = products.by_sku(session, sku)
-        if product is None:
-            raise UserFacingError(f"no product with code {sku!r}; codes look like 85123A (see `crm-bot stats`)")
-    table = snapshots.rules_table(session, run.id, product.sku if product else None, limit)
-    skus = {s for a in table.get("antecedent", []) for s in a} | set(table.get("consequent", []))
-    names = snapshots.product_names(session, sorted(skus | ({product.sku} if product else set())))
-    sentences = [rule_sentence(a, c, conf, lift, n, names) for a, c, conf, lift, n in zip(
-        table.get("antecedent", []), table.get("consequent", []), table.get("confidence", []),
-        table.get("lift", []), table.get("count", []), strict=True)]
-    view = RulesView(run=run, rules=table, sentences=sentences, product=product.sku if product else None,
-                     names=names)
-    if product is not None and table.empty:
-        baskets = int(stats.get("baskets", 0))
-        needed = int(stats.get("min_support", 0) * baskets)
+    if sku is None:
+        table = snapshots.rules_table(session, run.id, None, limit)
+        names = snapshots.product_names(session, sorted({s for a in table.get("antecedent", []) for s in a}
+                                                        | set(table.get("consequent", []))))
+        return RulesView(run=run, rules=table, sentences=_sentences(table, names), names=names)
+    product = products.by_sku(session, sku)
+    if product is None:
+        raise UserFacingError(f"no product with code {sku!r}; codes look like {examples.PRODUCT} (see `crm-bot stats`)")
+    about = snapshots.rules_table(session, run.id, product.sku, max(limit, 200))
+    starts = about["antecedent"].map(lambda a: product.sku in a) if not about.empty else pd.Series(dtype=bool)
+    table = about[starts].head(limit).reset_index(drop=True) if not about.empty else about
+    reverse = about[~starts].head(limit).reset_index(drop=True) if not about.empty else about
+    cut_off = (f"confidence {stats.get('min_confidence', 0):.0%}, lift {stats.get('min_lift', 0):g}, together in "
+               f"{stats.get('min_support', 0):.1%} of orders")
+    weaker = pd.DataFrame()
+    if table.empty and product.kind == "product":
+        weaker = _weaker_pairs(session, product.sku, run.as_of, float(stats.get("min_lift", 1.0)))
+    skus = ({s for a in about.get("antecedent", []) for s in a} | set(about.get("consequent", []))
+            | set(weaker.get("sku", [])) | {product.sku})
+    names = snapshots.product_names(session, sorted(skus))
+    view = RulesView(run=run, rules=table, sentences=_sentences(table, names), product=product.sku, names=names,
+                     reverse=reverse, reverse_sentences=_sentences(reverse, names), weaker=weaker,
+                     weaker_sentences=[rule_sentence([product.sku], w.sku, w.confidence, w.lift, w.together, names)
+                                       for w in weaker.itertuples()], cut_off=cut_off)
+    if table.empty and reverse.empty and weaker.empty:
         if product.kind != "product":
             view.refusal = (f"{product.sku} ({product.description or 'no description'}) is a {product.kind} code, "
                             "not merchandise: it is kept out of basket rules.")
         else:
+            baskets = int(stats.get("baskets", 0))
+            needed = int(stats.get("min_support", 0) * baskets)
             view.refusal = (f"No rule mentions {names.get(product.sku, product.sku)} ({product.sku}). Rules need the "
                             f"products together in at least {stats.get('min_support', 0):.1%} of orders "
                             f"({needed:,} of {baskets:,}), confidence {stats.get('min_confidence', 0):.0%} and lift "
                             f"{stats.get('min_lift', 0):g}; this product does not reach them.")
     return view
+
+
+def _weaker_pairs(session: Session, sku: str, as_of: datetime, min_lift: float) -> pd.DataFrame:
+    """The products bought with ``sku`` most often, as rules "buyers of sku also buy Y" below the
+    mining cut-offs (strongest confidence first, only those bought together more than by chance)."""
+    pairs = orders.bought_with(session, sku, as_of, limit=4 * WEAKER_PAIRS)
+    if pairs.empty:
+        return pairs
+    pairs = pairs.assign(confidence=pairs["together"] / pairs["with_product"])
+    pairs = pairs.assign(lift=pairs["confidence"] / (pairs["baskets"] / pairs["orders"]))
+    return (pairs[(pairs["lift"] >= min_lift) & (pairs["together"] >= 2)]
+            .sort_values(["confidence", "lift"], ascending=False).head(WEAKER_PAIRS).reset_index(drop=True))
+
+
+def find_products(session: Session, text: str) -> list[Product]:
+    """The products ``text`` names: its code, or every word in its description (one per distinct
+    description, the most ordered first); several -> the person picks."""
+    exact = products.by_sku(session, text)
+    if exact is not None:
+        return [exact]
+    found = products.by_description(session, text, limit=3 * MAX_CANDIDATES)
+    whole = [p for p in found if (p.description or "").strip().lower() == text.strip().lower()]
+    distinct = list({(p.description or p.sku).strip().lower(): p for p in reversed(whole or found)}.values())[::-1]
+    return distinct[:MAX_CANDIDATES]
 
 
 @dataclass
@@ -155,28 +214,58 @@ MAX_CANDIDATES = 5
 
 @dataclass
 class Candidates:
-    """Several customers match the query: the person picks one."""
+    """Several customers match the query, or one that is not what was typed: the person picks one."""
 
     query: str
     customers: list[Customer]
+    exact: bool = True
+    """False when none is what was typed (``2748`` -> 12748): the answer asks "did you mean"."""
+
+
+EDGE_PUNCTUATION = " \t.,;:!?()[]{}<>\"'`#*_"
+WHOLE_NUMBER = re.compile(r"^(\d+)\.0+$")
+
+
+def normalise_query(text: str) -> str:
+    """What a person meant by the id they typed: surrounding punctuation and markup dropped
+    (``#12748``, ``"12748",``, ``*12748*``), a spreadsheet's ``12748.0`` read as 12748."""
+    query = text.strip().strip(EDGE_PUNCTUATION)
+    whole = WHOLE_NUMBER.match(query)
+    return whole.group(1) if whole else query
+
+
+def _looks_like_id(query: str) -> bool:
+    return any(ch.isdigit() for ch in query) and " " not in query and "@" not in query
 
 
 def resolve_customer(session: Session, text: str) -> Customer | Candidates:
-    """One customer by id, e-mail or name fragment; several -> candidates; none -> a helpful error."""
-    query = text.strip()
+    """One customer by id, e-mail or name fragment; several -> candidates; none -> a helpful error.
+
+    Only an exact id or e-mail, or a name fragment only one customer has, opens a customer
+    directly; a query that merely resembles an id (``2748``, ``12748x``) asks "did you mean"
+    first, so nobody is shown a different customer's details without choosing them.
+    """
+    query = normalise_query(text)
     if not query:
-        raise UserFacingError("say which customer: a customer id (e.g. 12347), an e-mail or part of a name")
+        raise UserFacingError(f"say which customer: a customer id (e.g. {examples.CUSTOMER}), an e-mail or part "
+                              "of a name")
     exact = customers.by_external_id(session, query)
     if exact is not None:
         return exact
-    found = customers.search(session, query, limit=MAX_CANDIDATES + 1)
-    if len(found) == 1:
+    by_email = customers.by_email(session, query) if "@" in query else []
+    if len(by_email) == 1:
+        return by_email[0]
+    found = by_email or customers.search(session, query, limit=MAX_CANDIDATES + 1)
+    if len(found) == 1 and not _looks_like_id(query):
         return found[0]
     if found:
-        return Candidates(query=query, customers=found[:MAX_CANDIDATES])
+        return Candidates(query=query, customers=found[:MAX_CANDIDATES], exact=not _looks_like_id(query))
+    close = customers.similar_ids(session, query, limit=3) if _looks_like_id(query) else []
+    if close:
+        return Candidates(query=query, customers=close, exact=False)
     close = customers.similar_names(session, query)
     hint = ("; did you mean " + ", ".join(f"{c.name or c.external_id} ({c.external_id})" for c in close) + "?"
-            if close else "; try their customer id (e.g. 12347) or e-mail")
+            if close else f"; try their customer id (e.g. {examples.CUSTOMER}) or e-mail")
     raise UserFacingError(f"no customer matches {query[:80]!r}{hint}")
 
 
@@ -185,6 +274,8 @@ def find_customer(session: Session, text: str) -> Customer:
     found = resolve_customer(session, text)
     if isinstance(found, Candidates):
         listed = ", ".join(f"{c.external_id}{f' ({c.name})' if c.name else ''}" for c in found.customers)
+        if not found.exact:
+            raise UserFacingError(f"no customer {found.query[:80]!r}; did you mean {listed}?")
         raise UserFacingError(f"{found.query[:80]!r} matches several customers: {listed}; use the customer id")
     return found
 
@@ -197,11 +288,11 @@ def recommend_view(session: Session, text: str) -> RecommendView:
     recs = snapshots.recommendations_for(session, run.id, customer.id)
     view = RecommendView(run=run, customer=customer, score=score, recommendations=recs,
                          lifetime=snapshots.customer_lifetime(session, run.id, customer.id))
-    orders = sale_count(session, customer.id, run.as_of)
+    order_count = orders.sale_count(session, customer.id, run.as_of)
     rules = run.results.get("rules", {})
     if score is None:
         view.notes.append(f"No purchase up to {run.as_of:%Y-%m-%d}, so there is nothing to base a recommendation on.")
-    elif orders == 1:
+    elif order_count == 1:
         view.notes.append("Only one order so far: these rest on the products of that single order.")
     if score is not None and recs.empty:
         if "refused" in rules:

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.orm import Session
 
+from analytics import words
 from analytics.health import drift_level, stability_against_profile
 from analytics.propensity import features_as_of
 from assistant.errors import UserFacingError
@@ -82,22 +83,65 @@ class ExplainView:
     churn_why: str | None = None
     value_why: str | None = None
     next_purchase: str | None = None
+    sharing: int = 0
+    """Other customers with exactly this propensity (filled by ``explain_ties``)."""
     notes: list[str] = field(default_factory=list)
 
 
-def churn_reason(p_active: float, orders_count: int, recency_days: int, usual_gap_days: float | None,
+@dataclass(frozen=True)
+class Rhythm:
+    """How often a customer buys, counted as the lifetime model counts: days with a purchase."""
+
+    orders: int
+    purchase_days: int
+    recency_days: int
+    gap_days: float | None
+    """Average days between purchase days (``None`` with a single purchase day)."""
+
+    def words(self) -> str:
+        """``28 orders on 16 different days, about every 24 days``; ``3 orders, all on one day``."""
+        orders = words.count(self.orders, "order")
+        if self.purchase_days <= 1:
+            return "a single order" if self.orders == 1 else f"{orders}, all on one day"
+        days = f" on {self.purchase_days} different days" if self.purchase_days != self.orders else ""
+        return f"{orders}{days}, about every {words.count(self.gap_days or 0, 'day')}"
+
+
+def churn_reason(p_active: float, rhythm: Rhythm,
                  meaning: str = "chance they have stopped buying, lifetime model") -> str:
     """Why the churn risk (1 - ``p_active``) is what it is, from the facts the models read."""
     head = f"churn risk {1 - p_active:.2f} ({meaning})"
-    if orders_count <= 1:
-        return f"{head}: a single order, {recency_days} days ago"
-    gap = usual_gap_days or 0
-    if gap >= 1 and recency_days > 1.5 * gap:
-        return (f"{head}: {orders_count} orders about every {gap:.0f} days, but none for {recency_days} days "
-                f"({recency_days / gap:.1f} times the usual gap)")
-    if gap >= 1:
-        return f"{head}: {orders_count} orders about every {gap:.0f} days, the last {recency_days} days ago (on rhythm)"
-    return f"{head}: {orders_count} orders, the last {recency_days} days ago"
+    last = words.days_ago(rhythm.recency_days)
+    gap = rhythm.gap_days
+    if gap is None:
+        return f"{head}: {rhythm.words()}, {last}"
+    if gap >= 1 and rhythm.recency_days > 1.5 * gap:
+        return (f"{head}: {rhythm.words()}, but none for {words.count(rhythm.recency_days, 'day')} "
+                f"({rhythm.recency_days / gap:.1f} times the usual gap)")
+    return f"{head}: {rhythm.words()}, the last {last} (on rhythm)"
+
+
+def next_order_reason(days_to_next: float | None, as_of: datetime, rhythm: Rhythm, p_active: float,
+                      population_gap_days: float | None) -> str:
+    """When the lifetime model expects the next order, and why that differs from the customer's
+    own rhythm when it does (the model weighs a short history against the average customer's pace,
+    and the chance that they have stopped)."""
+    if days_to_next is None:
+        return "next order: not expected within a year at their current pace"
+    when = as_of + timedelta(days=days_to_next)
+    text = f"next order expected in about {words.count(days_to_next, 'day')} (around {when:%Y-%m-%d})"
+    gap = rhythm.gap_days
+    if gap is None or gap < 1 or abs(days_to_next - gap) <= max(0.25 * gap, 3):
+        return text
+    why = []
+    if population_gap_days and (days_to_next - gap) * (population_gap_days - gap) > 0:
+        why.append(f"weighs their {words.count(rhythm.purchase_days, 'purchase day')} against the average "
+                   f"customer's pace (about every {words.count(population_gap_days, 'day')})")
+    if days_to_next > gap and p_active < 0.9:
+        why.append(f"allows for the {1 - p_active:.0%} chance that they have stopped")
+    pace = "later" if days_to_next > gap else "sooner"
+    reason = ("the lifetime model " + " and ".join(why)) if why else "the lifetime model reads their whole history"
+    return f"{text}: {pace} than their own rhythm (about every {words.count(gap, 'day')}) because {reason}"
 
 
 def explain_view(session: Session, text: str) -> ExplainView:
@@ -128,31 +172,54 @@ def explain_customer(session: Session, customer: Customer, run: AnalyticsRun | N
     return view
 
 
+def explain_ties(session: Session, view: ExplainView) -> ExplainView:
+    """Count the customers sharing this customer's exact propensity: calibration maps the model's
+    scores onto steps (isotonic regression), so many customers can carry the same figure."""
+    model, prediction = view.propensity or (None, None)
+    if model is not None and prediction is not None:
+        view.sharing = max(predictions.sharing_probability(session, model.id, prediction.probability) - 1, 0)
+    return view
+
+
 def _lifetime_reasons(session: Session, view: ExplainView) -> None:
     life, score, run = view.lifetime, view.score, view.run
     if life is None or score is None or run is None:
         return
-    first = orders.first_sale_at(session, view.customer.id, run.as_of)
-    gap = None
-    if first is not None and score.frequency > 1:
-        tenure = (run.as_of.date() - first.date()).days
-        gap = (tenure - score.recency_days) / (score.frequency - 1)
+    rhythm = customer_rhythm(session, view.customer, score, run.as_of)
     if run.results.get("lifetime", {}).get("dropout_identified", True):
-        view.churn_why = churn_reason(life.p_alive, score.frequency, score.recency_days, gap)
+        view.churn_why = churn_reason(life.p_alive, rhythm)
     elif view.propensity is not None and view.propensity[1] is not None:
         horizon = run.params.get("horizon_days", 90)
-        view.churn_why = churn_reason(view.propensity[1].probability, score.frequency, score.recency_days, gap,
+        view.churn_why = churn_reason(view.propensity[1].probability, rhythm,
                                       f"chance of no order in the next {horizon} days")
     months = run.params.get("clv_months", 12)
     discount = run.params.get("annual_discount", 0.10)
     spend = life.expected_spend_micros / 1e6
+    money = run.currency
     if spend > 0:
-        view.value_why = (f"{months}-month value {life.clv_micros / 1e6:,.0f} (range {life.clv_low_micros / 1e6:,.0f} "
-                          f"to {life.clv_high_micros / 1e6:,.0f}): about {life.clv_micros / 1e6 / spend:.1f} "
-                          f"orders expected (discounted at {discount:.0%} a year) x about {spend:,.0f} an order; "
+        view.value_why = (f"{months}-month value {words.money(life.clv_micros / 1e6, money)} (range "
+                          f"{words.money(life.clv_low_micros / 1e6, money)} to "
+                          f"{words.money(life.clv_high_micros / 1e6, money)}): about "
+                          f"{life.clv_micros / life.expected_spend_micros:.1f} orders expected (discounted at "
+                          f"{discount:.0%} a year) x about {words.money(spend, money)} an order; "
                           "the range is how sure we are of their order size")
-    if life.days_to_next is None:
-        view.next_purchase = "next order: not expected within a year at their current pace"
-    else:
-        when = run.as_of + timedelta(days=life.days_to_next)
-        view.next_purchase = f"next order expected in about {life.days_to_next:.0f} days (around {when:%Y-%m-%d})"
+    view.next_purchase = next_order_reason(life.days_to_next, run.as_of, rhythm, life.p_alive,
+                                           population_gap_days(run))
+
+
+def customer_rhythm(session: Session, customer: Customer, score: CustomerScore, as_of: datetime) -> Rhythm:
+    """The customer's purchase rhythm up to ``as_of``: all their sale orders (the RFM frequency may
+    cover a shorter window), the days they bought on, and the average gap between those days."""
+    span = orders.purchase_span(session, customer.id, as_of)
+    gap = (span.last - span.first).days / (span.days - 1) if span.first and span.last and span.days > 1 else None
+    return Rhythm(orders=span.orders, purchase_days=span.days, recency_days=score.recency_days, gap_days=gap)
+
+
+def population_gap_days(run: AnalyticsRun) -> float | None:
+    """The average customer's days between purchases, from the fitted purchase model (alpha / r,
+    in its time unit): the pace a short history is pulled towards."""
+    fitted = run.results.get("lifetime", {}).get("purchases") or {}
+    unit = {"week": 7.0, "day": 1.0}.get(run.results.get("lifetime", {}).get("time_unit", "week"), 7.0)
+    if not fitted.get("r") or not fitted.get("alpha"):
+        return None
+    return float(fitted["alpha"]) / float(fitted["r"]) * unit

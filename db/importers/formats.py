@@ -22,6 +22,8 @@ class OrderFormat:
     columns: tuple[ColumnSpec, ...]
     order_kind_rule: OrderKindRule
     bad_kind_detail: str = ""
+    currency: str | None = None
+    """The currency its prices are in, when the format fixes one."""
 
 
 def _online_retail_kind(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
@@ -54,6 +56,7 @@ ONLINE_RETAIL = OrderFormat(
         ColumnSpec("status", (), required=False),
     ),
     order_kind_rule=_online_retail_kind,
+    currency="GBP",  # the UCI data sets document prices in pounds sterling
 )
 
 GENERIC_ORDERS = OrderFormat(

@@ -39,6 +39,8 @@ class ImportReport:
     """running, completed, failed, or skipped (this exact file was imported before)."""
     previous_run_id: int | None = None
     previous_finished_at: datetime | None = None
+    currency: str | None = None
+    """ISO code of the prices, where the format, ``--currency`` or the price symbols say."""
 
     @property
     def accepted(self) -> int:

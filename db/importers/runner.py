@@ -25,6 +25,7 @@ from db.importers.source import ImportFileError, inspect_file, read_chunks, reso
 from db.importers.writer import IdCache, write_order_lines
 from db.maintenance import refresh_planner_statistics
 from db.models import ImportRun
+from db.normalise import price_currency
 
 Progress = Callable[[int, int], None]
 """Called after each batch with (rows done, estimated rows in the file)."""
@@ -44,6 +45,8 @@ class ImportOptions:
     reject_dir: Path = Path("rejects")
     force: bool = False
     """Re-check every row even if this exact file was imported before."""
+    currency: str | None = None
+    """ISO code of the file's prices (``--currency``), when the format and the prices do not say."""
 
 
 def skipped_as_imported(engine: Engine, report: ImportReport, sha256: str, options: ImportOptions) -> bool:
@@ -87,7 +90,7 @@ def finish_run(engine: Engine, report: ImportReport, clock: Clock, error: str | 
     with engine.begin() as connection:
         connection.execute(update(ImportRun.__table__).where(ImportRun.__table__.c.id == report.run_id).values(
             status=report.status, finished_at=store_time(clock()), counts=report.as_counts(), error=error,
-            reject_file=str(report.reject_file) if report.reject_file else None))
+            reject_file=str(report.reject_file) if report.reject_file else None, currency=report.currency))
 
 
 def record_progress(connection: Connection, report: ImportReport) -> None:
@@ -157,6 +160,7 @@ def import_order_file(engine: Engine, path: Path, fmt: OrderFormat, options: Imp
     report = ImportReport(source_format=fmt.name, source_name=str(path))
     if skipped_as_imported(engine, report, facts.sha256, options):
         return report
+    report.currency = fmt.currency or options.currency
     report.run_id = start_run(engine, fmt.name, path, facts.sha256, clock)
     stem = path.name.split(".")[0]
     rejects = RejectWriter(options.reject_dir / f"{stem}.run{report.run_id}.rejects.csv",
@@ -170,6 +174,7 @@ def import_order_file(engine: Engine, path: Path, fmt: OrderFormat, options: Imp
             prepared = prepare_lines(chunk, fmt.order_kind_rule, options.date_format, fmt.bad_kind_detail)
             if first:
                 _check_dates_readable(prepared, chunk.frame["date"], options)
+                report.currency = report.currency or price_currency(chunk.frame["unit_price"])
                 first = False
             lines = prepared.accepted
             with engine.begin() as connection:

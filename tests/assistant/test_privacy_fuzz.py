@@ -44,8 +44,9 @@ FULL_PHONE = re.compile(r"\+44 7700 9(\d+)")
 MASKED_PHONE = re.compile(r"\*{6}\d\d")
 CUSTOMER_ID = re.compile(r"(?:Customer |/customer |• |\*|[Ff]or )(1[2-8]\d{3})\b")
 """Where replies put a customer id: a card's title, a suggested command, a list item, bold, "for"."""
-EXAMPLES = {example for spec in COMMANDS.values() for example in spec.examples}
-"""Documentation in usage messages (``/customer 12347``), not a disclosure."""
+EXAMPLES = {f"`{example}`" for spec in COMMANDS.values() for example in spec.examples}
+"""Documentation in usage and help messages (`` `/customer 12748` ``, in code quotes): the same words in
+every store, not a disclosure; the same id anywhere else in a reply still counts."""
 
 
 def owned(external_id: str) -> bool:

@@ -69,7 +69,8 @@ class Computed:
         return {"previous_run": self.inputs.previous_run_id, "clusters": self.clusters.record,
                 "feature_importance": self.feature_importance, "lifetime": self.lifetime.record,
                 "propensity": self.propensity.record, "rules": self.rules.record,
-                "recommendations": self.recommendations.record, "timings": self.timings}
+                "recommendations": self.recommendations.record, "timings": self.timings,
+                "currency": self.inputs.currency}
 
 
 def compute(inputs: RefreshInputs, params: RefreshParams, say: Callable[[str], None], watch: Stopwatch) -> Computed:
@@ -84,7 +85,7 @@ def compute(inputs: RefreshInputs, params: RefreshParams, say: Callable[[str], N
     features = customer_features(totals, lines, as_of)
     watch.lap("rfm_and_features")
     say("clustering customers")
-    clusters = clusters_step(features, params.random_state)
+    clusters = clusters_step(features, params.random_state, inputs.currency)
     watch.lap("clusters")
     say("measuring which features matter")
     targets = {"segment": rfm.set_index("customer_id")["segment"]}
@@ -99,7 +100,8 @@ def compute(inputs: RefreshInputs, params: RefreshParams, say: Callable[[str], N
     lifetime = lifetime_step(dated, as_of, params)
     watch.lap("lifetime")
     say("training purchase-propensity models")
-    propensity = propensity_step(dated, lines, inputs.credit_orders, as_of, params, lifetime.value)
+    propensity = propensity_step(dated, lines, inputs.credit_orders, as_of, params, lifetime.value,
+                                 inputs.currency)
     watch.lap("propensity")
     say("mining basket rules")
     rules = rules_step(lines, params.rules)

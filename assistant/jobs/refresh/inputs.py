@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from analytics.rules import RuleParams
 from assistant.errors import UserFacingError
-from db import orders, snapshots
+from db import orders, snapshots, stats
 
 
 class NothingToAnalyse(UserFacingError):
@@ -33,6 +33,8 @@ class RefreshParams:
     clv_months: int = 12
     annual_discount: float = 0.10
     rules: RuleParams = field(default_factory=RuleParams)
+    currency: str | None = None
+    """ISO code money is written in (``CRM_CURRENCY``); default: the one the imports recorded."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ class RefreshInputs:
     previous_run_id: int | None
     previous_segments: pd.Series
     """Segment per customer in the previous completed run (empty on the first run)."""
+    currency: str | None = None
+    """The currency amounts are in (``RefreshParams.currency``, else the imports'; ``None``: unknown)."""
 
     def sizes(self, customers_with_sales: int) -> dict[str, int]:
         """The input sizes stored with the run."""
@@ -82,4 +86,5 @@ def read_inputs(session: Session, params: RefreshParams) -> RefreshInputs:
         credited_products=orders.credited_products(session, as_of),
         product_names=snapshots.product_names(session),
         previous_run_id=previous.id if previous else None,
-        previous_segments=previous_segments)
+        previous_segments=previous_segments,
+        currency=params.currency or stats.recorded_currency(session))

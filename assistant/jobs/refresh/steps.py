@@ -43,10 +43,10 @@ class Step(Generic[T]):
     record: dict[str, Any]
 
 
-def clusters_step(features: pd.DataFrame, random_state: int) -> Step[ClusterResult | None]:
+def clusters_step(features: pd.DataFrame, random_state: int, currency: str | None = None) -> Step[ClusterResult | None]:
     """Behavioural clusters (k chosen by silhouette), or why there are none."""
     try:
-        found = cluster_customers(features, random_state)
+        found = cluster_customers(features, random_state, currency)
     except NotEnoughData as exc:
         return Step(None, {"refused": str(exc)})
     return Step(found, {"k": found.k, "silhouette_by_k": {str(k): round(v, 4) for k, v in
@@ -166,7 +166,8 @@ def _lifetime_baseline(lifetime: pd.DataFrame, horizon_days: int) -> pd.DataFram
 
 
 def propensity_step(dated: pd.DataFrame, lines: pd.DataFrame, credits: pd.DataFrame, as_of: datetime,
-                    params: RefreshParams, lifetime: pd.DataFrame | None) -> Step[PredictionOutcome]:
+                    params: RefreshParams, lifetime: pd.DataFrame | None,
+                    currency: str | None = None) -> Step[PredictionOutcome]:
     """Compare, refit, score and explain purchase propensity; below the thresholds, say why and
     stand in with the lifetime model's estimate (clearly labelled) or nothing."""
     horizon, seed = params.horizon_days, params.random_state
@@ -183,7 +184,7 @@ def propensity_step(dated: pd.DataFrame, lines: pd.DataFrame, credits: pd.DataFr
                                       _lifetime_baseline(lifetime, horizon)),
                     {"refused": str(exc), "stand_in": "lifetime model baseline"})
     now = features_as_of(dated, lines, as_of, credits)
-    table, method = score_and_explain(fitted, now, as_of, horizon)
+    table, method = score_and_explain(fitted, now, as_of, horizon, currency)
     winner = comparison.winner
     reliability = reliability_table(comparison.evaluation_labels, comparison.evaluation_predictions[winner])
     drift = drift_table(fitted.training_features, now, list(PROPENSITY_FEATURES))

@@ -139,8 +139,12 @@ def test_views_for_people(refreshed: tuple[Engine, RefreshSummary, RefreshSummar
         assert view.segment == "Can't lose them" and view.run.id == second.run_id
         with pytest.raises(UserFacingError, match="the segments are: Champions"):
             segments_view(session, "VIPs")
-        rules = rules_view(session, "85123A")
-        assert rules.sentences and all("WHITE HANGING HEART T-LIGHT HOLDER" in s for s in rules.sentences)
+        rules = rules_view(session, "85123A")  # every mined rule about it leads *to* it; from it, only weaker pairs
+        assert rules.reverse_sentences and all("also buy WHITE HANGING HEART T-LIGHT HOLDER:" in s
+                                               for s in rules.reverse_sentences)
+        assert not rules.sentences and rules.weaker_sentences
+        assert all(s.startswith("Customers who buy WHITE HANGING HEART T-LIGHT HOLDER also buy")
+                   for s in rules.weaker_sentences)
         assert rules_view(session, "POST").refusal.startswith("POST (POSTAGE) is a postage code")
         with pytest.raises(UserFacingError, match="no product with code"):
             rules_view(session, "NOPE")

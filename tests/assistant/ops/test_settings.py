@@ -50,6 +50,15 @@ def test_a_refresh_schedule_must_be_a_crontab_line(monkeypatch: pytest.MonkeyPat
     assert load_settings().refresh_schedule == "0 2 * * *"
 
 
+def test_the_currency_must_be_an_iso_code(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CRM_CURRENCY", "pounds")
+    with pytest.raises(SettingsError, match=r"CRM_CURRENCY: .*not an ISO 4217 currency code"):
+        load_settings()
+    monkeypatch.setenv("CRM_CURRENCY", " eur ")
+    assert load_settings().currency == "EUR"
+
+
 def test_secrets_can_come_from_files_and_the_environment_wins(monkeypatch: pytest.MonkeyPatch,
                                                                 tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)

@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
 from assistant.commands.base import Context
+from assistant.commands.registry import HELP_LINE
 from assistant.jobs.refresh.run import RefreshSummary
 from assistant.slack.app import build_app, make_client
 from assistant.slack.fake import FakeSlack
@@ -100,7 +101,7 @@ def test_buttons_orders_paginate_and_why_shows_every_factor(bot: Bot) -> None:
 def test_usage_errors_are_answered_in_the_ack_and_nothing_else_happens(bot: Bot) -> None:
     before = len(bot.fake.calls)
     status, body = bot.command("/crm", "frobnicate")
-    assert status == 200 and "unknown /crm command 'frobnicate'; try `/crm help`" in body
+    assert status == 200 and f"unknown /crm command 'frobnicate'; {HELP_LINE}" in body
     status, body = bot.command("/crm", "atrisk --top lots")
     assert "invalid int value: 'lots'" in body and "Usage: /crm atrisk" in body
     assert len(bot.fake.calls) == before

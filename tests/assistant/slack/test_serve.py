@@ -82,3 +82,34 @@ def test_sigterm_finishes_the_answer_in_flight_then_exits_cleanly(served: tuple[
     release.set()
     process.wait(timeout=30)
     assert process.returncode == 0
+
+
+def _serve_once(api_url: str, token: str, store: Engine) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": store.url.render_as_string(hide_password=False), "SLACK_BOT_TOKEN": token,
+           "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": api_url, "CRM_HTTP_PORT": str(_free_port()),
+           "CRM_HEALTH_PORT": "0"}
+    return subprocess.run([sys.executable, str(ROOT / "bot.py"), "serve"], env=env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=60, check=False)
+
+
+def test_a_wrong_token_or_no_slack_stops_serve_at_start_with_what_to_do(
+        refreshed: tuple[Engine, RefreshSummary, RefreshSummary]) -> None:
+    with FakeSlack() as fake:
+        fake.revoked.add("xoxb-typo")
+        ended = _serve_once(fake.url, "xoxb-typo", refreshed[0])
+        assert ended.returncode == 2
+        assert "Slack refused the bot token (auth.test answered invalid_auth)" in ended.stderr
+        assert "SLACK_BOT_TOKEN" in ended.stderr and "Traceback" not in ended.stderr
+        assert [c.method for c in fake.calls] == ["auth.test"]  # nothing else was tried with it
+        gone = fake.url
+    ended = _serve_once(gone, "xoxb-test", refreshed[0])  # that fake has stopped: nothing answers there
+    assert ended.returncode == 2 and "Slack is not reachable" in ended.stderr and "Traceback" not in ended.stderr
+
+
+def test_serve_says_which_workspace_and_bot_it_is_at_start(served: tuple[FakeSlack, str, int,
+                                                                         subprocess.Popen[str]]) -> None:
+    fake, _url, _health, process = served
+    assert fake.calls[0].method == "auth.test"
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=30)
+    assert "Slack: bot @crm (UCRMBOT01) in workspace Example (T0001)." in output

@@ -9,8 +9,9 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from db import stats
 from db.importers import ImportFileError, ImportOptions, import_file
-from db.models import Customer, Order, OrderLine
+from db.models import Customer, ImportRun, Order, OrderLine
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:
@@ -127,3 +128,18 @@ def test_sub_second_timestamps_import_without_warnings(engine: Engine, tmp_path:
     with Session(engine) as session:
         times = sorted(session.scalars(select(Order.ordered_at).where(Order.external_id.in_(["2001", "2002"]))))
     assert [t.microsecond for t in times] == [123456, 987654]
+
+
+def test_each_import_records_the_currency_of_its_prices(engine: Engine, tmp_path: Path) -> None:
+    """Online Retail is in pounds; an orders file says so by its price symbols or ``--currency``."""
+    sterling = "order_id,date,sku,quantity,unit_price\n3001,2024-03-01 10:00,A,1,£2.50\n"
+    euros = "order_id,date,sku,quantity,unit_price\n3002,2024-03-02 10:00,B,1,4.00\n"
+    dollars = "order_id,date,sku,quantity,unit_price\n3003,2024-03-03 10:00,C,1,$1.00\n"
+    assert run(engine, "orders", write(tmp_path, "gbp.csv", sterling), tmp_path).currency == "GBP"
+    assert run(engine, "orders", write(tmp_path, "eur.csv", euros), tmp_path, currency="EUR").currency == "EUR"
+    with Session(engine) as session:
+        assert stats.recorded_currency(session) == "EUR"
+    assert run(engine, "orders", write(tmp_path, "usd.csv", dollars), tmp_path).currency is None  # $: which dollar?
+    with Session(engine) as session:
+        assert stats.recorded_currency(session) == "EUR"  # an import that did not say leaves the last one said
+        assert session.scalar(select(ImportRun.currency).order_by(ImportRun.id.desc()).limit(1)) is None
