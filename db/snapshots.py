@@ -221,6 +221,11 @@ def product_names(session: Session, skus: Sequence[str] | None = None) -> dict[s
     return {sku: description or sku for sku, description in session.execute(query).all()}
 
 
+def first_sale_at(session: Session) -> datetime | None:
+    """When the first sale order in the store was placed."""
+    return session.scalar(select(func.min(Order.ordered_at)).where(Order.kind == "sale"))
+
+
 def last_sale_at(session: Session) -> datetime | None:
     """When the latest sale order in the store was placed: the default ``as_of`` of a refresh."""
     return session.scalar(select(func.max(Order.ordered_at)).where(Order.kind == "sale"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from assistant.commands import admin, alerts, customer, digest, insights
+from assistant.commands import admin, alerts, ask, customer, digest, insights
 from assistant.commands.base import CommandSpec, Context, Request, UsageError
 from assistant.render.blocks import Message
 from assistant.render.insights import help_message
@@ -42,6 +42,11 @@ COMMANDS: dict[str, CommandSpec] = {spec.name: spec for spec in (
                 alerts.USAGE, alerts.run, ("/crm alert list",), alerts.check),
     CommandSpec("/crm admin", "roles (admin, manager, rep, marketer, viewer) and the audit log; admins only",
                 admin.USAGE, admin.run, ("/crm admin roles",), admin.check),
+    CommandSpec("/crm ask", "a question in your own words: any command above, or numbers (revenue, orders, "
+                "customers, average order value, units, returns, churn risk, expected value, share) by period, "
+                "country, segment, product or customer, ranked or compared", "/crm ask QUESTION", ask.run,
+                ("/crm ask revenue last month by country", "/crm ask who are my best customers",
+                 "/crm ask which country grew most this quarter"), ask.check),
     CommandSpec("/crm help", "this list", "/crm help", _help, check=insights.no_arguments),
 )}
 

@@ -22,21 +22,20 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
+from assistant.commands import ask
 from assistant.commands.answer import answer
 from assistant.commands.base import Context, Request, UsageError, clean_text
-from assistant.commands.conversation import interpret
 from assistant.commands.insights import home
 from assistant.commands.registry import BUTTONS, route
 from assistant.errors import UserFacingError
 from assistant.ops.settings import Settings
-from assistant.render.blocks import Message, actions, button, section
+from assistant.render.blocks import Message, section
 from assistant.slack.groups import UserGroups
 from assistant.slack.places import ChannelKinds
 from assistant.slack.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 
-ASK_ACTION = "ask.reading"
 PERSONAL_COMMANDS = ("/customer", "/crm recommend")
 """Answers about one customer: in a channel they go to the asker only (ephemeral)."""
 
@@ -141,14 +140,6 @@ def channel_places(client: WebClient) -> Callable[[str], str]:
     return place
 
 
-def _clarify(alternatives: tuple[Any, ...]) -> Message:
-    labels = " or ".join(f"*{r.label}*" for r in alternatives)
-    return Message(text="Did you mean " + " or ".join(r.label for r in alternatives) + "?",
-                   blocks=[section(f"I am not sure what you mean: {labels}?"),
-                           actions(*[button(r.label, f"{ASK_ACTION}.{i}", f"{r.command}|{r.text}")
-                                     for i, r in enumerate(alternatives)])])
-
-
 def _run_reading(command: str, text: str, request: Request, context: Context) -> Message:
     try:
         spec, rest = route(command.split(" ", maxsplit=1)[0], (command.partition(" ")[2] + " " + text).strip())
@@ -204,7 +195,7 @@ def build_app(context: Context, client: WebClient, signing_secret: str, socket_m
         if key in BUTTONS:
             _send(respond, answer(BUTTONS[key], request, context, "button " + key))
 
-    @app.action(re.compile(rf"^{re.escape(ASK_ACTION)}\."))
+    @app.action(re.compile(rf"^{re.escape(ask.ASK_ACTION)}\."))
     def reading_button(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         ack()
         command, _, text = action.get("value", "").partition("|")
@@ -214,14 +205,16 @@ def build_app(context: Context, client: WebClient, signing_secret: str, socket_m
 
 
     def converse(event: dict[str, Any], client: WebClient) -> None:
-        reading = interpret(clean_text(str(event.get("text", ""))))
-        personal = reading.reading is not None and reading.reading.command in PERSONAL_COMMANDS
+        understood = ask.understand_or_defer(context, clean_text(str(event.get("text", ""))))
+        reading = understood.reading
+        personal = reading is not None and (reading.command in PERSONAL_COMMANDS or (
+            understood.question is not None and understood.question.group_by == "customer"))
         place = ("ephemeral" if personal and not _is_direct(event) else "im" if _is_direct(event)
                  else place_of(str(event.get("channel", ""))))
         request = Request(user_id=event.get("user", ""), channel_id=event.get("channel", ""),
                           text=event.get("text", ""), place=place)
-        message = (_run_reading(reading.reading.command, reading.reading.text, request, context)
-                   if reading.reading is not None else _clarify(reading.alternatives))
+        message = (_run_reading(reading.command, reading.text, request, context)
+                   if reading is not None else ask.clarify(understood))
         thread = event.get("thread_ts") or event.get("ts")
         # One customer's details asked in a channel: only the asker sees the answer.
         post_or_explain(client, request.channel_id, request.user_id, message, thread,

@@ -81,9 +81,10 @@ def render(reply: Reply, out: Console, unlinkify: Callable[[str], str] = lambda 
             out.print("[dim]" + " ".join(show(e.get("text", "")) for e in block["elements"]) + "[/dim]")
         elif kind == "divider":
             out.print("[dim]" + "-" * 40 + "[/dim]")
-    if reply.buttons:
-        out.print(" ".join(f"[reverse] {n} {escape(b['text']['text'])} [/reverse]"
-                           for n, b in zip(reply.numbers, reply.buttons, strict=True)))
+    if reply.buttons:  # numbered where they can be pressed (the console), else just named
+        numbers = [f"{n} " for n in reply.numbers] if reply.numbers else [""] * len(reply.buttons)
+        out.print(" ".join(f"[reverse] {n}{escape(b['text']['text'])} [/reverse]"
+                           for n, b in zip(numbers, reply.buttons, strict=True)))
 
 
 CONSOLE_USER = "U0ADMIN01"

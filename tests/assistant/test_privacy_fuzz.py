@@ -42,8 +42,9 @@ FULL_EMAIL = re.compile(r"zq(\d+)@example\.org")
 MASKED_EMAIL = re.compile(r"z\*\*\*@example\.org")
 FULL_PHONE = re.compile(r"\+44 7700 9(\d+)")
 MASKED_PHONE = re.compile(r"\*{6}\d\d")
-CUSTOMER_ID = re.compile(r"(?:Customer |/customer |• |\*|[Ff]or )(1[2-8]\d{3})\b")
-"""Where replies put a customer id: a card's title, a suggested command, a list item, bold, "for"."""
+CUSTOMER_ID = re.compile(r"(?:Customer |/customer |• |\*|[Ff]or |\b\d{1,2}\. )(1[2-8]\d{3})\b")
+"""Where replies put a customer id: a card's title, a suggested command, a list item (bulleted or
+numbered, as in a ranking), bold, "for"."""
 EXAMPLES = {f"`{example}`" for spec in COMMANDS.values() for example in spec.examples}
 """Documentation in usage and help messages (`` `/customer 12748` ``, in code quotes): the same words in
 every store, not a disclosure; the same id anywhere else in a reply still counts."""
@@ -77,6 +78,7 @@ TEMPLATES = {  # every command, with the places its arguments go
     "/crm alert": ["add churn --to {p}", "add large-order --factor {p}", "remove {p}", "{p}"],
     "/crm admin": ["grant {p} rep", "grant <@U0VIEWER1> {p}", "revoke {p}", "audit --customer {p}",
                    "audit --since {p}", "{p}"],
+    "/crm ask": ["{p}", "revenue in {p}", "top 5 customers in {p}", "tell me about {p}", "what goes with {p}"],
 }
 
 WORDS = st.sampled_from([
@@ -203,8 +205,10 @@ TYPICAL = {  # every command as people use it
     "/crm rules": ["", "85123A"], "/crm recommend": ["12748"], "/crm atrisk": ["--top 5", "Champions"],
     "/crm model-health": [""], "/crm help": [""], "/crm digest": ["preview", "list all"], "/crm alert": ["list"],
     "/crm admin": ["roles", "audit", "audit --customer 12748"],
+    "/crm ask": ["revenue last month by country", "top 5 customers", "tell me about 12748", "profit"],
 }
-PERSONAL = {"/customer 12748", "/customer 12347", "/customer Zq Person 127", "/crm recommend 12748"}
+PERSONAL = {"/customer 12748", "/customer 12347", "/customer Zq Person 127", "/crm recommend 12748",
+            "/crm ask top 5 customers", "/crm ask tell me about 12748"}
 """Answers about individual customers: refused where the table says aggregates only."""
 
 

@@ -153,13 +153,29 @@ def test_mentions_are_answered_in_the_thread_once_even_when_slack_retries(bot: B
     bot.fake.mention(bot.server.url, SECRET, "tell me about 12748")
     card = bot.reply(ephemeral, "chat.postEphemeral")  # one customer's details in a channel: asker only
     assert card["user"] == "U0ADMIN01" and "Customer 12748" in str(card["text"]) and card["thread_ts"]
-    bot.fake.mention(bot.server.url, SECRET, "12748")
+    bot.fake.mention(bot.server.url, SECRET, "15034")  # the store has customer 15034 and product 15034: ask
     ask = bot.reply(posts + 1, "chat.postMessage")
     buttons = [e for b in ask["blocks"] if b["type"] == "actions" for e in b["elements"]]  # type: ignore[index]
-    assert [b["text"]["text"] for b in buttons] == ["Card of customer 12748", "Rules about product 12748"]
+    assert [b["text"]["text"] for b in buttons] == ["Card of customer 15034", "Rules about product 15034"]
     before = bot.count()
     bot.fake.click(bot.server.url, SECRET, buttons[0]["action_id"], buttons[0]["value"], "Card")
-    assert "Customer 12748" in str(bot.reply(before)["text"])
+    assert "Customer 15034" in str(bot.reply(before)["text"])
+    ephemeral = bot.count("chat.postEphemeral")
+    bot.fake.mention(bot.server.url, SECRET, "12748")  # only a customer: no need to ask
+    assert "Customer 12748" in str(bot.reply(ephemeral, "chat.postEphemeral")["text"])
+
+
+def test_questions_about_numbers_are_answered_in_the_thread(bot: Bot) -> None:
+    posts = bot.count("chat.postMessage")
+    assert bot.fake.mention(bot.server.url, SECRET, "what was revnue last month by country?")[0] == 200
+    answer = bot.reply(posts, "chat.postMessage")
+    text = json.dumps(answer["blocks"], ensure_ascii=False)
+    assert answer["thread_ts"] and "Net revenue by country, in November 2011 (2011-11-01 to 2011-11-30)" in text
+    assert "1. United Kingdom: £" in text and "Net revenue = merchandise" in text
+    _valid(answer["blocks"])  # type: ignore[arg-type]
+    before = bot.count()
+    assert bot.command("/crm", "ask how many customers do we have in France?") == (200, "")
+    assert "Customers in France now: 27." in str(bot.reply(before)["text"])
 
 
 @pytest.mark.parametrize("text", ["", " ", "x" * 10_000, "' OR 1=1 --", "<@U123> <!channel>", "\u00e9\u00e8\U0001f600",

@@ -1,0 +1,1 @@
+"""Understanding what people type: periods in words, the store's vocabulary, and the reader."""

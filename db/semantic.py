@@ -1,0 +1,392 @@
+"""The semantic layer: every metric and dimension people may ask about, declared once, with its SQL.
+
+Each metric has a name, the words people use for it, a definition in words (quoted in every
+answer, so nobody wonders what was counted) and how it is aggregated; each dimension names the
+column it groups or filters by. ``measure`` turns one question (metric, period, filters, grouping)
+into one aggregate query: rows per group, never rows per line, so an answer moves little data
+out of the database whatever the store's size.
+
+Where facts live: money and orders come from order lines (as the digest counts them: every sale
+line less cancellations and returns, bad-debt adjustments left out, guest orders included); the
+customer-state metrics (churn risk, expected value) from the latest analytics run; segments and
+clusters are the customers' in that run.  Countries are the order's for order metrics (guests have
+one) and the customer's for customer metrics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Select, and_, case, distinct, func, literal, select
+from sqlalchemy.orm import Session
+
+from db.models import Customer, Order, OrderLine, Product
+from db.money import MICROS_PER_UNIT
+from db.snapshot_models import CustomerLifetime, CustomerPrediction, CustomerScore
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One number people ask for."""
+
+    name: str
+    label: str
+    synonyms: tuple[str, ...]
+    definition: str
+    unit: str
+    """``money``, ``count``, ``rate`` (a share, 0..1) or ``risk`` (a probability)."""
+    source: str
+    """``lines`` (order lines in the period), ``firsts`` (customers' first sales), ``customers``
+    (the store's customers) or ``snapshot`` (the latest analytics run)."""
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """Something to group or filter by."""
+
+    name: str
+    label: str
+    synonyms: tuple[str, ...]
+    definition: str
+
+
+METRICS: dict[str, Metric] = {m.name: m for m in (
+    Metric("net_revenue", "net revenue", ("revenue", "sales", "turnover", "income", "takings", "money", "spend",
+                                          "spent", "sold", "sell", "made", "earned", "earn", "bring in", "brought in",
+                                          "brings", "gmv"),
+           "net revenue = merchandise and other sale lines minus cancellations and returns, guest orders included, "
+           "bad-debt adjustments left out", "money", "lines"),
+    Metric("orders", "orders", ("orders", "order count", "invoices", "purchases", "transactions", "baskets"),
+           "orders = sale orders (invoices), cancellations not counted", "count", "lines"),
+    Metric("active_customers", "active customers", ("active customers", "buyers", "customers who bought",
+                                                    "purchasing customers", "shoppers"),
+           "active customers = customers with at least one sale order in the period", "count", "lines"),
+    Metric("new_customers", "new customers", ("new customers", "first-time buyers", "first time buyers",
+                                              "new buyers", "acquired", "acquisitions", "first orders"),
+           "new customers = customers whose first sale order ever falls in the period", "count", "firsts"),
+    Metric("customers", "customers", ("customers", "clients", "accounts", "customer count", "customer base"),
+           "customers = customers in the store (with at least one import row), whatever they bought", "count",
+           "customers"),
+    Metric("average_order_value", "average order value", ("average order value", "aov", "average order",
+                                                          "average basket", "basket size", "order value",
+                                                          "average sale", "avg order"),
+           "average order value = net revenue / sale orders", "money", "lines"),
+    Metric("units_sold", "units sold", ("units", "units sold", "items sold", "quantity", "pieces", "volume"),
+           "units sold = quantities on merchandise sale lines", "count", "lines"),
+    Metric("return_rate", "cancellation and return rate", ("return rate", "cancellation rate", "returns",
+                                                           "cancellations", "refunds", "refund rate",
+                                                           "cancelled", "returned"),
+           "cancellation and return rate = value cancelled or returned / value sold", "rate", "lines"),
+    Metric("average_churn_risk", "average churn risk", ("churn risk", "average churn", "risk of churn",
+                                                        "churn", "risk"),
+           "average churn risk = the mean of customers' churn risk in the latest analytics run", "risk", "snapshot"),
+    Metric("expected_value", "expected 12-month value", ("expected value", "lifetime value", "clv", "ltv",
+                                                         "future value", "12-month value", "predicted value",
+                                                         "customer value"),
+           "expected 12-month value = the sum of customers' discounted 12-month value from the lifetime model",
+           "money", "snapshot"),
+    Metric("average_expected_value", "average expected 12-month value", ("average lifetime value",
+                                                                         "average clv", "average ltv",
+                                                                         "average expected value",
+                                                                         "average customer value"),
+           "average expected 12-month value = the mean of customers' discounted 12-month value", "money",
+           "snapshot"),
+    Metric("revenue_share", "share of revenue", ("share of revenue", "revenue share", "share", "percentage of "
+                                                 "revenue", "percent of revenue", "proportion of revenue"),
+           "share of revenue = the group's net revenue / all net revenue in the period", "rate", "lines"),
+)}
+
+DIMENSIONS: dict[str, Dimension] = {d.name: d for d in (
+    Dimension("country", "country", ("country", "countries", "market", "markets", "nation", "region"),
+              "the order's country (the customer's for customer metrics)"),
+    Dimension("segment", "segment", ("segment", "segments", "rfm segment", "group"),
+              "the customer's RFM segment in the latest analytics run"),
+    Dimension("cluster", "cluster", ("cluster", "clusters", "behaviour group"),
+              "the customer's behavioural cluster in the latest analytics run"),
+    Dimension("product", "product", ("product", "products", "item", "items", "sku", "skus", "article"),
+              "the product of the order line (merchandise only)"),
+    Dimension("customer", "customer", ("customer", "customers", "client", "clients", "account", "accounts",
+                                       "buyer", "buyers"), "the customer (guest orders have none)"),
+    Dimension("month", "month", ("month", "months", "monthly", "per month", "by month"), "the calendar month"),
+    Dimension("week", "week", ("week", "weeks", "weekly", "per week", "by week"), "the week, Monday to Sunday"),
+)}
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the question narrows to; ``None`` everywhere means the whole store."""
+
+    country: str | None = None
+    segment: str | None = None
+    cluster: int | None = None
+    product: str | None = None
+    """A sku."""
+    owner: str | None = None
+    """A Slack member id: "my customers" are the accounts the asker owns."""
+
+    def said(self) -> list[str]:
+        """The filters in words, for the answer."""
+        parts = []
+        if self.segment:
+            parts.append(f"{self.segment} customers")
+        if self.cluster is not None:
+            parts.append(f"cluster {self.cluster}")
+        if self.owner:
+            parts.append("your accounts")
+        if self.country:
+            parts.append(f"in {self.country}")
+        if self.product:
+            parts.append(f"product {self.product}")
+        return parts
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Which analytics run answers segment, cluster and risk questions, and how it measures risk."""
+
+    run_id: int
+    propensity_model_id: int | None
+    risk_from_p_alive: bool
+
+
+@dataclass
+class Measured:
+    """One metric over one period: the total, and rows per group when grouped (best first)."""
+
+    metric: Metric
+    total: float | None
+    rows: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["key", "label", "value"]))
+
+
+class NotMeasurable(ValueError):
+    """The question combines things the data cannot answer (a product's new customers); the
+    message says why in words."""
+
+
+def measure(session: Session, metric_name: str, start: datetime | None, end: datetime | None,
+            filters: Filters = Filters(), group_by: str | None = None, snapshot: Snapshot | None = None,
+            buckets: Sequence[tuple[datetime, datetime]] = ()) -> Measured:
+    """``metric_name`` over [start, end) (``None``: all data), narrowed by ``filters``, optionally per
+    ``group_by`` (``buckets`` are the periods of a ``month``/``week`` grouping)."""
+    metric = METRICS[metric_name]
+    if group_by in ("month", "week") and not buckets:
+        raise NotMeasurable(f"a {group_by} series needs its periods")
+    needs_run = metric.source == "snapshot" or _needs_score(filters, group_by)
+    if needs_run and snapshot is None:
+        raise NotMeasurable("segments, clusters, churn risk and expected value need an analytics run: "
+                            "run `crm-bot refresh` first")
+    if metric.source == "lines":
+        return _lines(session, metric, start, end, filters, group_by, snapshot, buckets)
+    if metric.source == "firsts":
+        return _firsts(session, metric, start, end, filters, group_by, snapshot, buckets)
+    if metric.source == "customers" or snapshot is None:
+        return _customers(session, metric, filters, group_by, snapshot)
+    return _snapshot(session, metric, filters, group_by, snapshot)
+
+
+def _key(group_by: str | None, buckets: Sequence[tuple[datetime, datetime]],
+         country: Any, time: Any) -> tuple[Any, Any]:
+    """The grouping column (and its label column) for ``group_by``."""
+    if group_by is None:
+        return None, None
+    if group_by == "country":
+        return country, country
+    if group_by == "segment":
+        return CustomerScore.segment, CustomerScore.segment
+    if group_by == "cluster":
+        return CustomerScore.cluster, CustomerScore.cluster
+    if group_by == "product":
+        return Product.sku, func.max(Product.description)
+    if group_by == "customer":
+        return Customer.external_id, func.max(Customer.name)
+    if group_by in ("month", "week"):
+        bucket = case(*[(and_(time >= s, time < e), i) for i, (s, e) in enumerate(buckets)])
+        return bucket, bucket
+    raise NotMeasurable(f"cannot group by {group_by}")
+
+
+def _narrow(query: Select, filters: Filters, country: Any) -> Select:
+    """The question's filters (segment and cluster need ``CustomerScore`` joined: ``_scored``)."""
+    if filters.country:
+        query = query.where(country == filters.country)
+    if filters.owner:
+        query = query.where(Customer.owner == filters.owner)
+    if filters.segment:
+        query = query.where(CustomerScore.segment == filters.segment)
+    if filters.cluster is not None:
+        query = query.where(CustomerScore.cluster == filters.cluster)
+    return query
+
+
+def _needs_score(filters: Filters, group_by: str | None) -> bool:
+    return bool(filters.segment) or filters.cluster is not None or group_by in ("segment", "cluster")
+
+
+def _frame(rows: Sequence[Any], convert: Any) -> pd.DataFrame:
+    frame = pd.DataFrame([(r[0], r[1], convert(r)) for r in rows], columns=["key", "label", "value"])
+    return frame.dropna(subset=["value"]).sort_values(["value", "key"], ascending=[False, True],
+                                                      key=lambda c: c if c.name == "value" else c.astype(str))
+
+
+def _lines(session: Session, metric: Metric, start: datetime | None, end: datetime | None, filters: Filters,
+           group_by: str | None, snapshot: Snapshot | None,
+           buckets: Sequence[tuple[datetime, datetime]]) -> Measured:
+    value = OrderLine.quantity * OrderLine.unit_price_micros
+    sale = Order.kind == "sale"
+    merchandise_sale = and_(sale, Product.kind == "product", OrderLine.quantity > 0, OrderLine.occurrence == 0)
+    credit = Order.kind.in_(("cancellation", "return"))
+    aggregates = [
+        func.sum(value).label("net"),
+        func.count(distinct(case((sale, Order.id)))).label("orders"),
+        func.count(distinct(case((sale, Order.customer_id)))).label("active"),
+        func.sum(case((merchandise_sale, OrderLine.quantity), else_=0)).label("units"),
+        func.sum(case((sale, value), else_=0)).label("sold"),
+        func.sum(case((credit, -value), else_=0)).label("credited"),
+    ]
+    key, label = _key(group_by, buckets, Order.country, Order.ordered_at)
+    columns = ([key.label("key"), label.label("label")] if key is not None and label is not None
+               else [literal(None).label("key"), literal(None).label("label")])
+    query = (select(*columns, *aggregates).select_from(OrderLine).join(Order, Order.id == OrderLine.order_id)
+             .join(Product, Product.id == OrderLine.product_id).outerjoin(Customer, Customer.id == Order.customer_id)
+             .where(Order.kind != "adjustment"))
+    if start is not None:
+        query = query.where(Order.ordered_at >= start)
+    if end is not None:
+        query = query.where(Order.ordered_at < end)
+    if filters.product:
+        query = query.where(Product.sku == filters.product)
+    if group_by == "product":
+        query = query.where(Product.kind == "product")
+    if group_by == "customer":
+        query = query.where(Order.customer_id.is_not(None))
+    if _needs_score(filters, group_by) and snapshot is not None:
+        query = query.join(CustomerScore, (CustomerScore.customer_id == Order.customer_id)
+                           & (CustomerScore.run_id == snapshot.run_id))
+    query = _narrow(query, filters, Order.country)
+    if key is not None:
+        query = query.group_by(key)
+
+    def of(row: Any) -> float | None:
+        net, orders, active, units, sold, credited = (float(x or 0) for x in row[2:8])
+        if metric.name in ("net_revenue", "revenue_share"):
+            return net / MICROS_PER_UNIT
+        if metric.name == "orders":
+            return orders
+        if metric.name == "active_customers":
+            return active
+        if metric.name == "units_sold":
+            return units
+        if metric.name == "average_order_value":
+            return net / MICROS_PER_UNIT / orders if orders else None
+        if metric.name == "return_rate":
+            return credited / sold if sold else None
+        raise NotMeasurable(metric.name)
+    rows = session.execute(query).all()
+    if key is None:
+        total = of(rows[0]) if rows else None
+        if metric.name == "revenue_share":
+            total = 1.0 if total else None
+        return Measured(metric, total)
+    frame = _frame(rows, of)
+    grand = measure(session, metric.name if metric.name != "revenue_share" else "net_revenue", start, end, filters,
+                    None, snapshot)
+    if metric.name == "revenue_share":
+        whole = grand.total or 0.0
+        frame["value"] = frame["value"] / whole if whole else None
+        return Measured(metric, 1.0 if whole else None, frame)
+    return Measured(metric, grand.total, frame)
+
+
+def _firsts(session: Session, metric: Metric, start: datetime | None, end: datetime | None, filters: Filters,
+            group_by: str | None, snapshot: Snapshot | None,
+            buckets: Sequence[tuple[datetime, datetime]]) -> Measured:
+    if filters.product or group_by == "product":
+        raise NotMeasurable("new customers are counted per customer, not per product: ask for a product's "
+                            "orders or revenue instead")
+    if group_by == "customer":
+        raise NotMeasurable("new customers per customer is just a list of them: ask who the new customers are "
+                            "with `/segments New`")
+    firsts = (select(Order.customer_id.label("customer_id"), func.min(Order.ordered_at).label("first_sale"))
+              .where(Order.kind == "sale", Order.customer_id.is_not(None)).group_by(Order.customer_id).subquery())
+    key, label = _key(group_by, buckets, Customer.country, firsts.c.first_sale)
+    columns = ([key.label("key"), label.label("label")] if key is not None and label is not None
+               else [literal(None).label("key"), literal(None).label("label")])
+    query = (select(*columns, func.count().label("n")).select_from(firsts)
+             .join(Customer, Customer.id == firsts.c.customer_id))
+    if start is not None:
+        query = query.where(firsts.c.first_sale >= start)
+    if end is not None:
+        query = query.where(firsts.c.first_sale < end)
+    if _needs_score(filters, group_by) and snapshot is not None:
+        query = query.join(CustomerScore, (CustomerScore.customer_id == Customer.id)
+                           & (CustomerScore.run_id == snapshot.run_id))
+    query = _narrow(query, filters, Customer.country)
+    if key is None:
+        return Measured(metric, float(session.execute(query).one()[2] or 0))
+    frame = _frame(session.execute(query.group_by(key)).all(), lambda r: float(r[2] or 0))
+    return Measured(metric, float(frame["value"].sum()), frame)
+
+
+def _customers(session: Session, metric: Metric, filters: Filters, group_by: str | None,
+               snapshot: Snapshot | None) -> Measured:
+    if filters.product or group_by in ("product", "customer", "month", "week"):
+        raise NotMeasurable("the customer count is of the store's customers: group it by country, segment or "
+                            "cluster (for buyers of a product, ask for its active customers)")
+    key, label = _key(group_by, (), Customer.country, None)
+    columns = ([key.label("key"), label.label("label")] if key is not None and label is not None
+               else [literal(None).label("key"), literal(None).label("label")])
+    query = select(*columns, func.count(Customer.id)).select_from(Customer)
+    if _needs_score(filters, group_by) and snapshot is not None:
+        query = query.join(CustomerScore, (CustomerScore.customer_id == Customer.id)
+                           & (CustomerScore.run_id == snapshot.run_id))
+    query = _narrow(query, filters, Customer.country)
+    if key is None:
+        return Measured(metric, float(session.execute(query).one()[2] or 0))
+    frame = _frame(session.execute(query.group_by(key)).all(), lambda r: float(r[2] or 0))
+    return Measured(metric, float(frame["value"].sum()), frame)
+
+
+def _snapshot(session: Session, metric: Metric, filters: Filters, group_by: str | None,
+              snapshot: Snapshot) -> Measured:
+    if filters.product or group_by in ("product", "month", "week"):
+        raise NotMeasurable(f"{metric.label} is a customer's figure in the latest analytics run: group it by "
+                            "country, segment, cluster or customer")
+    if metric.name == "average_churn_risk":
+        if snapshot.risk_from_p_alive or snapshot.propensity_model_id is None:
+            figure: Any = 1 - CustomerLifetime.p_alive
+            aggregate = func.avg(figure)
+        else:
+            figure = 1 - CustomerPrediction.probability
+            aggregate = func.avg(figure)
+    elif metric.name == "expected_value":
+        figure = CustomerLifetime.clv_micros
+        aggregate = func.sum(figure)
+    else:
+        figure = CustomerLifetime.clv_micros
+        aggregate = func.avg(figure)
+    key, label = _key(group_by, (), Customer.country, None)
+    columns = ([key.label("key"), label.label("label")] if key is not None and label is not None
+               else [literal(None).label("key"), literal(None).label("label")])
+    query = (select(*columns, aggregate).select_from(CustomerLifetime)
+             .join(CustomerScore, (CustomerScore.customer_id == CustomerLifetime.customer_id)
+                   & (CustomerScore.run_id == CustomerLifetime.run_id))
+             .join(Customer, Customer.id == CustomerLifetime.customer_id)
+             .where(CustomerLifetime.run_id == snapshot.run_id))
+    if metric.name == "average_churn_risk" and not (snapshot.risk_from_p_alive
+                                                    or snapshot.propensity_model_id is None):
+        query = query.join(CustomerPrediction, (CustomerPrediction.customer_id == CustomerLifetime.customer_id)
+                           & (CustomerPrediction.model_id == snapshot.propensity_model_id))
+    query = _narrow(query, filters, Customer.country)
+    scale = 1.0 if metric.name == "average_churn_risk" else 1 / MICROS_PER_UNIT
+
+    def of(row: Any) -> float | None:
+        return None if row[2] is None else float(row[2]) * scale
+    if key is None:
+        return Measured(metric, of(session.execute(query).one()))
+    frame = _frame(session.execute(query.group_by(key)).all(), of)
+    whole = _snapshot(session, metric, filters, None, snapshot)
+    return Measured(metric, whole.total, frame)
