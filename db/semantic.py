@@ -209,6 +209,26 @@ def _key(group_by: str | None, buckets: Sequence[tuple[datetime, datetime]],
     raise NotMeasurable(f"cannot group by {group_by}")
 
 
+def _columns(key: Any, label: Any) -> list[Any]:
+    """The ``key, label`` columns of a grouped query (NULLs when not grouped)."""
+    if key is None:
+        return [literal(None).label("key"), literal(None).label("label")]
+    return [key.label("key"), label.label("label")]
+
+
+def _counted(session: Session, metric: Metric, query: Select, key: Any, filters: Filters, group_by: str | None,
+             snapshot: Snapshot | None) -> Measured:
+    """A count of customers (``query``'s third column), narrowed by ``filters``, in all and per group."""
+    if _needs_score(filters, group_by) and snapshot is not None:
+        query = query.join(CustomerScore, (CustomerScore.customer_id == Customer.id)
+                           & (CustomerScore.run_id == snapshot.run_id))
+    query = _narrow(query, filters, Customer.country)
+    if key is None:
+        return Measured(metric, float(session.execute(query).one()[2] or 0))
+    frame = _frame(session.execute(query.group_by(key)).all(), lambda r: float(r[2] or 0))
+    return Measured(metric, float(frame["value"].sum()), frame)
+
+
 def _narrow(query: Select, filters: Filters, country: Any) -> Select:
     """The question's filters (segment and cluster need ``CustomerScore`` joined: ``_scored``)."""
     if filters.country:
@@ -248,8 +268,7 @@ def _lines(session: Session, metric: Metric, start: datetime | None, end: dateti
         func.sum(case((credit, -value), else_=0)).label("credited"),
     ]
     key, label = _key(group_by, buckets, Order.country, Order.ordered_at)
-    columns = ([key.label("key"), label.label("label")] if key is not None and label is not None
-               else [literal(None).label("key"), literal(None).label("label")])
+    columns = _columns(key, label)
     query = (select(*columns, *aggregates).select_from(OrderLine).join(Order, Order.id == OrderLine.order_id)
              .join(Product, Product.id == OrderLine.product_id).outerjoin(Customer, Customer.id == Order.customer_id)
              .where(Order.kind != "adjustment"))
@@ -313,22 +332,14 @@ def _firsts(session: Session, metric: Metric, start: datetime | None, end: datet
     firsts = (select(Order.customer_id.label("customer_id"), func.min(Order.ordered_at).label("first_sale"))
               .where(Order.kind == "sale", Order.customer_id.is_not(None)).group_by(Order.customer_id).subquery())
     key, label = _key(group_by, buckets, Customer.country, firsts.c.first_sale)
-    columns = ([key.label("key"), label.label("label")] if key is not None and label is not None
-               else [literal(None).label("key"), literal(None).label("label")])
+    columns = _columns(key, label)
     query = (select(*columns, func.count().label("n")).select_from(firsts)
              .join(Customer, Customer.id == firsts.c.customer_id))
     if start is not None:
         query = query.where(firsts.c.first_sale >= start)
     if end is not None:
         query = query.where(firsts.c.first_sale < end)
-    if _needs_score(filters, group_by) and snapshot is not None:
-        query = query.join(CustomerScore, (CustomerScore.customer_id == Customer.id)
-                           & (CustomerScore.run_id == snapshot.run_id))
-    query = _narrow(query, filters, Customer.country)
-    if key is None:
-        return Measured(metric, float(session.execute(query).one()[2] or 0))
-    frame = _frame(session.execute(query.group_by(key)).all(), lambda r: float(r[2] or 0))
-    return Measured(metric, float(frame["value"].sum()), frame)
+    return _counted(session, metric, query, key, filters, group_by, snapshot)
 
 
 def _customers(session: Session, metric: Metric, filters: Filters, group_by: str | None,
@@ -337,17 +348,9 @@ def _customers(session: Session, metric: Metric, filters: Filters, group_by: str
         raise NotMeasurable("the customer count is of the store's customers: group it by country, segment or "
                             "cluster (for buyers of a product, ask for its active customers)")
     key, label = _key(group_by, (), Customer.country, None)
-    columns = ([key.label("key"), label.label("label")] if key is not None and label is not None
-               else [literal(None).label("key"), literal(None).label("label")])
+    columns = _columns(key, label)
     query = select(*columns, func.count(Customer.id)).select_from(Customer)
-    if _needs_score(filters, group_by) and snapshot is not None:
-        query = query.join(CustomerScore, (CustomerScore.customer_id == Customer.id)
-                           & (CustomerScore.run_id == snapshot.run_id))
-    query = _narrow(query, filters, Customer.country)
-    if key is None:
-        return Measured(metric, float(session.execute(query).one()[2] or 0))
-    frame = _frame(session.execute(query.group_by(key)).all(), lambda r: float(r[2] or 0))
-    return Measured(metric, float(frame["value"].sum()), frame)
+    return _counted(session, metric, query, key, filters, group_by, snapshot)
 
 
 def _snapshot(session: Session, metric: Metric, filters: Filters, group_by: str | None,
@@ -369,8 +372,7 @@ def _snapshot(session: Session, metric: Metric, filters: Filters, group_by: str 
         figure = CustomerLifetime.clv_micros
         aggregate = func.avg(figure)
     key, label = _key(group_by, (), Customer.country, None)
-    columns = ([key.label("key"), label.label("label")] if key is not None and label is not None
-               else [literal(None).label("key"), literal(None).label("label")])
+    columns = _columns(key, label)
     query = (select(*columns, aggregate).select_from(CustomerLifetime)
              .join(CustomerScore, (CustomerScore.customer_id == CustomerLifetime.customer_id)
                    & (CustomerScore.run_id == CustomerLifetime.run_id))
