@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from db import access_models, digest_models, ops_models, snapshot_models  # noqa: F401  (register tables)
+from db import (  # noqa: F401  (register tables)
+    access_models,
+    conversation_models,
+    digest_models,
+    ops_models,
+    snapshot_models,
+)
 from db.models import Base
 
 metadata = Base.metadata

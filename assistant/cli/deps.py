@@ -106,7 +106,8 @@ def runner_context(deps: Deps, operator: str | None = None) -> Context:
                    default_timezone=deps.settings.timezone, admins=admin_ids(deps.settings),
                    first_admin=next(iter(admins_in_order(deps.settings)), None),
                    default_role=deps.settings.default_role, operator=operator,
-                   min_group=deps.settings.min_group_size)
+                   min_group=deps.settings.min_group_size,
+                   conversation_idle=timedelta(minutes=deps.settings.conversation_idle_minutes))
 
 
 def scheduled_refresh(deps: Deps) -> ScheduledRefresh | None:

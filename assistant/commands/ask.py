@@ -9,17 +9,34 @@ place, each one on record), and groups too small to describe in a channel are le
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from assistant.commands.base import Context, Request, UsageError
-from assistant.commands.understanding.reader import Reading, Understanding, read
+from assistant.commands.understanding.reader import (
+    Reading,
+    Understanding,
+    continues,
+    explains_the_last_answer,
+    read,
+    refine,
+)
 from assistant.commands.understanding.vocabulary import VOCABULARIES
 from assistant.errors import UserFacingError
 from assistant.render.blocks import Message, actions, button, section
-from assistant.render.metrics import answer_message
+from assistant.render.metrics import answer_message, headline
 from assistant.views import policy
-from assistant.views.metrics import MetricAnswer, MetricQuestion, answer, customers_behind, for_asker
+from assistant.views.metrics import (
+    MetricAnswer,
+    MetricQuestion,
+    answer,
+    customers_behind,
+    for_asker,
+    from_record,
+    to_record,
+)
+from db import conversations
 from db.semantic import METRICS
 
 ASK_ACTION = "ask.reading"
@@ -38,18 +55,47 @@ def check(text: str) -> str:
     return question
 
 
-def understand(context: Context, text: str) -> Understanding:
-    """Read ``text`` against the store's vocabulary."""
+def conversation_key(request: Request) -> str:
+    """Where a conversation lives: a direct message, a thread, or one person's commands in a channel."""
+    if request.place == "im" or request.channel_id.startswith("D"):
+        return f"im:{request.channel_id}"
+    if request.thread:
+        return f"{request.channel_id}:{request.thread}"
+    return f"{request.channel_id}:user:{request.user_id}"
+
+
+def previous_question(context: Context, request: Request) -> MetricQuestion | None:
+    """The question about numbers last answered here, if the conversation is still going."""
+    with context.session_factory() as session:
+        record = conversations.recall(session, conversation_key(request), context.now() - context.conversation_idle)
+    return from_record(record) if record else None
+
+
+def understand(context: Context, text: str, request: Request | None = None) -> Understanding:
+    """Read ``text`` against the store's vocabulary; in a conversation, a follow-up ("and in France?",
+    "why?") refines or explains the question answered last there."""
     with context.session_factory() as session:
         vocabulary = VOCABULARIES.of(session)
-    return read(text, vocabulary)
+    fresh = read(text, vocabulary)
+    previous = previous_question(context, request) if request is not None else None
+    if previous is not None:
+        if explains_the_last_answer(text):
+            return Understanding(Reading("/crm ask", text, "Why"), question=previous, intent="why")
+        # A question of its own ("top 5 customers") starts afresh; "and in France?" or words that
+        # alone read as little ("only champions") continue the last one.
+        if continues(text) or fresh.intent in ("ask", "segments", "help"):
+            refined = refine(previous, text, vocabulary)
+            if refined is not None:
+                return Understanding(Reading("/crm ask", text, "Answer: " + METRICS[refined.metric].label),
+                                     question=refined, intent="follow-up")
+    return fresh
 
 
-def understand_or_defer(context: Context, text: str) -> Understanding:
+def understand_or_defer(context: Context, text: str, request: Request | None = None) -> Understanding:
     """``understand``, or, when the store cannot be read, a reading of ``/crm ask`` itself: its
     runner meets the same error inside ``answer``, which says so in words."""
     try:
-        return understand(context, text)
+        return understand(context, text, request)
     except SQLAlchemyError:
         return Understanding(Reading("/crm ask", text, "Answer"))
 
@@ -72,14 +118,31 @@ def no_such_metric() -> UserFacingError:
 
 def run(request: Request, context: Context) -> Message:
     """Answer a question in words: run the command it reads as, or measure the numbers it asks for."""
-    understood = understand(context, check(request.text))
+    understood = understand(context, check(request.text), request)
     if understood.reading is None:
         return clarify(understood)
     if understood.reading.command != "/crm ask":
         return run_reading(understood.reading, request, context)
     if understood.question is None:
         raise no_such_metric()
+    if understood.intent == "why":
+        return why(understood.question, request, context)
     return answer_question(understood.question, request, context)
+
+
+def why(question: MetricQuestion, request: Request, context: Context) -> Message:
+    """How the last answer was worked out: the reading, what was counted, the facts it came from."""
+    result, _ = measured(question, request, context)
+    metric = result.metric
+    source = {"lines": "order lines", "firsts": "each customer's first sale order", "customers": "the customers",
+              "snapshot": "the latest analytics run"}[metric.source]
+    lines = [f"*{headline(result)}*", f"Counted: {metric.definition}.", f"From {source}" + (
+        f", {result.period.words()}" if result.period and metric.source in ("lines", "firsts") else "") + "."]
+    if question.filters.said():
+        lines.append("Only " + ", ".join(question.filters.said()) + ".")
+    if question.compare and result.compared_with is not None:
+        lines.append(f"Compared with {result.compared_with.words()}.")
+    return Message(text=" ".join(lines), blocks=[section("\n".join(lines))])
 
 
 def run_reading(reading: Reading, request: Request, context: Context) -> Message:
@@ -124,6 +187,11 @@ def measured(question: MetricQuestion, request: Request, context: Context) -> tu
 
 
 def answer_question(question: MetricQuestion, request: Request, context: Context) -> Message:
-    """A question about numbers, answered in words (with a table when it has several rows)."""
+    """A question about numbers, answered in words (with a table when it has several rows), and
+    kept as what this conversation is about, for its follow-ups."""
     result, hidden = measured(question, request, context)
+    with context.session_factory() as session:
+        now = context.now()
+        conversations.forget_before(session, now - max(context.conversation_idle, timedelta(days=1)))
+        conversations.remember(session, conversation_key(request), request.user_id, to_record(question), now)
     return answer_message(result, hidden)

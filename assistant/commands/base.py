@@ -6,7 +6,7 @@ import argparse
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -26,6 +26,8 @@ class Request:
     text: str = ""
     place: str = "ephemeral"
     """Where the answer is seen: ``ephemeral`` (only the asker), ``im``, ``private``, ``public``, ``shared``."""
+    thread: str = ""
+    """The thread a message belongs to (its root's ``ts``): a conversation's follow-ups continue there."""
     disclosures: list[dict[str, Any]] = field(default_factory=list, compare=False, repr=False)
     """Whose data the answer shows (``what``, ``customer_ref``, ``detail``), for the audit log: ``answer``
     records them with the command in one transaction before anything is shown."""
@@ -67,6 +69,8 @@ class Context:
     """A channel's real type (``im``, ``private``, ``public``, ``shared``), where Slack can be asked."""
     groups_of: Callable[[str], frozenset[str]] | None = None
     """The Slack user groups a person belongs to (roles granted to a group reach its members)."""
+    conversation_idle: timedelta = timedelta(minutes=30)
+    """A follow-up refines the previous question only within this (``CRM_CONVERSATION_IDLE_MINUTES``)."""
 
     def now(self) -> datetime:
         """The clock as naive UTC, as the store keeps times."""

@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     health_port: int = Field(8080, ge=0, le=65535, alias="CRM_HEALTH_PORT",
                              description="Port of /healthz, /readyz and /metrics (Prometheus) for `crm-bot serve` "
                                          "and `crm-bot scheduler`; 0 turns them off.")
+    conversation_idle_minutes: int = Field(30, ge=1, le=10_080, alias="CRM_CONVERSATION_IDLE_MINUTES",
+                                           description="A follow-up (\"and in France?\") refines the previous "
+                                                       "question in a thread or DM for this long after it.")
     currency: str = Field("", alias="CRM_CURRENCY",
                           description="ISO 4217 code money is shown in (GBP, EUR, USD), from the next refresh; "
                                       "empty: the currency the imports recorded (Online Retail: GBP).")

@@ -205,19 +205,21 @@ def build_app(context: Context, client: WebClient, signing_secret: str, socket_m
 
 
     def converse(event: dict[str, Any], client: WebClient) -> None:
-        understood = ask.understand_or_defer(context, clean_text(str(event.get("text", ""))))
+        thread = str(event.get("thread_ts") or event.get("ts") or "")
+        asking = Request(user_id=event.get("user", ""), channel_id=event.get("channel", ""), text="",
+                         place="im" if _is_direct(event) else "public", thread=thread)
+        understood = ask.understand_or_defer(context, clean_text(str(event.get("text", ""))), asking)
         reading = understood.reading
         personal = reading is not None and (reading.command in PERSONAL_COMMANDS or (
             understood.question is not None and understood.question.group_by == "customer"))
         place = ("ephemeral" if personal and not _is_direct(event) else "im" if _is_direct(event)
                  else place_of(str(event.get("channel", ""))))
         request = Request(user_id=event.get("user", ""), channel_id=event.get("channel", ""),
-                          text=event.get("text", ""), place=place)
+                          text=event.get("text", ""), place=place, thread=thread)
         message = (_run_reading(reading.command, reading.text, request, context)
                    if reading is not None else ask.clarify(understood))
-        thread = event.get("thread_ts") or event.get("ts")
         # One customer's details asked in a channel: only the asker sees the answer.
-        post_or_explain(client, request.channel_id, request.user_id, message, thread,
+        post_or_explain(client, request.channel_id, request.user_id, message, thread or None,
                         ephemeral=personal and not _is_direct(event))
 
     app.event("app_mention")(converse)

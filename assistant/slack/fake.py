@@ -595,12 +595,14 @@ class FakeSlack:
                 "actions": [{"action_id": action_id, "block_id": "b1", "value": value, "type": "button",
                              "text": {"type": "plain_text", "text": label or action_id}, "action_ts": now}]}
 
-    def mention_payload(self, text: str, user_id: str = "U0ADMIN01", channel_id: str = "C0GENERAL") -> dict[str, Any]:
-        """An ``app_mention`` event callback (``<@bot> text``)."""
+    def mention_payload(self, text: str, user_id: str = "U0ADMIN01", channel_id: str = "C0GENERAL",
+                        thread_ts: str | None = None) -> dict[str, Any]:
+        """An ``app_mention`` event callback (``<@bot> text``), in a thread when ``thread_ts`` is given."""
         ts = self._next_ts()
+        event = {"type": "app_mention", "user": user_id, "text": f"<@{BOT_USER}> {text}", "ts": ts,
+                 "channel": channel_id, "event_ts": ts, **({"thread_ts": thread_ts} if thread_ts else {})}
         return {"token": "unused-legacy-token", "team_id": TEAM, "api_app_id": "ACRMBOT01",
-                "event": {"type": "app_mention", "user": user_id, "text": f"<@{BOT_USER}> {text}", "ts": ts,
-                          "channel": channel_id, "event_ts": ts},
+                "event": event,
                 "type": "event_callback", "event_id": f"Ev{uuid.uuid4().hex[:10]}", "event_time": int(time.time()),
                 "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": True}]}
 
@@ -620,10 +622,11 @@ class FakeSlack:
         return self._deliver(bot_url, secret, body, "application/x-www-form-urlencoded")
 
     def mention(self, bot_url: str, secret: str, text: str, user_id: str = "U0ADMIN01",
-                channel_id: str = "C0GENERAL", retry: int | None = None) -> tuple[int, str]:
-        """POST a signed ``app_mention`` event (``<@bot> text``) to the bot."""
+                channel_id: str = "C0GENERAL", retry: int | None = None,
+                thread_ts: str | None = None) -> tuple[int, str]:
+        """POST a signed ``app_mention`` event (``<@bot> text``) to the bot, in a thread if ``thread_ts``."""
         extra = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else {}
-        return self._deliver(bot_url, secret, json.dumps(self.mention_payload(text, user_id, channel_id)),
+        return self._deliver(bot_url, secret, json.dumps(self.mention_payload(text, user_id, channel_id, thread_ts)),
                              "application/json", extra=extra)
 
     def open_home(self, bot_url: str, secret: str, user_id: str = "U0ADMIN01") -> tuple[int, str]:

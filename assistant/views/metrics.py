@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import pandas as pd
 from sqlalchemy.orm import Session
@@ -243,3 +244,31 @@ def customers_behind(session: Session, question: MetricQuestion) -> tuple[int, p
         return 0, pd.Series(dtype="float64")
     per_group = measured.rows.set_index("key")["value"] if not measured.rows.empty else pd.Series(dtype="float64")
     return int(measured.total or 0), per_group
+
+
+def to_record(question: MetricQuestion) -> dict[str, Any]:
+    """``question`` as JSON-ready data (kept between the turns of a conversation)."""
+    record: dict[str, Any] = {"metric": question.metric, "filters": {k: v for k, v in vars(question.filters).items()
+                                                                         if v is not None},
+                                 "group_by": question.group_by, "top": question.top, "bottom": question.bottom,
+                                 "compare": question.compare, "growth": question.growth}
+    if question.period is not None:
+        record["period"] = {"start": question.period.start.isoformat(), "end": question.period.end.isoformat(),
+                            "said": question.period.said}
+    return record
+
+
+def from_record(record: dict[str, Any]) -> MetricQuestion | None:
+    """The question ``to_record`` kept (``None`` if it no longer reads: a metric since renamed)."""
+    try:
+        if record["metric"] not in METRICS:
+            return None
+        period = record.get("period")
+        return MetricQuestion(
+            metric=str(record["metric"]), filters=Filters(**record["filters"]),
+            period=Period(date.fromisoformat(period["start"]), date.fromisoformat(period["end"]), str(period["said"]))
+            if period else None,
+            group_by=record.get("group_by"), top=record.get("top"), bottom=bool(record.get("bottom")),
+            compare=record.get("compare"), growth=bool(record.get("growth")))
+    except (KeyError, TypeError, ValueError):
+        return None

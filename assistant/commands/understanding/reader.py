@@ -435,3 +435,59 @@ def read(message: str, vocabulary: Vocabulary) -> Understanding:
         return done(Reading("/customer", ref, f"Card of {ref}"), "customer")
     return Understanding(None, (Reading("/crm help", "", "Help"), Reading("/segments", "", "All segments")),
                          intent="ask", corrected=corrected)
+
+
+FOLLOW_UP = re.compile(r"^\s*(?:and|&|what about|how about|same for|same but|now|only|just|but|ok|okay|then|also|"
+                       r"what if|instead|by|per|vs|versus|compared)\b")
+"""How a follow-up starts ("and in France?", "only champions", "by country"): it continues the last question."""
+
+
+def continues(message: str) -> bool:
+    """Whether ``message`` starts the way a follow-up does."""
+    return FOLLOW_UP.search(_clean(message)[1]) is not None
+WHY = re.compile(r"^\s*(?:why\??$|why is that|why that|how (?:was|is|did) (?:that|this|it) (?:computed|calculated|"
+                 r"counted|worked out)|what does (?:that|this) (?:mean|include|count)|explain(?: that| this)?\??$|"
+                 r"how do you (?:count|compute|calculate) (?:that|this|it))")
+
+
+def explains_the_last_answer(message: str) -> bool:
+    """Whether ``message`` asks why or how the previous answer was computed ("why?", "what does that include")."""
+    return WHY.search(_clean(message)[1]) is not None
+
+
+def _still_grouped(group_by: str | None, parts: _Parts) -> str | None:
+    """The last grouping, unless the follow-up picks one of its groups ("by country" -> "and in France?")."""
+    picked = {"country": parts.country, "segment": parts.segment, "product": parts.product}
+    return None if group_by is not None and picked.get(group_by) else group_by
+
+
+def refine(previous: MetricQuestion, message: str, vocabulary: Vocabulary) -> MetricQuestion | None:
+    """The previous question changed the way a follow-up says ("and in France?", "what about last
+    month?", "only champions", "show me the top 5", "by segment"), or ``None`` when ``message`` is a
+    question of its own (it names a metric or a command) or changes nothing."""
+    _, lower = _clean(message)
+    parts = _parts(message, vocabulary)
+    scores = cue_scores(parts.text)
+    names_metric = _metric_name(parts.text, parts) not in (None, "customers")
+    commands = any(scores[i] for i in ("digest", "health", "rules", "recommend", "atrisk", "help"))
+    short = len(lower.split()) <= 8
+    if parts.customer is not None or commands or (names_metric and not FOLLOW_UP.search(lower)) or not short:
+        return None
+    grouping = _group(parts.text, previous.metric, parts)
+    compare, growth = _compare(parts.text, parts)
+
+    def kept(name: str, new: str | None, old: str | None) -> str | None:
+        return new or (None if grouping == name else old)  # grouped by it now: no longer one of them
+    changed = replace(
+        previous,
+        period=parts.period or previous.period,
+        filters=replace(previous.filters, country=kept("country", parts.country, previous.filters.country),
+                        segment=kept("segment", parts.segment, previous.filters.segment),
+                        product=kept("product", parts.product, previous.filters.product)),
+        group_by=grouping or _still_grouped(previous.group_by, parts),
+        top=parts.top if parts.top is not None else previous.top,
+        bottom=parts.bottom or (previous.bottom and parts.top is None),
+        compare=compare or previous.compare, growth=growth or previous.growth)
+    if names_metric:  # "and the orders?": the same question about another metric
+        changed = replace(changed, metric=_metric_name(parts.text, parts) or previous.metric)
+    return changed if changed != previous else None

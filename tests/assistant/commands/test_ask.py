@@ -4,7 +4,7 @@ out where many read, customer rankings only where the customer policy allows, al
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -60,3 +60,41 @@ def test_questions_it_cannot_answer_say_what_it_can(refreshed: Refreshed) -> Non
     assert "ask me something" in _ask(engine, "viewer", "im", "   ")
     assert "at most 500" in _ask(engine, "viewer", "im", "revenue " * 100)
     assert "Something went wrong" not in _ask(engine, "viewer", "im", "revenue in 2031 by country")
+
+
+def _turn(context: Context, question: str, place: str = "im", thread: str = "") -> str:
+    message = answer(ask.run, Request("U0ASKER01", "D0ASKER01" if place == "im" else "C0SOMEWHERE", question,
+                                      place=place, thread=thread), context, "/crm ask")
+    return message.text + " " + json.dumps(message.blocks, ensure_ascii=False)
+
+
+def test_follow_ups_refine_the_last_question_of_the_conversation(refreshed: Refreshed) -> None:
+    engine = refreshed[0]
+    context = _context(engine, "manager")
+    first = _turn(context, "revenue last month")
+    assert "Net revenue in November 2011" in first
+    france = _turn(context, "and in France?")
+    assert "Net revenue in France in November 2011 (2011-11-01 to 2011-11-30): £9,310" in france
+    october = _turn(context, "what about october?")
+    assert "Net revenue in France in October 2011" in october
+    champions = _turn(context, "only champions")
+    assert "Net revenue of Champions customers in France in October 2011" in champions
+    why = _turn(context, "why?")
+    assert "Counted: net revenue = merchandise" in why and "Only Champions customers, in France." in why
+    ranked = _turn(context, "by country, top 3")  # grouped by country now: no longer only France
+    assert "Top 3 countries by net revenue in October 2011 (2011-10-01 to 2011-10-31) (Champions customers)" \
+        in ranked, ranked
+    elsewhere = _turn(context, "and in France?", place="public", thread="1700000000.000100")
+    assert "Net revenue" not in elsewhere  # another place, another conversation: a segment overview
+
+
+def test_a_conversation_ends_after_its_idle_time(refreshed: Refreshed) -> None:
+    engine = refreshed[0]
+    now = [datetime(2026, 12, 2, 9, 0)]
+    context = Context(session_factory=sessionmaker(engine), clock=lambda: now[0], default_role="manager",
+                      conversation_idle=timedelta(minutes=30))
+    assert "Net revenue in November 2011" in _turn(context, "revenue last month", place="public", thread="17.1")
+    now[0] += timedelta(minutes=20)
+    assert "in France in November 2011" in _turn(context, "and in France?", place="public", thread="17.1")
+    now[0] += timedelta(minutes=31)
+    assert "Net revenue" not in _turn(context, "and in France?", place="public", thread="17.1")

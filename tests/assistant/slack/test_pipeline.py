@@ -176,6 +176,12 @@ def test_questions_about_numbers_are_answered_in_the_thread(bot: Bot) -> None:
     before = bot.count()
     assert bot.command("/crm", "ask how many customers do we have in France?") == (200, "")
     assert "Customers in France now: 27." in str(bot.reply(before)["text"])
+    posts = bot.count("chat.postMessage")  # a follow-up in the answer's thread refines it
+    bot.fake.mention(bot.server.url, SECRET, "and in France?", thread_ts=str(answer["thread_ts"]))
+    follow_up = bot.reply(posts, "chat.postMessage")
+    assert follow_up["thread_ts"] == answer["thread_ts"]
+    assert "Net revenue in France by country" not in str(follow_up["text"])
+    assert "in November 2011" in str(follow_up["text"]) and "France" in str(follow_up["text"])
 
 
 @pytest.mark.parametrize("text", ["", " ", "x" * 10_000, "' OR 1=1 --", "<@U123> <!channel>", "\u00e9\u00e8\U0001f600",
