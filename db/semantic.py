@@ -252,6 +252,12 @@ def _frame(rows: Sequence[Any], convert: Any) -> pd.DataFrame:
                                                       key=lambda c: c if c.name == "value" else c.astype(str))
 
 
+LINE_AGGREGATES = {"net_revenue": ("net",), "revenue_share": ("net",), "orders": ("orders",),
+                   "active_customers": ("active",), "units_sold": ("units",),
+                   "average_order_value": ("net", "orders"), "return_rate": ("sold", "credited")}
+"""The aggregates of order lines each line metric is computed from."""
+
+
 def _lines(session: Session, metric: Metric, start: datetime | None, end: datetime | None, filters: Filters,
            group_by: str | None, snapshot: Snapshot | None,
            buckets: Sequence[tuple[datetime, datetime]]) -> Measured:
@@ -259,19 +265,20 @@ def _lines(session: Session, metric: Metric, start: datetime | None, end: dateti
     sale = Order.kind == "sale"
     merchandise_sale = and_(sale, Product.kind == "product", OrderLine.quantity > 0, OrderLine.occurrence == 0)
     credit = Order.kind.in_(("cancellation", "return"))
-    aggregates = [
-        func.sum(value).label("net"),
-        func.count(distinct(case((sale, Order.id)))).label("orders"),
-        func.count(distinct(case((sale, Order.customer_id)))).label("active"),
-        func.sum(case((merchandise_sale, OrderLine.quantity), else_=0)).label("units"),
-        func.sum(case((sale, value), else_=0)).label("sold"),
-        func.sum(case((credit, -value), else_=0)).label("credited"),
-    ]
+    available = {
+        "net": func.sum(value), "orders": func.count(distinct(case((sale, Order.id)))),
+        "active": func.count(distinct(case((sale, Order.customer_id)))),
+        "units": func.sum(case((merchandise_sale, OrderLine.quantity), else_=0)),
+        "sold": func.sum(case((sale, value), else_=0)), "credited": func.sum(case((credit, -value), else_=0)),
+    }
+    needed = LINE_AGGREGATES[metric.name]  # only what the metric needs: each distinct count costs a sort
     key, label = _key(group_by, buckets, Order.country, Order.ordered_at)
-    columns = _columns(key, label)
-    query = (select(*columns, *aggregates).select_from(OrderLine).join(Order, Order.id == OrderLine.order_id)
-             .join(Product, Product.id == OrderLine.product_id).outerjoin(Customer, Customer.id == Order.customer_id)
-             .where(Order.kind != "adjustment"))
+    query = (select(*_columns(key, label), *(available[n].label(n) for n in needed)).select_from(OrderLine)
+             .join(Order, Order.id == OrderLine.order_id).where(Order.kind != "adjustment"))
+    if filters.product or group_by == "product" or "units" in needed:
+        query = query.join(Product, Product.id == OrderLine.product_id)
+    if filters.owner or group_by == "customer":
+        query = query.join(Customer, Customer.id == Order.customer_id)
     if start is not None:
         query = query.where(Order.ordered_at >= start)
     if end is not None:
@@ -280,8 +287,6 @@ def _lines(session: Session, metric: Metric, start: datetime | None, end: dateti
         query = query.where(Product.sku == filters.product)
     if group_by == "product":
         query = query.where(Product.kind == "product")
-    if group_by == "customer":
-        query = query.where(Order.customer_id.is_not(None))
     if _needs_score(filters, group_by) and snapshot is not None:
         query = query.join(CustomerScore, (CustomerScore.customer_id == Order.customer_id)
                            & (CustomerScore.run_id == snapshot.run_id))
@@ -290,20 +295,14 @@ def _lines(session: Session, metric: Metric, start: datetime | None, end: dateti
         query = query.group_by(key)
 
     def of(row: Any) -> float | None:
-        net, orders, active, units, sold, credited = (float(x or 0) for x in row[2:8])
+        got = {n: float(row._mapping[n] or 0) for n in needed}
         if metric.name in ("net_revenue", "revenue_share"):
-            return net / MICROS_PER_UNIT
-        if metric.name == "orders":
-            return orders
-        if metric.name == "active_customers":
-            return active
-        if metric.name == "units_sold":
-            return units
+            return got["net"] / MICROS_PER_UNIT
         if metric.name == "average_order_value":
-            return net / MICROS_PER_UNIT / orders if orders else None
+            return got["net"] / MICROS_PER_UNIT / got["orders"] if got["orders"] else None
         if metric.name == "return_rate":
-            return credited / sold if sold else None
-        raise NotMeasurable(metric.name)
+            return got["credited"] / got["sold"] if got["sold"] else None
+        return got[needed[0]]
     rows = session.execute(query).all()
     if key is None:
         total = of(rows[0]) if rows else None
