@@ -21,6 +21,15 @@ BUTTON_VALUE_CHARS = 2000
 Block = dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Chart:
+    """A PNG and what to call it."""
+
+    png: bytes
+    filename: str
+    title: str
+
+
 @dataclass
 class Message:
     """What the bot says: a plain-text fallback (notifications, screen readers) plus blocks."""
@@ -29,6 +38,8 @@ class Message:
     blocks: list[Block] = field(default_factory=list)
     response_type: str = "ephemeral"
     """``ephemeral`` (only the asker sees it) or ``in_channel``."""
+    chart: Chart | None = None
+    """A picture that goes with the answer (a time series), uploaded into its thread where there is one."""
 
     def __post_init__(self) -> None:
         if len(self.blocks) > MAX_BLOCKS:

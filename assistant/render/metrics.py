@@ -8,7 +8,8 @@ import math
 import pandas as pd
 
 from analytics import words
-from assistant.render.blocks import Message, context, section, sections
+from assistant.render.blocks import Chart, Message, context, section, sections
+from assistant.render.chart import series_chart
 from assistant.views.metrics import MetricAnswer
 from db.semantic import DIMENSIONS, Metric
 
@@ -115,4 +116,8 @@ def answer_message(answer: MetricAnswer, hidden: int = 0) -> Message:
     definition = answer.metric.definition
     blocks.append(context(f"{definition[0].upper() + definition[1:]}. Orders in the store run from "
                           f"{answer.coverage[0]:%Y-%m-%d} to {answer.coverage[1]:%Y-%m-%d}."))
-    return Message(text=text, blocks=blocks)
+    chart = None
+    if answer.question.group_by in ("month", "week") and len(answer.rows) >= 2:
+        png = series_chart(answer, lambda value: value_words(answer.metric, value, answer.currency))
+        chart = Chart(png, f"{answer.metric.name}-by-{answer.question.group_by}.png", text)
+    return Message(text=text, blocks=blocks, chart=chart)

@@ -29,7 +29,7 @@ from assistant.commands.insights import home
 from assistant.commands.registry import BUTTONS, route
 from assistant.errors import UserFacingError
 from assistant.ops.settings import Settings
-from assistant.render.blocks import Message, section
+from assistant.render.blocks import Chart, Message, section
 from assistant.slack.groups import UserGroups
 from assistant.slack.places import ChannelKinds
 from assistant.slack.ratelimit import RateLimiter
@@ -101,6 +101,15 @@ def post_or_explain(client: WebClient, channel: str, user: str, message: Message
         client.chat_postMessage(channel=user, text=reason.format(channel=channel))
 
 
+def upload_chart(client: WebClient, channel: str, thread: str, chart: Chart) -> None:
+    """The answer's chart into its thread; an answer without its picture is still an answer."""
+    try:
+        client.files_upload_v2(channel=channel, thread_ts=thread or None, content=chart.png,
+                               filename=chart.filename, title=chart.title[:250])
+    except SlackApiError as exc:
+        log.warning("could not upload the chart of an answer in %s: %s", channel, exc.response.get("error"))
+
+
 def rate_limit_middleware(limiter: RateLimiter) -> Middleware:
     """Refuse a user's command, click or question beyond the limit, in words, before any work.
 
@@ -146,6 +155,30 @@ def _run_reading(command: str, text: str, request: Request, context: Context) ->
     except UsageError as exc:
         return Message(text=str(exc), blocks=[section(str(exc))])
     return answer(spec.run, replace(request, text=rest), context, spec.name)
+
+
+def answer_message_event(context: Context, place_of: Callable[[str], str], event: dict[str, Any],
+                         client: WebClient) -> None:
+    """A mention or a direct message: read it (a follow-up in its thread or DM continues the last
+    question), run what it asks, post the answer in its thread (one customer's details, asked in a
+    channel, to the asker only), and a chart with it where the answer is a series."""
+    thread = str(event.get("thread_ts") or event.get("ts") or "")
+    asking = Request(user_id=event.get("user", ""), channel_id=event.get("channel", ""), text="",
+                     place="im" if _is_direct(event) else "public", thread=thread)
+    understood = ask.understand_or_defer(context, clean_text(str(event.get("text", ""))), asking)
+    reading = understood.reading
+    personal = reading is not None and (reading.command in PERSONAL_COMMANDS or (
+        understood.question is not None and understood.question.group_by == "customer"))
+    place = ("ephemeral" if personal and not _is_direct(event) else "im" if _is_direct(event)
+             else place_of(str(event.get("channel", ""))))
+    request = Request(user_id=event.get("user", ""), channel_id=event.get("channel", ""),
+                      text=event.get("text", ""), place=place, thread=thread)
+    message = (_run_reading(reading.command, reading.text, request, context)
+               if reading is not None else ask.clarify(understood))
+    post_or_explain(client, request.channel_id, request.user_id, message, thread or None,
+                    ephemeral=personal and not _is_direct(event))
+    if message.chart is not None and not personal:
+        upload_chart(client, request.channel_id, thread, message.chart)
 
 
 def build_app(context: Context, client: WebClient, signing_secret: str, socket_mode: bool = False,
@@ -205,22 +238,7 @@ def build_app(context: Context, client: WebClient, signing_secret: str, socket_m
 
 
     def converse(event: dict[str, Any], client: WebClient) -> None:
-        thread = str(event.get("thread_ts") or event.get("ts") or "")
-        asking = Request(user_id=event.get("user", ""), channel_id=event.get("channel", ""), text="",
-                         place="im" if _is_direct(event) else "public", thread=thread)
-        understood = ask.understand_or_defer(context, clean_text(str(event.get("text", ""))), asking)
-        reading = understood.reading
-        personal = reading is not None and (reading.command in PERSONAL_COMMANDS or (
-            understood.question is not None and understood.question.group_by == "customer"))
-        place = ("ephemeral" if personal and not _is_direct(event) else "im" if _is_direct(event)
-                 else place_of(str(event.get("channel", ""))))
-        request = Request(user_id=event.get("user", ""), channel_id=event.get("channel", ""),
-                          text=event.get("text", ""), place=place, thread=thread)
-        message = (_run_reading(reading.command, reading.text, request, context)
-                   if reading is not None else ask.clarify(understood))
-        # One customer's details asked in a channel: only the asker sees the answer.
-        post_or_explain(client, request.channel_id, request.user_id, message, thread or None,
-                        ephemeral=personal and not _is_direct(event))
+        answer_message_event(context, place_of, event, client)
 
     app.event("app_mention")(converse)
 

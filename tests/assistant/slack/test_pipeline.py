@@ -184,6 +184,17 @@ def test_questions_about_numbers_are_answered_in_the_thread(bot: Bot) -> None:
     assert "in November 2011" in str(follow_up["text"]) and "France" in str(follow_up["text"])
 
 
+def test_a_series_answer_brings_its_chart_into_the_thread(bot: Bot) -> None:
+    posts, uploads = bot.count("chat.postMessage"), bot.count("files.completeUploadExternal")
+    bot.fake.mention(bot.server.url, SECRET, "revenue by month")
+    answer = bot.reply(posts, "chat.postMessage")
+    assert "Net revenue by month" in str(answer["text"])
+    done = bot.fake.wait_for(lambda c: sum(x.method == "files.completeUploadExternal" for x in c) > uploads)
+    upload = [c for c in done if c.method == "files.completeUploadExternal"][uploads].params
+    assert upload["thread_ts"] == answer["thread_ts"]
+    assert any(png.startswith(b"\x89PNG") for png in bot.fake.uploads.values())
+
+
 @pytest.mark.parametrize("text", ["", " ", "x" * 10_000, "' OR 1=1 --", "<@U123> <!channel>", "\u00e9\u00e8\U0001f600",
                                   "99999999", "%", "_", "\\"])
 def test_hostile_text_gets_words_not_tracebacks(bot: Bot, text: str) -> None:
