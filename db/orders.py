@@ -209,12 +209,6 @@ def customer_totals(session: Session, customer_id: int, as_of: datetime | None =
             "net_value": (int(micros or 0) + int(credit_micros)) / MICROS_PER_UNIT}
 
 
-def first_sale_at(session: Session, customer_id: int, as_of: datetime) -> datetime | None:
-    """When ``customer_id`` first bought, counting sales up to ``as_of``."""
-    return session.scalar(select(func.min(Order.ordered_at)).where(
-        Order.customer_id == customer_id, Order.kind == "sale", Order.ordered_at <= as_of))
-
-
 @dataclass(frozen=True)
 class PurchaseSpan:
     """A customer's sale orders up to a date: how many, on how many days, the first and last day."""

@@ -162,6 +162,9 @@ class Measured:
     rows: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["key", "label", "value"]))
 
 
+NO_RUN = "segments, clusters, churn risk and expected value need an analytics run: run `crm-bot refresh` first"
+
+
 class NotMeasurable(ValueError):
     """The question combines things the data cannot answer (a product's new customers); the
     message says why in words."""
@@ -175,16 +178,16 @@ def measure(session: Session, metric_name: str, start: datetime | None, end: dat
     metric = METRICS[metric_name]
     if group_by in ("month", "week") and not buckets:
         raise NotMeasurable(f"a {group_by} series needs its periods")
-    needs_run = metric.source == "snapshot" or _needs_score(filters, group_by)
-    if needs_run and snapshot is None:
-        raise NotMeasurable("segments, clusters, churn risk and expected value need an analytics run: "
-                            "run `crm-bot refresh` first")
+    if _needs_score(filters, group_by) and snapshot is None:
+        raise NotMeasurable(NO_RUN)
     if metric.source == "lines":
         return _lines(session, metric, start, end, filters, group_by, snapshot, buckets)
     if metric.source == "firsts":
         return _firsts(session, metric, start, end, filters, group_by, snapshot, buckets)
-    if metric.source == "customers" or snapshot is None:
+    if metric.source == "customers":
         return _customers(session, metric, filters, group_by, snapshot)
+    if snapshot is None:
+        raise NotMeasurable(NO_RUN)
     return _snapshot(session, metric, filters, group_by, snapshot)
 
 
@@ -357,19 +360,12 @@ def _snapshot(session: Session, metric: Metric, filters: Filters, group_by: str 
     if filters.product or group_by in ("product", "month", "week"):
         raise NotMeasurable(f"{metric.label} is a customer's figure in the latest analytics run: group it by "
                             "country, segment, cluster or customer")
-    if metric.name == "average_churn_risk":
-        if snapshot.risk_from_p_alive or snapshot.propensity_model_id is None:
-            figure: Any = 1 - CustomerLifetime.p_alive
-            aggregate = func.avg(figure)
-        else:
-            figure = 1 - CustomerPrediction.probability
-            aggregate = func.avg(figure)
-    elif metric.name == "expected_value":
-        figure = CustomerLifetime.clv_micros
-        aggregate = func.sum(figure)
-    else:
-        figure = CustomerLifetime.clv_micros
-        aggregate = func.avg(figure)
+    from_propensity = metric.name == "average_churn_risk" and not snapshot.risk_from_p_alive \
+        and snapshot.propensity_model_id is not None  # how the run measures risk (as the at-risk list does)
+    figure: Any = {"average_churn_risk": 1 - (CustomerPrediction.probability if from_propensity
+                                              else CustomerLifetime.p_alive)}.get(metric.name,
+                                                                                    CustomerLifetime.clv_micros)
+    aggregate = func.sum(figure) if metric.name == "expected_value" else func.avg(figure)
     key, label = _key(group_by, (), Customer.country, None)
     columns = _columns(key, label)
     query = (select(*columns, aggregate).select_from(CustomerLifetime)
@@ -377,8 +373,7 @@ def _snapshot(session: Session, metric: Metric, filters: Filters, group_by: str 
                    & (CustomerScore.run_id == CustomerLifetime.run_id))
              .join(Customer, Customer.id == CustomerLifetime.customer_id)
              .where(CustomerLifetime.run_id == snapshot.run_id))
-    if metric.name == "average_churn_risk" and not (snapshot.risk_from_p_alive
-                                                    or snapshot.propensity_model_id is None):
+    if from_propensity:
         query = query.join(CustomerPrediction, (CustomerPrediction.customer_id == CustomerLifetime.customer_id)
                            & (CustomerPrediction.model_id == snapshot.propensity_model_id))
     query = _narrow(query, filters, Customer.country)

@@ -19,7 +19,6 @@ from assistant.commands.answer import answer
 from assistant.commands.base import Context, Request
 from assistant.commands.understanding.reader import Understanding
 from assistant.render.blocks import Message
-from assistant.render.metrics import answer_message
 from assistant.slack.console import CONSOLE_USER, Reply, render
 from assistant.views.metrics import MetricAnswer
 
@@ -29,20 +28,15 @@ TERMINAL = "terminal"
 
 def _answered(context: Context, question: str) -> tuple[Understanding | None, Message, MetricAnswer | None]:
     """The reading, the message and (for numbers) the measured answer, through the one error boundary."""
-    held: dict[str, Any] = {}
+    held: list[asking.Response] = []
 
     def runner(request: Request, context: Context) -> Message:
-        understood = asking.understand(context, asking.check(request.text))
-        held["understood"] = understood
-        if understood.reading is not None and understood.reading.command == "/crm ask" and understood.question:
-            result, hidden = asking.measured(understood.question, request, context)
-            held["answer"] = result
-            return answer_message(result, hidden)
-        return asking.run(request, context)
+        held.append(asking.respond(request, context))
+        return held[-1].message
 
     message = answer(runner, Request(user_id=CONSOLE_USER, channel_id=TERMINAL, text=question), context,
                      "/crm ask")
-    return held.get("understood"), message, held.get("answer")
+    return (held[-1].understood, message, held[-1].measured) if held else (None, message, None)
 
 
 def _number(value: Any) -> Any:

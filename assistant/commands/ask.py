@@ -8,7 +8,7 @@ place, each one on record), and groups too small to describe in a channel are le
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -116,18 +116,33 @@ def no_such_metric() -> UserFacingError:
                            "`/crm ask revenue last month by country`.")
 
 
-def run(request: Request, context: Context) -> Message:
-    """Answer a question in words: run the command it reads as, or measure the numbers it asks for."""
+@dataclass
+class Response:
+    """What a question was read as, what the bot says, and (for numbers) what was measured."""
+
+    understood: Understanding
+    message: Message
+    measured: MetricAnswer | None = None
+
+
+def respond(request: Request, context: Context) -> Response:
+    """Read the question and answer it (``run`` for Slack; ``crm-bot ask --json`` keeps the rest)."""
     understood = understand(context, check(request.text), request)
     if understood.reading is None:
-        return clarify(understood)
+        return Response(understood, clarify(understood))
     if understood.reading.command != "/crm ask":
-        return run_reading(understood.reading, request, context)
+        return Response(understood, run_reading(understood.reading, request, context))
     if understood.question is None:
         raise no_such_metric()
     if understood.intent == "why":
-        return why(understood.question, request, context)
-    return answer_question(understood.question, request, context)
+        return Response(understood, why(understood.question, request, context))
+    result, message = answer_question(understood.question, request, context)
+    return Response(understood, message, result)
+
+
+def run(request: Request, context: Context) -> Message:
+    """Answer a question in words: run the command it reads as, or measure the numbers it asks for."""
+    return respond(request, context).message
 
 
 def why(question: MetricQuestion, request: Request, context: Context) -> Message:
@@ -167,7 +182,7 @@ def measured(question: MetricQuestion, request: Request, context: Context) -> tu
         floor = policy.group_floor(me, context.min_group)
         hidden = 0
         if floor > 1 and question.group_by != "customer":
-            total, per_group = customers_behind(session, question)
+            total, per_group = customers_behind(session, result)
             narrowed = any((question.filters.country, question.filters.segment, question.filters.product,
                             question.filters.owner, question.filters.cluster is not None))
             if narrowed and total < floor:
@@ -186,7 +201,7 @@ def measured(question: MetricQuestion, request: Request, context: Context) -> tu
     return result, hidden
 
 
-def answer_question(question: MetricQuestion, request: Request, context: Context) -> Message:
+def answer_question(question: MetricQuestion, request: Request, context: Context) -> tuple[MetricAnswer, Message]:
     """A question about numbers, answered in words (with a table when it has several rows), and
     kept as what this conversation is about, for its follow-ups."""
     result, hidden = measured(question, request, context)
@@ -194,4 +209,4 @@ def answer_question(question: MetricQuestion, request: Request, context: Context
         now = context.now()
         conversations.forget_before(session, now - max(context.conversation_idle, timedelta(days=1)))
         conversations.remember(session, conversation_key(request), request.user_id, to_record(question), now)
-    return answer_message(result, hidden)
+    return result, answer_message(result, hidden)

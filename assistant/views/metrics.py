@@ -15,7 +15,8 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from assistant.errors import UserFacingError
-from db import predictions, snapshots
+from assistant.views.digest import risk_key
+from db import snapshots
 from db.semantic import DIMENSIONS, METRICS, Filters, Measured, Metric, NotMeasurable, Snapshot, measure
 
 
@@ -102,6 +103,8 @@ class MetricAnswer:
     """The rows are customers: the customer policy applies (refused, masked or full)."""
     note: str = ""
     """Something the reader must know, such as a comparison the data cannot make."""
+    snapshot: Snapshot | None = None
+    """The analytics run it was measured against (segments, clusters, risk)."""
 
 
 MAX_TOP = 50
@@ -122,14 +125,13 @@ def answer(session: Session, question: MetricQuestion) -> MetricAnswer:
                               f"to {coverage[1]:%Y-%m-%d}")
     if question.group_by is not None and question.group_by not in DIMENSIONS:
         raise UserFacingError(f"cannot group by {question.group_by}")
-    run = snapshots.latest_run(session)
-    snapshot = _snapshot(session, run) if run is not None else None
+    snapshot = _snapshot(session)
     buckets = _buckets(question, period, coverage)
     try:
         measured = _measure(session, question, period, snapshot, buckets)
         rows = _series(measured.rows, question, buckets) if buckets else _ranked(measured, question)
         result = MetricAnswer(question, metric, measured.total, period, coverage, snapshots.store_currency(session),
-                              rows, lists_customers=question.group_by == "customer")
+                              rows, lists_customers=question.group_by == "customer", snapshot=snapshot)
         if question.compare and period is not None:
             other = period.shifted(question.compare)
             if other.end <= coverage[0]:  # nothing to compare with: say so, never "up 100% from 0"
@@ -147,12 +149,10 @@ def answer(session: Session, question: MetricQuestion) -> MetricAnswer:
     return result
 
 
-def _snapshot(session: Session, run: object) -> Snapshot:
-    horizon = run.params.get("horizon_days", 90)  # type: ignore[attr-defined]
-    model = predictions.latest_model(session, f"purchase_next_{horizon}_days", run.id)  # type: ignore[attr-defined]
-    lifetime = run.results.get("lifetime", {})  # type: ignore[attr-defined]
-    return Snapshot(run.id, model.id if model else None,  # type: ignore[attr-defined]
-                    bool(lifetime.get("dropout_identified", True)))
+def _snapshot(session: Session) -> Snapshot | None:
+    """The latest run, and how it measures churn risk (``views.digest.risk_key``, as the digest does)."""
+    run = snapshots.latest_run(session)
+    return Snapshot(*risk_key(session, run)) if run is not None else None
 
 
 def _at(day: date | None) -> datetime | None:
@@ -225,12 +225,10 @@ def for_asker(question: MetricQuestion, user_id: str) -> MetricQuestion:
     return replace(question, filters=replace(question.filters, owner=user_id))
 
 
-def customers_behind(session: Session, question: MetricQuestion) -> tuple[int, pd.Series]:
+def customers_behind(session: Session, result: MetricAnswer) -> tuple[int, pd.Series]:
     """How many customers the answer describes in all, and per group: a channel is not told about
     groups so small they could identify people (``CRM_MIN_GROUP_SIZE``)."""
-    metric = METRICS[question.metric]
-    run = snapshots.latest_run(session)
-    snapshot = _snapshot(session, run) if run is not None else None
+    question, metric, snapshot = result.question, result.metric, result.snapshot
     period = question.period
     group = question.group_by if question.group_by not in ("month", "week") else None
     counted = "active_customers" if metric.source == "lines" else "new_customers" if metric.source == "firsts" \

@@ -101,11 +101,11 @@ class _Parts:
 
     text: str
     original: str
+    corrected: str = ""
+    """The whole text after typo correction, before any entity is taken out."""
     period: Period | None = None
     customer: str | None = None
     product: str | None = None
-    product_words: str = ""
-    products_found: list[tuple[str, str]] = field(default_factory=list)
     segment: str | None = None
     country: str | None = None
     top: int | None = None
@@ -210,7 +210,7 @@ def _top(parts: _Parts) -> None:
 def _parts(message: str, vocabulary: Vocabulary) -> _Parts:
     original, lower = _clean(message)
     text = _correct(lower, vocabulary)
-    parts = _Parts(text=text, original=original)
+    parts = _Parts(text=text, original=original, corrected=text)
     email = EMAIL.search(original)
     if email:
         parts.customer = email.group(0)
@@ -363,7 +363,7 @@ def read(message: str, vocabulary: Vocabulary) -> Understanding:
     parts = _parts(message, vocabulary)
     text = parts.text
     scores = cue_scores(text)
-    corrected = _correct(_clean(message)[1], vocabulary)
+    corrected = parts.corrected
     where = f" in {parts.country}" if parts.country else ""
 
     def done(reading: Reading, intent: str, question: MetricQuestion | None = None) -> Understanding:
