@@ -54,6 +54,7 @@ def as_json(question: str, understood: Understanding | None, message: Message,
     reading = understood.reading
     out["command"] = " ".join(f"{reading.command} {reading.text}".split()) if reading else None
     out["intent"] = understood.intent
+    out["read_by"] = understood.read_by
     if understood.alternatives:
         out["asked_back"] = [r.label for r in understood.alternatives]
     q = understood.question

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from assistant.commands.base import Context
+from assistant.commands.understanding.language_model import LanguageModel, LanguageModelSettings
 from assistant.errors import UserFacingError
 from assistant.jobs.alerts import AlertSender
 from assistant.jobs.delivery import Deliverer
@@ -107,7 +108,17 @@ def runner_context(deps: Deps, operator: str | None = None) -> Context:
                    first_admin=next(iter(admins_in_order(deps.settings)), None),
                    default_role=deps.settings.default_role, operator=operator,
                    min_group=deps.settings.min_group_size,
-                   conversation_idle=timedelta(minutes=deps.settings.conversation_idle_minutes))
+                   conversation_idle=timedelta(minutes=deps.settings.conversation_idle_minutes),
+                   language_model=language_model(deps.settings))
+
+
+def language_model(settings: Settings) -> LanguageModel | None:
+    """The language model asked about unclear questions, if ``CRM_LLM_URL`` names one."""
+    if not settings.llm_url:
+        return None
+    key = settings.llm_key.get_secret_value() if settings.llm_key else None
+    return LanguageModel(LanguageModelSettings(url=settings.llm_url, model=settings.llm_model, key=key,
+                                               timeout=settings.llm_timeout_seconds))
 
 
 def scheduled_refresh(deps: Deps) -> ScheduledRefresh | None:

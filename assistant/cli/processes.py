@@ -10,10 +10,19 @@ from contextlib import suppress
 
 import typer
 
-from assistant.cli.deps import alert_sender, console, deliverer, deps_of, errors, runner_context, scheduled_refresh
+from assistant.cli.deps import (
+    alert_sender,
+    console,
+    deliverer,
+    deps_of,
+    errors,
+    language_model,
+    runner_context,
+    scheduled_refresh,
+)
 from assistant.errors import UserFacingError
 from assistant.jobs.scheduler import make_scheduler
-from assistant.ops.doctor import settings_checks, store_checks
+from assistant.ops.doctor import Check, settings_checks, store_checks
 from assistant.ops.probes import Probes, start_probes
 from assistant.slack.app import build_app, client_from_settings
 from assistant.slack.console import CONSOLE_USER, run_console
@@ -107,6 +116,12 @@ def doctor(ctx: typer.Context) -> None:
     found = settings_checks(deps.settings) + store_checks(deps.engine, utc_now())
     if deps.settings.slack_bot_token is not None:
         found += slack_checks(client_from_settings(deps.settings))
+    model = language_model(deps.settings)
+    if model is not None:  # optional: without it the bot asks back, so a failure is a warning
+        answers, detail = model.probe()
+        found.append(Check("Language model", True if answers else None, detail,
+                           "" if answers else "check CRM_LLM_URL, CRM_LLM_MODEL and CRM_LLM_KEY, or unset "
+                                              "CRM_LLM_URL"))
     for check in found:
         mark = {True: "[green]ok[/green]  ", False: "[red]FAIL[/red]", None: "[yellow]warn[/yellow]"}[check.ok]
         console.print(f"{mark} {check.name}: {check.detail}" + (f"\n       -> {check.fix}" if check.fix else ""),

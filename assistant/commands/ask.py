@@ -14,6 +14,7 @@ from datetime import timedelta
 from sqlalchemy.exc import SQLAlchemyError
 
 from assistant.commands.base import Context, Request, UsageError
+from assistant.commands.understanding import language_model
 from assistant.commands.understanding.reader import (
     Reading,
     Understanding,
@@ -88,6 +89,11 @@ def understand(context: Context, text: str, request: Request | None = None) -> U
             if refined is not None:
                 return Understanding(Reading("/crm ask", text, "Answer: " + METRICS[refined.metric].label),
                                      question=refined, intent="follow-up")
+    if fresh.unsure and context.language_model is not None:
+        model_reading = context.language_model.reading(text)
+        resolved = language_model.understanding(model_reading, text, vocabulary) if model_reading else None
+        if resolved is not None:
+            return resolved
     return fresh
 
 

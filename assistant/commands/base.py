@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
@@ -15,6 +15,9 @@ from assistant.errors import UserFacingError
 from assistant.render.blocks import Message
 from assistant.views.policy import Viewer, resolve_role
 from db.clock import Clock, store_time
+
+if TYPE_CHECKING:  # the understanding layer imports views this module's users also import
+    from assistant.commands.understanding.language_model import LanguageModel
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,8 @@ class Context:
     """The Slack user groups a person belongs to (roles granted to a group reach its members)."""
     conversation_idle: timedelta = timedelta(minutes=30)
     """A follow-up refines the previous question only within this (``CRM_CONVERSATION_IDLE_MINUTES``)."""
+    language_model: LanguageModel | None = None
+    """Asked when the offline reader is unsure (``CRM_LLM_URL``); ``None``: the bot asks back."""
 
     def now(self) -> datetime:
         """The clock as naive UTC, as the store keeps times."""

@@ -7,10 +7,11 @@ environment.  A bad or missing setting stops start-up with a message naming the 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from apscheduler.triggers.cron import CronTrigger
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from analytics.words import is_currency
@@ -85,6 +86,14 @@ class Settings(BaseSettings):
     conversation_idle_minutes: int = Field(30, ge=1, le=10_080, alias="CRM_CONVERSATION_IDLE_MINUTES",
                                            description="A follow-up (\"and in France?\") refines the previous "
                                                        "question in a thread or DM for this long after it.")
+    llm_url: str = Field("", alias="CRM_LLM_URL",
+                         description="OpenAI-compatible chat-completions endpoint (e.g. http://127.0.0.1:11434/v1 "
+                                     "for Ollama) asked when a question is unclear; empty: no language model.")
+    llm_model: str = Field("", alias="CRM_LLM_MODEL", description="Model name sent to CRM_LLM_URL (e.g. llama3.1).")
+    llm_key: SecretStr | None = Field(None, alias="CRM_LLM_KEY",
+                                      description="API key for CRM_LLM_URL, sent as a bearer token; never logged.")
+    llm_timeout_seconds: float = Field(8.0, gt=0, le=120, alias="CRM_LLM_TIMEOUT_SECONDS",
+                                       description="How long to wait for the language model before asking back.")
     currency: str = Field("", alias="CRM_CURRENCY",
                           description="ISO 4217 code money is shown in (GBP, EUR, USD), from the next refresh; "
                                       "empty: the currency the imports recorded (Online Retail: GBP).")
@@ -102,6 +111,21 @@ class Settings(BaseSettings):
             except ValueError as exc:
                 raise ValueError(f"not a crontab line (minute hour day month weekday): {exc}") from exc
         return value.strip()
+
+    @field_validator("llm_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        url = value.strip()
+        if url and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", url):
+            raise ValueError("give the http:// or https:// URL of an OpenAI-compatible API, e.g. "
+                             "http://127.0.0.1:11434/v1 (Ollama) or http://127.0.0.1:8080/v1 (llama.cpp)")
+        return url
+
+    @model_validator(mode="after")
+    def _model_named(self) -> Settings:
+        if self.llm_url and not self.llm_model.strip():
+            raise ValueError("CRM_LLM_MODEL: name the model to ask at CRM_LLM_URL (e.g. llama3.1)")
+        return self
 
     @field_validator("currency")
     @classmethod
@@ -142,10 +166,12 @@ def describe_settings_error(error: ValidationError) -> str:
         field = str(problem["loc"][0]) if problem["loc"] else "?"
         alias = Settings.model_fields[field].alias if field in Settings.model_fields else field
         given = problem.get("input")
-        secret = field in ("database_url", "DATABASE_URL") or "slack" in field.lower()  # passwords, tokens
+        # passwords, tokens and keys are never echoed
+        secret = field in ("database_url", "DATABASE_URL") or "slack" in field.lower() or "key" in field.lower()
         shown = f" (got {given!r})" if given is not None and not secret and not isinstance(given, dict) else ""
         message = problem["msg"].removeprefix("Value error, ")
-        lines.append(f"{alias or field}: {message}{shown}")
+        # a rule over several settings (no location) names its variable in its message
+        lines.append(f"{alias or field}: {message}{shown}" if problem["loc"] else message)
     return "Configuration error:\n  " + "\n  ".join(lines) + \
         "\nSet it in the environment or in a .env file (see README, Configuration)."
 

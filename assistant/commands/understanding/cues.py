@@ -63,12 +63,17 @@ def _pattern(cue: str) -> re.Pattern[str]:
 
 
 PATTERNS = {intent: [(_pattern(c), len(c)) for c in cues] for intent, cues in CUES.items()}
+WEAK_CUES = frozenset({"with the"})
+"""Cues that point at an intent only together with its entity ("with the" + a product)."""
+STRONG_PATTERNS = {intent: [(p, n) for (p, n), c in zip(patterns, CUES[intent], strict=True) if c not in WEAK_CUES]
+                   for intent, patterns in PATTERNS.items()}
 
 
-def scores(text: str) -> dict[str, int]:
-    """How strongly ``text`` points at each intent: the length of every cue it holds as whole words."""
+def scores(text: str, strong_only: bool = False) -> dict[str, int]:
+    """How strongly ``text`` points at each intent: the length of every cue it holds as whole words
+    (``strong_only``: leaving out the ``WEAK_CUES``)."""
     return {intent: sum(length for pattern, length in patterns if pattern.search(text))
-            for intent, patterns in PATTERNS.items()}
+            for intent, patterns in (STRONG_PATTERNS if strong_only else PATTERNS).items()}
 
 
 def asks_for_numbers(text: str) -> bool:

@@ -93,6 +93,70 @@ class Understanding:
     corrected: str = ""
     """The text as read after typo correction (for ``--json`` and the benchmark)."""
     notes: list[str] = field(default_factory=list)
+    unsure: bool = False
+    """Nothing in the words decided it (the offered readings are guesses): a language model, where
+    one is configured, may read it instead.  A number the store has both as a customer and as a
+    product is not unsure: the store really has both readings."""
+    read_by: str = "parser"
+    """``parser`` (the offline reader) or ``language model``."""
+
+
+HELP = Reading("/crm help", "", "Help")
+HEALTH = Reading("/crm model-health", "", "Model health")
+
+
+def card_reading(customer: str) -> Reading:
+    """The card of one customer."""
+    return Reading("/customer", customer, f"Card of {customer}")
+
+
+def recommend_reading(customer: str) -> Reading:
+    """What to offer one customer."""
+    return Reading("/crm recommend", customer, f"Offers for {customer}")
+
+
+def digest_reading(daily: bool, segment: str | None) -> Reading:
+    """The preview of the weekly (or daily) digest, optionally for one segment."""
+    options = (" daily" if daily else "") + (f" --segment {shlex.quote(segment)}" if segment else "")
+    label = f"{'Daily' if daily else 'Weekly'} digest" + (f" for {segment}" if segment else "")
+    return Reading("/crm digest", f"preview{options}", label)
+
+
+def atrisk_reading(segment: str | None, country: str | None, top: int | None) -> Reading:
+    """The accounts at risk, optionally of one segment, in one country, the top N."""
+    where = f" in {country}" if country else ""
+    return Reading("/crm atrisk", _with_country(segment or "", country) + (f" --top {top}" if top and top != 10
+                                                                           else ""),
+                   f"{segment + ' at risk' if segment else 'At risk'}{where}")
+
+
+def segments_reading(segment: str | None, country: str | None) -> Reading:
+    """All segments, or one, optionally in one country."""
+    where = f" in {country}" if country else ""
+    return Reading("/segments", _with_country(segment or "", country),
+                   f"Segment {segment}{where}" if segment else f"All segments{where}")
+
+
+def rules_reading(product: str | None, words: list[str], vocabulary: Vocabulary) -> Reading:
+    """The rules about a product given by its sku, or by words of its description (one product
+    with these words, or named in full, is that product; several are offered by ``/crm rules``)."""
+    if product:
+        return Reading("/crm rules", product, f"Rules about {product}")
+    words = [w for w in words if vocabulary.names_products(w)]
+    if not words:
+        return Reading("/crm rules", "", "Strongest rules")
+    named = vocabulary.products_named(words, 5)
+    whole = [n for n in named if set(re.findall(r"[a-z0-9]+", n[1].lower())) <= set(words)]
+    if len(named) == 1 or len(whole) == 1:
+        sku, description = (whole or named)[0]
+        return Reading("/crm rules", sku, f"Rules about {description}")
+    said = " ".join(words)
+    return Reading("/crm rules", said, f"Rules about {said}")
+
+
+def metric_reading(message: str, question: MetricQuestion) -> Reading:
+    """A question about numbers: answered by ``/crm ask`` with its own words."""
+    return Reading("/crm ask", message.strip(), "Answer: " + METRICS[question.metric].label)
 
 
 @dataclass
@@ -358,13 +422,20 @@ def _unless_a_list(question: MetricQuestion | None, parts: _Parts, scores: dict[
     return question
 
 
+def _only_a_weak_rules_cue(parts: _Parts, scores: dict[str, int], vocabulary: Vocabulary) -> bool:
+    """"What is going on with the numbers": "with the" alone says rules only if a product follows."""
+    if parts.product or cue_scores(parts.text, strong_only=True)["rules"] > 0:
+        return False
+    words = [w for w in _product_words(parts).split() if vocabulary.names_products(w)]
+    return not vocabulary.products_named(words, 1)
+
+
 def read(message: str, vocabulary: Vocabulary) -> Understanding:
     """What ``message`` asks for, read against the store's own words."""
     parts = _parts(message, vocabulary)
     text = parts.text
     scores = cue_scores(text)
     corrected = parts.corrected
-    where = f" in {parts.country}" if parts.country else ""
 
     def done(reading: Reading, intent: str, question: MetricQuestion | None = None) -> Understanding:
         return Understanding(reading, question=question, intent=intent, corrected=corrected)
@@ -381,28 +452,14 @@ def read(message: str, vocabulary: Vocabulary) -> Understanding:
     digest_words = scores["digest"] or cue_scores(corrected)["digest"]
     if digest_words and not scores["rules"] and parts.customer is None:
         daily = (parts.period is not None and parts.period.days <= 1) or "daily" in text
-        segment = f" --segment {shlex.quote(parts.segment)}" if parts.segment else ""
-        cadence = " daily" if daily else ""
-        label = f"{'Daily' if daily else 'Weekly'} digest" + (f" for {parts.segment}" if parts.segment else "")
-        return done(Reading("/crm digest", f"preview{cadence}{segment}", label), "digest")
+        return done(digest_reading(daily, parts.segment), "digest")
     if scores["health"] and not scores["rules"] and parts.customer is None and not scores["recommend"]:
-        return done(Reading("/crm model-health", "", "Model health"), "health")
+        return done(HEALTH, "health")
     if parts.customer is not None and (scores["recommend"] or re.search(r"\b(upsell|up-sell|cross-sell|cross sell)\b",
                                                                         text)):
-        return done(Reading("/crm recommend", parts.customer, f"Offers for {parts.customer}"), "recommend")
-    if scores["rules"] and parts.customer is None:
-        if parts.product:
-            return done(Reading("/crm rules", parts.product, f"Rules about {parts.product}"), "rules")
-        words = [w for w in _product_words(parts).split() if vocabulary.names_products(w)]
-        if words:
-            named = vocabulary.products_named(words, 5)
-            whole = [n for n in named if set(re.findall(r"[a-z0-9]+", n[1].lower())) <= set(words)]
-            if len(named) == 1 or len(whole) == 1:  # one product has these words, or is named in full
-                sku, description = (whole or named)[0]
-                return done(Reading("/crm rules", sku, f"Rules about {description}"), "rules")
-            said = " ".join(words)  # several products (or none) carry these words: /crm rules offers them
-            return done(Reading("/crm rules", said, f"Rules about {said}"), "rules")
-        return done(Reading("/crm rules", "", "Strongest rules"), "rules")
+        return done(recommend_reading(parts.customer), "recommend")
+    if scores["rules"] and parts.customer is None and not _only_a_weak_rules_cue(parts, scores, vocabulary):
+        return done(rules_reading(parts.product, _product_words(parts).split(), vocabulary), "rules")
     question = _unless_a_list(_metric_question(parts, vocabulary), parts, scores)
     if question is None and UNKNOWN_METRICS.search(text):  # "profit last month": say which metrics exist
         return Understanding(Reading("/crm ask", message.strip(), "Metrics"), intent="metric", corrected=corrected)
@@ -411,30 +468,22 @@ def read(message: str, vocabulary: Vocabulary) -> Understanding:
                                  ("customers", "average_churn_risk")) and parts.customer is None:
         if parts.owner:
             question = replace(question, filters=replace(question.filters, owner=ASKER))
-        return done(Reading("/crm ask", message.strip(), "Answer: " + METRICS[question.metric].label), "metric",
-                    question)
+        return done(metric_reading(message, question), "metric", question)
     if parts.customer is not None:
-        return done(Reading("/customer", parts.customer, f"Card of {parts.customer}"), "customer")
+        return done(card_reading(parts.customer), "customer")
     if scores["atrisk"] or (parts.segment and re.search(r"\bat[- ]risk\b", text)):
-        return done(Reading("/crm atrisk", _with_country(parts.segment or "", parts.country)
-                            + (f" --top {parts.top}" if parts.top and parts.top != 10 else ""),
-                            f"{parts.segment + ' at risk' if parts.segment else 'At risk'}{where}"), "atrisk")
+        return done(atrisk_reading(parts.segment, parts.country, parts.top), "atrisk")
     if parts.segment or scores["segments"] or (parts.country and not text.replace("customers", "").strip(" ?")):
-        return done(Reading("/segments", _with_country(parts.segment or "", parts.country),
-                            f"Segment {parts.segment}{where}" if parts.segment else f"All segments{where}"),
-                    "segments")
+        return done(segments_reading(parts.segment, parts.country), "segments")
     if parts.product and not scores["help"]:
         return done(Reading("/crm rules", parts.product, f"Rules about {parts.product}"), "rules")
     if question is not None:
-        return done(Reading("/crm ask", message.strip(), "Answer: " + METRICS[question.metric].label), "metric",
-                    question)
+        return done(metric_reading(message, question), "metric", question)
     if scores["help"] or not text.strip(" ?!."):
-        return done(Reading("/crm help", "", "Help"), "help")
+        return done(HELP, "help")
     if parts.numbers:
-        ref = parts.numbers[0]
-        return done(Reading("/customer", ref, f"Card of {ref}"), "customer")
-    return Understanding(None, (Reading("/crm help", "", "Help"), Reading("/segments", "", "All segments")),
-                         intent="ask", corrected=corrected)
+        return done(card_reading(parts.numbers[0]), "customer")
+    return Understanding(None, (HELP, segments_reading(None, None)), intent="ask", corrected=corrected, unsure=True)
 
 
 FOLLOW_UP = re.compile(r"^\s*(?:and|&|what about|how about|same for|same but|now|only|just|but|ok|okay|then|also|"
