@@ -38,6 +38,7 @@ from db.digest_models import AlertDelivery, AlertRule
 from db.models import Customer, ImportRun, Order, OrderLine, Product
 from db.money import from_micros
 from db.normalise import SPREADSHEET_FLOAT_ID
+from db.rollup_models import CustomerSalesRollup, CustomerTotalRollup
 from db.snapshot_models import (
     AnalyticsRun,
     CustomerLifetime,
@@ -196,6 +197,10 @@ def erase_customer(session: Session, external_id: str, by: str, now: datetime) -
     count("alerts", session.execute(delete(AlertDelivery).where(AlertDelivery.id.in_(alert_ids))))
     count("orders_kept_as_guest_orders", session.execute(
         update(Order).where(Order.customer_id == customer.id).values(customer_id=None)))
+    # guest sales in the rollups too (which are stale from now on: see db.rollups)
+    session.execute(update(CustomerSalesRollup).where(CustomerSalesRollup.customer_id == customer.id)
+                    .values(customer_id=None))
+    session.execute(delete(CustomerTotalRollup).where(CustomerTotalRollup.customer_id == customer.id))
     # Alert entries carry the id in their subject too; the rest only in customer_ref.
     for entry in session.scalars(select(AuditEntry).where(AuditEntry.customer_ref == customer.external_id,
                                                           AuditEntry.what.contains(customer.external_id,

@@ -83,6 +83,19 @@ def latest_model(session: Session, target: str, run_id: int | None = None) -> Pr
     return session.scalar(query.order_by(PredictionModel.id.desc()).limit(1))
 
 
+def propensity_target(horizon_days: int) -> str:
+    """The target a refresh trains purchase propensity for."""
+    return f"purchase_next_{horizon_days}_days"
+
+
+def model_of_run(session: Session, target: str, run_id: int) -> PredictionModel | None:
+    """The newest model ``run_id`` trained for ``target``, while the run is still being written
+    (``latest_model`` shows only completed runs' models)."""
+    return session.scalar(select(PredictionModel).where(PredictionModel.target == target,
+                                                        PredictionModel.run_id == run_id)
+                          .order_by(PredictionModel.id.desc()).limit(1))
+
+
 def latest_models(session: Session) -> list[PredictionModel]:
     """The newest visible model of every target, newest first.
 

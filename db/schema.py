@@ -7,6 +7,7 @@ from db import (  # noqa: F401  (register tables)
     conversation_models,
     digest_models,
     ops_models,
+    rollup_models,
     snapshot_models,
 )
 from db.models import Base

@@ -26,6 +26,14 @@ from sqlalchemy.orm import Session
 
 from db.models import Customer, Order, OrderLine, Product
 from db.money import MICROS_PER_UNIT
+from db.rollup_models import (
+    CustomerFigureRollup,
+    CustomerSalesRollup,
+    CustomerTotalRollup,
+    NewCustomerRollup,
+    ProductSalesRollup,
+    SalesRollup,
+)
 from db.snapshot_models import CustomerLifetime, CustomerPrediction, CustomerScore
 
 
@@ -151,6 +159,8 @@ class Snapshot:
     run_id: int
     propensity_model_id: int | None
     risk_from_p_alive: bool
+    rollups: bool = False
+    """The run's pre-aggregated sales are current (``db.rollups.is_current``): answers read them."""
 
 
 @dataclass
@@ -170,38 +180,49 @@ class NotMeasurable(ValueError):
     message says why in words."""
 
 
+@dataclass(frozen=True)
+class Rank:
+    """Only the first ``count`` groups, highest first (``lowest``: lowest first), chosen in SQL:
+    a ranking of customers or products need not bring every one of them out of the database."""
+
+    count: int
+    lowest: bool = False
+
+
 def measure(session: Session, metric_name: str, start: datetime | None, end: datetime | None,
             filters: Filters = Filters(), group_by: str | None = None, snapshot: Snapshot | None = None,
-            buckets: Sequence[tuple[datetime, datetime]] = ()) -> Measured:
+            buckets: Sequence[tuple[datetime, datetime]] = (), rank: Rank | None = None) -> Measured:
     """``metric_name`` over [start, end) (``None``: all data), narrowed by ``filters``, optionally per
-    ``group_by`` (``buckets`` are the periods of a ``month``/``week`` grouping)."""
+    ``group_by`` (``buckets`` are the periods of a ``month``/``week`` grouping; ``rank`` keeps the
+    first groups of a ranking of customers or products)."""
     metric = METRICS[metric_name]
     if group_by in ("month", "week") and not buckets:
         raise NotMeasurable(f"a {group_by} series needs its periods")
     if _needs_score(filters, group_by) and snapshot is None:
         raise NotMeasurable(NO_RUN)
+    rank = rank if group_by in ("customer", "product") else None  # the groups that run to thousands
     if metric.source == "lines":
-        return _lines(session, metric, start, end, filters, group_by, snapshot, buckets)
+        return _lines(session, metric, start, end, filters, group_by, snapshot, buckets, rank)
     if metric.source == "firsts":
         return _firsts(session, metric, start, end, filters, group_by, snapshot, buckets)
     if metric.source == "customers":
         return _customers(session, metric, filters, group_by, snapshot)
     if snapshot is None:
         raise NotMeasurable(NO_RUN)
-    return _snapshot(session, metric, filters, group_by, snapshot)
+    return _snapshot(session, metric, filters, group_by, snapshot, rank)
 
 
-def _key(group_by: str | None, buckets: Sequence[tuple[datetime, datetime]],
-         country: Any, time: Any) -> tuple[Any, Any]:
+def _key(group_by: str | None, buckets: Sequence[tuple[Any, Any]], country: Any, time: Any,
+         segment: Any = CustomerScore.segment, cluster: Any = CustomerScore.cluster) -> tuple[Any, Any]:
     """The grouping column (and its label column) for ``group_by``."""
     if group_by is None:
         return None, None
     if group_by == "country":
         return country, country
     if group_by == "segment":
-        return CustomerScore.segment, CustomerScore.segment
+        return segment, segment
     if group_by == "cluster":
-        return CustomerScore.cluster, CustomerScore.cluster
+        return cluster, cluster
     if group_by == "product":
         return Product.sku, func.max(Product.description)
     if group_by == "customer":
@@ -232,16 +253,17 @@ def _counted(session: Session, metric: Metric, query: Select, key: Any, filters:
     return Measured(metric, float(frame["value"].sum()), frame)
 
 
-def _narrow(query: Select, filters: Filters, country: Any) -> Select:
+def _narrow(query: Select, filters: Filters, country: Any, segment: Any = CustomerScore.segment,
+            cluster: Any = CustomerScore.cluster) -> Select:
     """The question's filters (segment and cluster need ``CustomerScore`` joined: ``_scored``)."""
     if filters.country:
         query = query.where(country == filters.country)
     if filters.owner:
         query = query.where(Customer.owner == filters.owner)
     if filters.segment:
-        query = query.where(CustomerScore.segment == filters.segment)
+        query = query.where(segment == filters.segment)
     if filters.cluster is not None:
-        query = query.where(CustomerScore.cluster == filters.cluster)
+        query = query.where(cluster == filters.cluster)
     return query
 
 
@@ -263,39 +285,14 @@ LINE_AGGREGATES = {"net_revenue": ("net",), "revenue_share": ("net",), "orders":
 
 def _lines(session: Session, metric: Metric, start: datetime | None, end: datetime | None, filters: Filters,
            group_by: str | None, snapshot: Snapshot | None,
-           buckets: Sequence[tuple[datetime, datetime]]) -> Measured:
-    value = OrderLine.quantity * OrderLine.unit_price_micros
-    sale = Order.kind == "sale"
-    merchandise_sale = and_(sale, Product.kind == "product", OrderLine.quantity > 0, OrderLine.occurrence == 0)
-    credit = Order.kind.in_(("cancellation", "return"))
-    available = {
-        "net": func.sum(value), "orders": func.count(distinct(case((sale, Order.id)))),
-        "active": func.count(distinct(case((sale, Order.customer_id)))),
-        "units": func.sum(case((merchandise_sale, OrderLine.quantity), else_=0)),
-        "sold": func.sum(case((sale, value), else_=0)), "credited": func.sum(case((credit, -value), else_=0)),
-    }
+           buckets: Sequence[tuple[datetime, datetime]], rank: Rank | None = None) -> Measured:
     needed = LINE_AGGREGATES[metric.name]  # only what the metric needs: each distinct count costs a sort
-    key, label = _key(group_by, buckets, Order.country, Order.ordered_at)
-    query = (select(*_columns(key, label), *(available[n].label(n) for n in needed)).select_from(OrderLine)
-             .join(Order, Order.id == OrderLine.order_id).where(Order.kind != "adjustment"))
-    if filters.product or group_by == "product" or "units" in needed:
-        query = query.join(Product, Product.id == OrderLine.product_id)
-    if filters.owner or group_by == "customer":
-        query = query.join(Customer, Customer.id == Order.customer_id)
-    if start is not None:
-        query = query.where(Order.ordered_at >= start)
-    if end is not None:
-        query = query.where(Order.ordered_at < end)
-    if filters.product:
-        query = query.where(Product.sku == filters.product)
-    if group_by == "product":
-        query = query.where(Product.kind == "product")
-    if _needs_score(filters, group_by) and snapshot is not None:
-        query = query.join(CustomerScore, (CustomerScore.customer_id == Order.customer_id)
-                           & (CustomerScore.run_id == snapshot.run_id))
-    query = _narrow(query, filters, Order.country)
-    if key is not None:
-        query = query.group_by(key)
+    rolled = _rolled_lines(metric, start, end, filters, group_by, snapshot, buckets)
+    query, key, aggregates = rolled if rolled is not None else _raw_lines(metric, start, end, filters, group_by,
+                                                                          snapshot, buckets)
+    if rank is not None and key is not None:
+        query = _ranked(query, _line_value(metric.name, aggregates), key, rank,
+                        nullable=metric.name in ("average_order_value", "return_rate"))
 
     def of(row: Any) -> float | None:
         got = {n: float(row._mapping[n] or 0) for n in needed}
@@ -322,6 +319,107 @@ def _lines(session: Session, metric: Metric, start: datetime | None, end: dateti
     return Measured(metric, grand.total, frame)
 
 
+def _raw_lines(metric: Metric, start: datetime | None, end: datetime | None, filters: Filters,
+               group_by: str | None, snapshot: Snapshot | None,
+               buckets: Sequence[tuple[datetime, datetime]]) -> tuple[Select, Any, dict[str, Any]]:
+    """The aggregate query over the order lines themselves (and its aggregates by name)."""
+    value = OrderLine.quantity * OrderLine.unit_price_micros
+    sale = Order.kind == "sale"
+    merchandise_sale = and_(sale, Product.kind == "product", OrderLine.quantity > 0, OrderLine.occurrence == 0)
+    credit = Order.kind.in_(("cancellation", "return"))
+    available = {
+        "net": func.sum(value), "orders": func.count(distinct(case((sale, Order.id)))),
+        "active": func.count(distinct(case((sale, Order.customer_id)))),
+        "units": func.sum(case((merchandise_sale, OrderLine.quantity), else_=0)),
+        "sold": func.sum(case((sale, value), else_=0)), "credited": func.sum(case((credit, -value), else_=0)),
+    }
+    needed = LINE_AGGREGATES[metric.name]
+    key, label = _key(group_by, buckets, Order.country, Order.ordered_at)
+    query = (select(*_columns(key, label), *(available[n].label(n) for n in needed)).select_from(OrderLine)
+             .join(Order, Order.id == OrderLine.order_id).where(Order.kind != "adjustment"))
+    if filters.product or group_by == "product" or "units" in needed:
+        query = query.join(Product, Product.id == OrderLine.product_id)
+    if filters.owner or group_by == "customer":
+        query = query.join(Customer, Customer.id == Order.customer_id)
+    if start is not None:
+        query = query.where(Order.ordered_at >= start)
+    if end is not None:
+        query = query.where(Order.ordered_at < end)
+    if filters.product:
+        query = query.where(Product.sku == filters.product)
+    if group_by == "product":
+        query = query.where(Product.kind == "product")
+    if _needs_score(filters, group_by) and snapshot is not None:
+        query = query.join(CustomerScore, (CustomerScore.customer_id == Order.customer_id)
+                           & (CustomerScore.run_id == snapshot.run_id))
+    query = _narrow(query, filters, Order.country)
+    return (query.group_by(key) if key is not None else query), key, available
+
+
+def _line_value(metric: str, aggregates: dict[str, Any]) -> Any:
+    """The metric as one SQL expression of its aggregates (what a ranking orders by)."""
+    if metric == "average_order_value":
+        return aggregates["net"] / func.nullif(aggregates["orders"], 0)
+    if metric == "return_rate":
+        return aggregates["credited"] * 1.0 / func.nullif(aggregates["sold"], 0)
+    return aggregates[LINE_AGGREGATES[metric][0]]
+
+
+def _ranked(query: Select, value: Any, key: Any, rank: Rank, nullable: bool = True) -> Select:
+    """The first ``rank.count`` groups by ``value``.  A value that cannot be NULL (a sum) is ordered
+    without NULLS LAST, so an index on it can serve the order (PostgreSQL reads it backwards)."""
+    ordered = value.asc() if rank.lowest else value.desc()
+    return query.order_by(ordered.nulls_last() if nullable else ordered, key).limit(rank.count)
+
+
+def _midnight(moment: datetime | None) -> bool:
+    return moment is None or moment == datetime(moment.year, moment.month, moment.day)
+
+
+def _rolled_lines(metric: Metric, start: datetime | None, end: datetime | None, filters: Filters,
+                  group_by: str | None, snapshot: Snapshot | None,
+                  buckets: Sequence[tuple[datetime, datetime]]) -> tuple[Select, Any, dict[str, Any]] | None:
+    """The same aggregate over the run's pre-aggregated sales (``db.rollup_models``), or ``None``
+    where they cannot answer it (not current, a product with a customer filter, part days)."""
+    if snapshot is None or not snapshot.rollups or not all(_midnight(t) for t in (start, end, *sum(buckets, ()))):
+        return None
+    by_product = bool(filters.product) or group_by == "product"
+    per_customer = metric.name == "active_customers" or group_by == "customer" or bool(filters.owner)
+    if by_product and (per_customer or _needs_score(filters, group_by)):
+        return None
+    all_time = group_by == "customer" and start is None and end is None and not filters.country
+    rollup: Any = ProductSalesRollup if by_product else CustomerTotalRollup if all_time \
+        else CustomerSalesRollup if per_customer else SalesRollup
+    # all time, one row per customer: no grouping, so a ranking reads the first rows of an index
+    total: Any = (lambda column: column) if all_time else func.sum
+    facts: dict[str, Any] = {"net": total(rollup.net_micros), "orders": total(rollup.sale_orders),
+                             "units": total(rollup.units), "sold": total(rollup.sold_micros),
+                             "credited": total(rollup.credited_micros)}
+    if per_customer:
+        facts["active"] = case((rollup.sale_orders > 0, 1), else_=0) if all_time else \
+            func.count(distinct(case((rollup.sale_orders > 0, rollup.customer_id))))
+    days = [(s.date(), e.date()) for s, e in buckets]
+    scored = {} if by_product else {"segment": rollup.segment, "cluster": rollup.cluster}
+    key, label = (Customer.external_id, Customer.name) if all_time else _key(group_by, days, rollup.country,
+                                                                             rollup.day, **scored)
+    query = (select(*_columns(key, label), *(facts[n].label(n) for n in LINE_AGGREGATES[metric.name]))
+             .select_from(rollup).where(rollup.run_id == snapshot.run_id))
+    if by_product:
+        query = query.join(Product, Product.id == rollup.product_id)
+        query = query.where(Product.sku == filters.product) if filters.product else query
+        query = query.where(Product.kind == "product") if group_by == "product" else query
+    if filters.owner or group_by == "customer":
+        query = query.join(Customer, Customer.id == rollup.customer_id)
+    if start is not None:
+        query = query.where(rollup.day >= start.date())
+    if end is not None:
+        query = query.where(rollup.day < end.date())
+    if _needs_score(filters, group_by):
+        query = query.where(rollup.segment.is_not(None))  # scored customers only, as the join with scores keeps
+    query = _narrow(query, filters, rollup.country if not all_time else None, **scored)
+    return (query.group_by(key) if key is not None and not all_time else query), key, facts
+
+
 def _firsts(session: Session, metric: Metric, start: datetime | None, end: datetime | None, filters: Filters,
             group_by: str | None, snapshot: Snapshot | None,
             buckets: Sequence[tuple[datetime, datetime]]) -> Measured:
@@ -331,6 +429,9 @@ def _firsts(session: Session, metric: Metric, start: datetime | None, end: datet
     if group_by == "customer":
         raise NotMeasurable("new customers per customer is just a list of them: ask who the new customers are "
                             "with `/segments New`")
+    if snapshot is not None and snapshot.rollups and not filters.owner and _midnight(start) and _midnight(end) \
+            and all(_midnight(t) for t in sum(buckets, ())):
+        return _rolled_firsts(session, metric, start, end, filters, group_by, snapshot, buckets)
     firsts = (select(Order.customer_id.label("customer_id"), func.min(Order.ordered_at).label("first_sale"))
               .where(Order.kind == "sale", Order.customer_id.is_not(None)).group_by(Order.customer_id).subquery())
     key, label = _key(group_by, buckets, Customer.country, firsts.c.first_sale)
@@ -342,6 +443,26 @@ def _firsts(session: Session, metric: Metric, start: datetime | None, end: datet
     if end is not None:
         query = query.where(firsts.c.first_sale < end)
     return _counted(session, metric, query, key, filters, group_by, snapshot)
+
+
+def _rolled_firsts(session: Session, metric: Metric, start: datetime | None, end: datetime | None,
+                   filters: Filters, group_by: str | None, snapshot: Snapshot,
+                   buckets: Sequence[tuple[datetime, datetime]]) -> Measured:
+    """New customers from the run's first-sale rollup (the same count as ``_firsts``)."""
+    r = NewCustomerRollup
+    key, label = _key(group_by, [(s.date(), e.date()) for s, e in buckets], r.country, r.day, r.segment, r.cluster)
+    query = select(*_columns(key, label), func.sum(r.customers)).where(r.run_id == snapshot.run_id)
+    if start is not None:
+        query = query.where(r.day >= start.date())
+    if end is not None:
+        query = query.where(r.day < end.date())
+    if _needs_score(filters, group_by):
+        query = query.where(r.segment.is_not(None))
+    query = _narrow(query, filters, r.country, r.segment, r.cluster)
+    if key is None:
+        return Measured(metric, float(session.execute(query).one()[2] or 0))
+    frame = _frame(session.execute(query.group_by(key)).all(), lambda row: float(row[2] or 0))
+    return Measured(metric, float(frame["value"].sum()), frame)
 
 
 def _customers(session: Session, metric: Metric, filters: Filters, group_by: str | None,
@@ -356,12 +477,14 @@ def _customers(session: Session, metric: Metric, filters: Filters, group_by: str
 
 
 def _snapshot(session: Session, metric: Metric, filters: Filters, group_by: str | None,
-              snapshot: Snapshot) -> Measured:
+              snapshot: Snapshot, rank: Rank | None = None) -> Measured:
     if filters.product or group_by in ("product", "month", "week"):
         raise NotMeasurable(f"{metric.label} is a customer's figure in the latest analytics run: group it by "
                             "country, segment, cluster or customer")
     from_propensity = metric.name == "average_churn_risk" and not snapshot.risk_from_p_alive \
         and snapshot.propensity_model_id is not None  # how the run measures risk (as the at-risk list does)
+    if snapshot.rollups and group_by != "customer" and not filters.owner:
+        return _rolled_snapshot(session, metric, filters, group_by, snapshot, from_propensity)
     figure: Any = {"average_churn_risk": 1 - (CustomerPrediction.probability if from_propensity
                                               else CustomerLifetime.p_alive)}.get(metric.name,
                                                                                     CustomerLifetime.clv_micros)
@@ -383,6 +506,32 @@ def _snapshot(session: Session, metric: Metric, filters: Filters, group_by: str 
         return None if row[2] is None else float(row[2]) * scale
     if key is None:
         return Measured(metric, of(session.execute(query).one()))
-    frame = _frame(session.execute(query.group_by(key)).all(), of)
+    grouped = query.group_by(key)
+    frame = _frame(session.execute(_ranked(grouped, aggregate, key, rank) if rank else grouped).all(), of)
     whole = _snapshot(session, metric, filters, None, snapshot)
     return Measured(metric, whole.total, frame)
+
+
+def _rolled_snapshot(session: Session, metric: Metric, filters: Filters, group_by: str | None, snapshot: Snapshot,
+                     from_propensity: bool) -> Measured:
+    """Churn risk and expected value from the run's per-group sums (the same figures as ``_snapshot``)."""
+    r = CustomerFigureRollup
+    if metric.name == "average_churn_risk":
+        summed, over = (r.propensity_risk, r.predicted) if from_propensity else (r.p_alive_risk, r.lifetimes)
+    else:
+        summed, over = r.clv_micros, r.lifetimes
+    key, label = _key(group_by, (), r.country, None, r.segment, r.cluster)
+    scale = 1.0 if metric.name == "average_churn_risk" else 1 / MICROS_PER_UNIT
+
+    def query(*columns: Any) -> Select:
+        return _narrow(select(*columns, func.sum(summed), func.sum(over)).where(r.run_id == snapshot.run_id),
+                       filters, r.country, r.segment, r.cluster)
+
+    def of(row: Any) -> float | None:
+        if not row[3]:
+            return None
+        return float(row[2]) * scale if metric.name == "expected_value" else float(row[2]) * scale / float(row[3])
+    total = of(session.execute(query(*_columns(None, None))).one())
+    if key is None:
+        return Measured(metric, total)
+    return Measured(metric, total, _frame(session.execute(query(*_columns(key, label)).group_by(key)).all(), of))

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from db.bulk import insert_new_rows, new_id
 from db.models import Customer, Order, Product
+from db.rollup_models import ROLLUP_TABLES
 from db.snapshot_models import (
     AnalyticsRun,
     BasketRule,
@@ -47,7 +48,8 @@ def finish_run(connection: Connection, run_id: int, finished_at: datetime, input
         results=json.loads(json.dumps(results, default=str)), error=error))
 
 
-SNAPSHOT_TABLES = (CustomerScore, CustomerLifetime, SegmentStat, ClusterStat, BasketRule, Recommendation)
+SNAPSHOT_TABLES = (CustomerScore, CustomerLifetime, SegmentStat, ClusterStat, BasketRule, Recommendation,
+                   *ROLLUP_TABLES)
 
 
 def prune_runs(connection: Connection, keep: int) -> int:

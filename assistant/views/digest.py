@@ -101,7 +101,7 @@ def risk_key(session: Session, run: AnalyticsRun) -> tuple[int, int | None, bool
     """How a run measures churn risk: (run id, its propensity model id or None, risk from P(alive))."""
     lifetime = run.results.get("lifetime", {})
     horizon = run.params.get("horizon_days", 90)
-    model = predictions.latest_model(session, f"purchase_next_{horizon}_days", run.id)
+    model = predictions.latest_model(session, predictions.propensity_target(horizon), run.id)
     return run.id, model.id if model else None, bool(lifetime.get("dropout_identified", True))
 
 

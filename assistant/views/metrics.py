@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from assistant.errors import UserFacingError
 from assistant.views.digest import risk_key
-from db import snapshots
-from db.semantic import DIMENSIONS, METRICS, Filters, Measured, Metric, NotMeasurable, Snapshot, measure
+from db import rollups, snapshots
+from db.semantic import DIMENSIONS, METRICS, Filters, Measured, Metric, NotMeasurable, Rank, Snapshot, measure
 
 
 @dataclass(frozen=True)
@@ -152,7 +152,10 @@ def answer(session: Session, question: MetricQuestion) -> MetricAnswer:
 def _snapshot(session: Session) -> Snapshot | None:
     """The latest run, and how it measures churn risk (``views.digest.risk_key``, as the digest does)."""
     run = snapshots.latest_run(session)
-    return Snapshot(*risk_key(session, run)) if run is not None else None
+    if run is None:
+        return None
+    run_id, model_id, from_p_alive = risk_key(session, run)
+    return Snapshot(run_id, model_id, from_p_alive, rollups=rollups.is_current(session, run_id, model_id))
 
 
 def _at(day: date | None) -> datetime | None:
@@ -161,8 +164,11 @@ def _at(day: date | None) -> datetime | None:
 
 def _measure(session: Session, question: MetricQuestion, period: Period | None, snapshot: Snapshot | None,
              buckets: list[tuple[datetime, datetime]]) -> Measured:
+    # a ranking of customers brings only its first rows; a comparison needs every group's value
+    rank = Rank(min(question.top or 10, MAX_TOP), question.bottom) if not question.compare else None
     return measure(session, question.metric, _at(period.start) if period else None,
-                   _at(period.end) if period else None, question.filters, question.group_by, snapshot, buckets)
+                   _at(period.end) if period else None, question.filters, question.group_by, snapshot, buckets,
+                   rank)
 
 
 def _buckets(question: MetricQuestion, period: Period | None, coverage: tuple[date, date]) -> list[tuple[datetime,

@@ -22,7 +22,7 @@ from assistant.errors import UserFacingError
 from assistant.jobs.refresh.compute import Stopwatch, compute
 from assistant.jobs.refresh.inputs import RefreshParams, read_inputs
 from assistant.jobs.refresh.snapshot import start_snapshot, write_snapshot
-from db import locks, snapshots
+from db import locks, predictions, rollups, snapshots
 from db.clock import Clock, store_time, utc_now
 from db.maintenance import refresh_planner_statistics
 
@@ -69,6 +69,11 @@ def run_refresh(engine: Engine, params: RefreshParams | None = None, clock: Cloc
         run_id = start_snapshot(connection, computed, params, store_time(clock()))
         write_snapshot(connection, run_id, computed, store_time(clock()))
         watch.lap("store")
+        say("pre-aggregating sales for questions about numbers")
+        with Session(bind=connection) as session:  # the model this run trained: what its churn risk uses
+            model = predictions.model_of_run(session, predictions.propensity_target(params.horizon_days), run_id)
+        rollups.build(connection, run_id, model.id if model else None, store_time(clock()))
+        watch.lap("rollups")
         computed.timings = watch.timings
         results = computed.results()
         snapshots.finish_run(connection, run_id, store_time(clock()), inputs.sizes(len(computed.rfm)), results)

@@ -21,6 +21,7 @@ from db import snapshots
 from db.importers import ImportOptions, import_file
 from db.importers.rules import product_kind
 from db.models import Customer
+from db.rollup_models import ROLLUP_TABLES, RollupRun, SalesRollup
 from db.sample import ONLINE_RETAIL_SAMPLE
 from db.snapshot_models import (
     AnalyticsRun,
@@ -203,6 +204,12 @@ def test_old_runs_are_pruned_with_their_rows(engine: Engine, tmp_path: Path) -> 
         assert session.get(AnalyticsRun, third.run_id).results["previous_run"] == first.run_id + 1
         assert session.scalars(select(PredictionModel.run_id).order_by(PredictionModel.id)).all() == [
             first.run_id + 1, third.run_id]
+        assert session.scalars(select(RollupRun.run_id).order_by(RollupRun.run_id)).all() == [first.run_id + 1,
+                                                                                               third.run_id]
+        for table in ROLLUP_TABLES:  # each run's pre-aggregated sales go with it
+            assert session.scalar(select(func.count()).select_from(table).where(table.run_id == first.run_id)) == 0
+        assert session.scalar(select(func.count()).select_from(SalesRollup)
+                              .where(SalesRollup.run_id == third.run_id)) > 0
 
 
 def test_too_little_history_for_a_model_gets_the_labelled_lifetime_baseline(engine: Engine, tmp_path: Path) -> None:
