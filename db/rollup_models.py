@@ -46,7 +46,17 @@ class RollupRun(Base):
     """The model whose probabilities ``customer_figure_rollup.propensity_risk`` sums."""
 
 
-class SalesRollup(Base):
+class SalesFacts:
+    """The sums every sales rollup holds, as ``db.semantic`` defines them over order lines."""
+
+    net_micros: Mapped[int] = mapped_column(BigInteger)
+    sold_micros: Mapped[int] = mapped_column(BigInteger)
+    credited_micros: Mapped[int] = mapped_column(BigInteger)
+    units: Mapped[int] = mapped_column(BigInteger)
+    sale_orders: Mapped[int] = mapped_column(Integer)
+
+
+class SalesRollup(SalesFacts, Base):
     """Sales per day, order country and the customer's segment and cluster in the run."""
 
     __tablename__ = "sales_rollup"
@@ -58,16 +68,11 @@ class SalesRollup(Base):
     segment: Mapped[str | None] = mapped_column(String(32))
     """``None``: guest orders, and customers the run did not score."""
     cluster: Mapped[int | None] = mapped_column(Integer)
-    net_micros: Mapped[int] = mapped_column(BigInteger)
-    sold_micros: Mapped[int] = mapped_column(BigInteger)
-    credited_micros: Mapped[int] = mapped_column(BigInteger)
-    units: Mapped[int] = mapped_column(BigInteger)
-    sale_orders: Mapped[int] = mapped_column(Integer)
 
     __table_args__ = (Index("ix_sales_rollup_run_day", "run_id", "day"),)
 
 
-class ProductSalesRollup(Base):
+class ProductSalesRollup(SalesFacts, Base):
     """Sales per day, order country and product."""
 
     __tablename__ = "product_sales_rollup"
@@ -77,17 +82,12 @@ class ProductSalesRollup(Base):
     day: Mapped[date] = mapped_column(Date)
     country: Mapped[str | None] = mapped_column(String(80))
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
-    net_micros: Mapped[int] = mapped_column(BigInteger)
-    sold_micros: Mapped[int] = mapped_column(BigInteger)
-    credited_micros: Mapped[int] = mapped_column(BigInteger)
-    units: Mapped[int] = mapped_column(BigInteger)
-    sale_orders: Mapped[int] = mapped_column(Integer)
 
     __table_args__ = (Index("ix_product_sales_rollup_run_day", "run_id", "day"),
                       Index("ix_product_sales_rollup_run_product", "run_id", "product_id", "day"))
 
 
-class CustomerSalesRollup(Base):
+class CustomerSalesRollup(SalesFacts, Base):
     """Sales per day, customer and order country (guest orders have no customer)."""
 
     __tablename__ = "customer_sales_rollup"
@@ -99,17 +99,12 @@ class CustomerSalesRollup(Base):
     country: Mapped[str | None] = mapped_column(String(80))
     segment: Mapped[str | None] = mapped_column(String(32))
     cluster: Mapped[int | None] = mapped_column(Integer)
-    net_micros: Mapped[int] = mapped_column(BigInteger)
-    sold_micros: Mapped[int] = mapped_column(BigInteger)
-    credited_micros: Mapped[int] = mapped_column(BigInteger)
-    units: Mapped[int] = mapped_column(BigInteger)
-    sale_orders: Mapped[int] = mapped_column(Integer)
 
     __table_args__ = (Index("ix_customer_sales_rollup_run_day", "run_id", "day"),
                       Index("ix_customer_sales_rollup_customer", "customer_id"))
 
 
-class CustomerTotalRollup(Base):
+class CustomerTotalRollup(SalesFacts, Base):
     """Each customer's sales over all the data (every country): all-time rankings of customers."""
 
     __tablename__ = "customer_total_rollup"
@@ -118,11 +113,6 @@ class CustomerTotalRollup(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
     segment: Mapped[str | None] = mapped_column(String(32))
     cluster: Mapped[int | None] = mapped_column(Integer)
-    net_micros: Mapped[int] = mapped_column(BigInteger)
-    sold_micros: Mapped[int] = mapped_column(BigInteger)
-    credited_micros: Mapped[int] = mapped_column(BigInteger)
-    units: Mapped[int] = mapped_column(BigInteger)
-    sale_orders: Mapped[int] = mapped_column(Integer)
 
     __table_args__ = (Index("ix_customer_total_rollup_run_net", "run_id", "net_micros"),)
 
