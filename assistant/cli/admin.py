@@ -15,8 +15,8 @@ from assistant.commands import admin as admin_commands
 from assistant.commands.base import Request
 from assistant.errors import UserFacingError
 from assistant.jobs.subject_requests import erase_when_no_refresh, export_on_record
-from assistant.slack.console import Reply
-from assistant.slack.console import render as render_reply
+from assistant.slack.console_render import Reply
+from assistant.slack.console_render import render as render_reply
 from db import erasure
 
 T = TypeVar("T")

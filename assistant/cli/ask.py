@@ -19,7 +19,7 @@ from assistant.commands.answer import answer
 from assistant.commands.base import Context, Request
 from assistant.commands.understanding.reader import Understanding
 from assistant.render.blocks import Message
-from assistant.slack.console import CONSOLE_USER, Reply, render
+from assistant.slack.console_render import CONSOLE_USER, Reply, render
 from assistant.views.metrics import MetricAnswer
 
 TERMINAL = "terminal"

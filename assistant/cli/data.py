@@ -14,7 +14,7 @@ from assistant.cli.deps import Deps, console, deps_of, errors, runner_context, s
 from assistant.cli.insights import refresh_with_status
 from assistant.errors import UserFacingError
 from assistant.jobs.refresh.inputs import RefreshParams
-from assistant.slack.console import CONSOLE_USER, run_console
+from assistant.slack.console_render import CONSOLE_USER
 from assistant.views.insights import segments_view
 from db import migrate
 from db.engine import make_session_factory
@@ -120,6 +120,8 @@ def demo(ctx: typer.Context,
                   "`crm-bot digest run --dry-run`, `crm-bot console` (then `/crm digest preview`).\n"
                   "`crm-bot import online-retail PATH.csv.gz` loads a full export into the same store.")
     if sys.stdin.isatty() and sys.stdout.isatty():
+        from assistant.slack.console import run_console  # the Bolt app: loaded only to talk to it
+
         console.print("\nNow talking to the bot as in Slack (a local fake Slack; no workspace needed).")
         run_console(runner_context(deps, CONSOLE_USER), console)
 

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import typer
 from rich.console import Console
@@ -16,19 +16,21 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from assistant.commands.base import Context
-from assistant.commands.understanding.language_model import LanguageModel, LanguageModelSettings
 from assistant.errors import UserFacingError
-from assistant.jobs.alerts import AlertSender
-from assistant.jobs.delivery import Deliverer
-from assistant.jobs.refresh.inputs import RefreshParams
-from assistant.jobs.refresh.run import run_refresh_exclusive
-from assistant.jobs.scheduler import ScheduledRefresh
 from assistant.ops.logs import configure_logging
 from assistant.ops.settings import Settings, admin_ids, admins_in_order, load_settings
-from assistant.slack.poster import SlackPoster
 from db import migrate
 from db.clock import utc_now
 from db.engine import make_engine, make_session_factory
+
+if TYPE_CHECKING:
+    # Imported where used: the refresh (scikit-learn), charts (matplotlib) and the HTTP client
+    # take seconds to load, and `crm-bot --help` or `crm-bot stats` need none of them.
+    from assistant.commands.understanding.language_model import LanguageModel
+    from assistant.jobs.alerts import AlertSender
+    from assistant.jobs.delivery import Deliverer
+    from assistant.jobs.scheduler import ScheduledRefresh
+    from assistant.slack.poster import SlackPoster
 
 console = Console()
 errors = Console(stderr=True)
@@ -116,6 +118,8 @@ def language_model(settings: Settings) -> LanguageModel | None:
     """The language model asked about unclear questions, if ``CRM_LLM_URL`` names one."""
     if not settings.llm_url:
         return None
+    from assistant.commands.understanding.language_model import LanguageModel, LanguageModelSettings
+
     key = settings.llm_key.get_secret_value() if settings.llm_key else None
     return LanguageModel(LanguageModelSettings(url=settings.llm_url, model=settings.llm_model, key=key,
                                                timeout=settings.llm_timeout_seconds))
@@ -125,6 +129,10 @@ def scheduled_refresh(deps: Deps) -> ScheduledRefresh | None:
     """The refresh on CRM_REFRESH_SCHEDULE, if one is set."""
     if not deps.settings.refresh_schedule:
         return None
+    from assistant.jobs.refresh.inputs import RefreshParams
+    from assistant.jobs.refresh.run import run_refresh_exclusive
+    from assistant.jobs.scheduler import ScheduledRefresh
+
     return ScheduledRefresh(deps.settings.refresh_schedule, deps.settings.timezone,
                             lambda: run_refresh_exclusive(deps.engine,
                                                           RefreshParams(currency=deps.settings.currency or None),
@@ -133,11 +141,15 @@ def scheduled_refresh(deps: Deps) -> ScheduledRefresh | None:
 
 def alert_sender(deps: Deps, poster: SlackPoster) -> AlertSender:
     """Alerts to account owners, posted through Slack."""
+    from assistant.jobs.alerts import AlertSender
+
     return AlertSender(make_session_factory(deps.engine), poster)
 
 
 def deliverer(deps: Deps, poster: SlackPoster) -> Deliverer:
     """Digest delivery with the configured grace and lease."""
+    from assistant.jobs.delivery import Deliverer
+
     return Deliverer(make_session_factory(deps.engine), poster,
                      grace=timedelta(minutes=deps.settings.digest_grace_minutes),
                      lease=timedelta(seconds=deps.settings.digest_lease_seconds),

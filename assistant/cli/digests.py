@@ -13,10 +13,8 @@ from assistant.commands import digest as digest_commands
 from assistant.commands.answer import answer
 from assistant.commands.base import Request
 from assistant.render.digest import digest_message
-from assistant.slack.app import channel_places, client_from_settings
-from assistant.slack.console import Reply
-from assistant.slack.console import render as render_reply
-from assistant.slack.poster import SlackPoster
+from assistant.slack.console_render import Reply
+from assistant.slack.console_render import render as render_reply
 from assistant.views.digest import build_digest
 from db import digests
 from db.engine import make_session_factory
@@ -28,6 +26,8 @@ digest_app = typer.Typer(help="Insight digests: subscribe channels, list, run wh
 def _digest_command(deps: Deps, channel: str, text: str) -> None:
     context = runner_context(deps, CLI_USER)
     if deps.settings.slack_bot_token is not None:  # then a channel's real type can be checked (Slack Connect)
+        from assistant.slack.app import channel_places, client_from_settings  # Bolt: only when Slack is set
+
         context = replace(context, channel_kind=channel_places(client_from_settings(deps.settings)))
     request = Request(user_id=CLI_USER, channel_id=channel, text=text)
     digest_commands.check_at_terminal(request, context)  # usage errors end the command with exit code 2
@@ -74,6 +74,9 @@ def digest_run(ctx: typer.Context,
             message = digest_message(built, disclose_people=True)
         render_reply(Reply(message.text, message.blocks), console)
         return
+    from assistant.slack.app import client_from_settings
+    from assistant.slack.poster import SlackPoster
+
     report = deliverer(deps, SlackPoster(client_from_settings(deps.settings))).run_due(channel)
     console.print(f"Digests: {report.summary()}.")
 

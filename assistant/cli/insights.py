@@ -13,14 +13,14 @@ from assistant.cli import terminal, terminal_predictions
 from assistant.cli.deps import Deps, console, deps_of, errors, store_session
 from assistant.errors import UserFacingError
 from assistant.jobs.refresh.inputs import RefreshParams
-from assistant.jobs.refresh.run import run_refresh_exclusive
-from assistant.jobs.training import train_target
 from assistant.views.insights import clusters_view, recommend_view, rules_view, segments_view
 from assistant.views.predictions import explain_view, model_health
 
 
 def refresh_with_status(deps: Deps, params: RefreshParams) -> None:
     """Run the refresh (never two at once) with a live status line, then print its summary."""
+    from assistant.jobs.refresh.run import run_refresh_exclusive  # scikit-learn: only when refreshing
+
     params = replace(params, currency=params.currency or deps.settings.currency or None)
     with errors.status("Refreshing analytics...") as status:
         summary = run_refresh_exclusive(deps.engine, params, keep_runs=deps.settings.keep_analytics_runs,
@@ -102,6 +102,8 @@ def train(ctx: typer.Context,
           target: Annotated[str, typer.Option(help="The yes/no customer attribute to predict, e.g. churned.")],
           seed: Annotated[int, typer.Option(help="Random seed (split, models).")] = 42) -> None:
     """Prediction builder: learn a yes/no customer attribute from the others (and from behaviour), score everyone."""
+    from assistant.jobs.training import train_target  # scikit-learn: only when training
+
     deps = deps_of(ctx)
     with errors.status(f"Training models for {target!r}..."):
         summary = train_target(deps.engine, target, seed)

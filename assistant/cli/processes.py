@@ -7,10 +7,12 @@ import signal
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
+from typing import TYPE_CHECKING
 
 import typer
 
 from assistant.cli.deps import (
+    Deps,
     alert_sender,
     console,
     deliverer,
@@ -21,27 +23,36 @@ from assistant.cli.deps import (
     scheduled_refresh,
 )
 from assistant.errors import UserFacingError
-from assistant.jobs.scheduler import make_scheduler
-from assistant.ops.doctor import Check, settings_checks, store_checks
-from assistant.ops.probes import Probes, start_probes
-from assistant.slack.app import build_app, client_from_settings
-from assistant.slack.console import CONSOLE_USER, run_console
-from assistant.slack.doctor import identify, slack_checks
-from assistant.slack.poster import SlackPoster
-from assistant.slack.ratelimit import RateLimiter
-from assistant.slack.server import create_http_server, socket_mode_handler
+from assistant.slack.console_render import CONSOLE_USER
 from db.clock import utc_now
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.base import BaseScheduler
+
+    from assistant.ops.probes import Probes
+    from assistant.slack.app import WebClient
+
+# Each command imports the Slack app, the scheduler and the doctor itself: together they take
+# seconds to load (Bolt, scikit-learn, matplotlib), and every other command would pay for them.
 
 log = logging.getLogger(__name__)
 
 
 def console_command(ctx: typer.Context) -> None:
     """Talk to the real bot in the terminal through a local fake Slack: /customer 12748, @crm who is at risk?"""
+    from assistant.slack.console import run_console
+
     run_console(runner_context(deps_of(ctx), CONSOLE_USER), console)
 
 
 def serve(ctx: typer.Context) -> None:
     """Run the bot for a real workspace: Socket Mode with SLACK_APP_TOKEN, else HTTP with SLACK_SIGNING_SECRET."""
+    from assistant.jobs.scheduler import make_scheduler
+    from assistant.ops.probes import Probes, start_probes
+    from assistant.slack.app import client_from_settings
+    from assistant.slack.doctor import identify
+    from assistant.slack.poster import SlackPoster
+
     deps = deps_of(ctx)
     settings = deps.settings
     client = client_from_settings(settings)
@@ -64,6 +75,16 @@ def serve(ctx: typer.Context) -> None:
                                     settings.scheduler_tick_seconds, blocking=False, refresh=scheduled_refresh(deps))
         background.start()
         errors.print(f"Digest scheduler running in this process (every {settings.scheduler_tick_seconds} s).")
+    _answer_slack(deps, client, probes, background)
+
+
+def _answer_slack(deps: Deps, client: WebClient, probes: Probes, background: BaseScheduler | None) -> None:
+    """Answer Slack until SIGTERM: over Socket Mode when an app token is set, else over HTTP."""
+    from assistant.slack.app import build_app
+    from assistant.slack.ratelimit import RateLimiter
+    from assistant.slack.server import create_http_server, socket_mode_handler
+
+    settings = deps.settings
     answers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="crm-answer")
 
     def drain(stop_intake: Callable[[], None]) -> None:
@@ -96,6 +117,11 @@ def serve(ctx: typer.Context) -> None:
 
 def scheduler(ctx: typer.Context) -> None:
     """Post digests and alerts when they are due (run one or several; each digest is posted once)."""
+    from assistant.jobs.scheduler import make_scheduler
+    from assistant.ops.probes import Probes, start_probes
+    from assistant.slack.app import client_from_settings
+    from assistant.slack.poster import SlackPoster
+
     deps = deps_of(ctx)
     tick = deps.settings.scheduler_tick_seconds
     poster = SlackPoster(client_from_settings(deps.settings))
@@ -112,6 +138,10 @@ def scheduler(ctx: typer.Context) -> None:
 
 def doctor(ctx: typer.Context) -> None:
     """Check settings, the database, migrations, data, analytics, digests and Slack; say what to fix."""
+    from assistant.ops.doctor import Check, settings_checks, store_checks
+    from assistant.slack.app import client_from_settings
+    from assistant.slack.doctor import slack_checks
+
     deps = deps_of(ctx)
     found = settings_checks(deps.settings) + store_checks(deps.engine, utc_now())
     if deps.settings.slack_bot_token is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from rich.console import Console, Group, RenderableType
@@ -11,10 +12,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from analytics import words
-from assistant.jobs.refresh.run import RefreshSummary
 from assistant.views.insights import ClustersView, RecommendView, RulesView, SegmentsView
 from db.importers import ImportReport
 from db.stats import StoreSummary
+
+if TYPE_CHECKING:  # the refresh brings scikit-learn: not loaded for `--help`
+    from assistant.jobs.refresh.run import RefreshSummary
 
 PROGRESS_MIN_ROWS = 5_000
 """Files with fewer rows than this import without a progress bar."""

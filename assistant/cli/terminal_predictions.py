@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
 from rich.markup import escape
 from rich.table import Table
 
 from analytics import words
-from assistant.jobs.training import TrainSummary
 from assistant.views.predictions import ExplainView, ModelHealth
 from db.snapshot_models import CustomerPrediction, PredictionModel
+
+if TYPE_CHECKING:  # training brings scikit-learn: not loaded for `--help`
+    from assistant.jobs.training import TrainSummary
 
 
 def _metrics_table(rows: list[dict[str, Any]], title: str) -> Table:

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from assistant.errors import UserFacingError
-from assistant.jobs.refresh.run import REFRESH_LOCK
+from assistant.jobs.refresh.inputs import REFRESH_LOCK
 from db import access, erasure, locks
 from db.clock import Clock, store_time, utc_now
 

@@ -9,15 +9,28 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from analytics import words
 from analytics.digest import TRAILING
 from assistant.views.digest import Digest
 from assistant.views.metrics import MetricAnswer
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+
+def _figure() -> Figure:
+    """A bare 800x320 figure on the Agg canvas (matplotlib is loaded here, when a chart is drawn:
+    it takes a while to import and most answers have no chart)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(8, 3.2), dpi=100)
+    FigureCanvasAgg(figure)
+    return figure
 
 
 def trend_chart(digest: Digest) -> bytes:
@@ -26,8 +39,7 @@ def trend_chart(digest: Digest) -> bytes:
     labels = [f"{(end - timedelta(days=1)):%d %b}" for _, end in digest.periods]
     median = np.array([np.median(revenue[max(0, i - TRAILING):i]) if i >= 3 else np.nan
                        for i in range(len(revenue))])
-    figure = Figure(figsize=(8, 3.2), dpi=100)
-    FigureCanvasAgg(figure)
+    figure = _figure()
     axes = figure.add_subplot()
     colours = ["#9db4d0"] * (len(revenue) - 1) + ["#1f4e89"]
     axes.bar(range(len(revenue)), revenue, color=colours, label=f"net revenue per {digest.unit}")
@@ -50,8 +62,7 @@ def series_chart(answer: MetricAnswer, say: Callable[[float], str]) -> bytes:
     ``say`` writes an axis value as the answer does (money, a share, a count)."""
     values = answer.rows["value"].to_numpy(dtype=float)
     labels = [str(label).replace("week of ", "") for label in answer.rows["label"]]
-    figure = Figure(figsize=(8, 3.2), dpi=100)
-    FigureCanvasAgg(figure)
+    figure = _figure()
     axes = figure.add_subplot()
     axes.bar(range(len(values)), values, color=["#9db4d0"] * (len(values) - 1) + ["#1f4e89"])
     step = max(1, len(labels) // 12)  # at most a dozen labels, so they stay readable

@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 
 from analytics import words
 from analytics.health import drift_level, stability_against_profile
-from analytics.propensity import features_as_of
 from assistant.errors import UserFacingError
 from assistant.views.insights import find_customer
 from db import customers, orders, predictions, snapshots
@@ -31,6 +30,8 @@ def builder_frame(session: Session) -> pd.DataFrame:
     frame = customers.attribute_frame(session)
     as_of = snapshots.last_sale_at(session)
     if as_of is not None and not frame.empty:
+        from analytics.propensity import features_as_of  # scikit-learn: loaded only by the builder
+
         behaviour = features_as_of(orders.sale_orders(session, as_of), orders.sales_lines(session, as_of), as_of,
                                    orders.credit_orders(session, as_of))
         frame = frame.merge(behaviour, on="customer_id", how="left")

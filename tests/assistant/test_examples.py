@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 from assistant.commands.base import Context
 from assistant.commands.registry import COMMANDS, HELP_LINE, route
 from assistant.errors import UserFacingError
-from assistant.slack.console import CONSOLE_USER, HELP, ConsoleSession, Reply, render
+from assistant.slack.console import HELP, ConsoleSession
+from assistant.slack.console_render import CONSOLE_USER, Reply, render
 from assistant.slack.ratelimit import RateLimiter
 from assistant.views import examples
 from db.access_models import AuditEntry

@@ -16,6 +16,9 @@ from analytics.rules import RuleParams
 from assistant.errors import UserFacingError
 from db import orders, snapshots, stats
 
+REFRESH_LOCK = "analytics-refresh"
+"""The job lock every refresh holds (and erasure waits for), named here so holders need not load the refresh."""
+
 
 class NothingToAnalyse(UserFacingError):
     """The store holds no sales (yet); the message says what to do."""

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from assistant.errors import UserFacingError
 from assistant.jobs.refresh.compute import Stopwatch, compute
-from assistant.jobs.refresh.inputs import RefreshParams, read_inputs
+from assistant.jobs.refresh.inputs import REFRESH_LOCK, RefreshParams, read_inputs
 from assistant.jobs.refresh.snapshot import start_snapshot, write_snapshot
 from db import locks, predictions, rollups, snapshots
 from db.clock import Clock, store_time, utc_now
@@ -28,7 +28,6 @@ from db.maintenance import refresh_planner_statistics
 
 log = logging.getLogger(__name__)
 
-REFRESH_LOCK = "analytics-refresh"
 REFRESH_LEASE = timedelta(hours=3)
 """Longer than any refresh should take; a crashed refresh blocks the next one at most this long."""
 

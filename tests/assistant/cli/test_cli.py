@@ -150,8 +150,8 @@ def test_serve_without_slack_tokens_says_what_to_set(tmp_path: Path) -> None:
     assert "xoxb-secret-value" not in result.stderr + result.stdout
 
 
-def test_console_drives_the_real_bot_through_the_fake(tmp_path: Path) -> None:
-    assert crm_bot("demo", cwd=tmp_path).returncode == 0
+def test_console_drives_the_real_bot_through_the_fake(demo_folder: Path) -> None:
+    tmp_path = demo_folder
     session = subprocess.run([CRM_BOT, "console"], cwd=tmp_path, input="/customer 12748\nWhy?\n/crm nope\nquit\n",
                              capture_output=True, text=True, timeout=300, check=False,
                              env={k: v for k, v in os.environ.items() if not k.startswith(("CRM_", "DATABASE_URL"))})

@@ -11,7 +11,8 @@ from sqlalchemy.orm import sessionmaker
 
 from assistant.jobs.alerts import AlertSender
 from assistant.jobs.delivery import Deliverer
-from assistant.jobs.refresh.run import REFRESH_LOCK, RefreshBusy, RefreshSummary, run_refresh_exclusive
+from assistant.jobs.refresh.inputs import REFRESH_LOCK
+from assistant.jobs.refresh.run import RefreshBusy, RefreshSummary, run_refresh_exclusive
 from assistant.jobs.scheduler import ScheduledRefresh, make_scheduler, refresh_now
 from assistant.slack.app import make_client
 from assistant.slack.poster import SlackPoster

@@ -161,8 +161,8 @@ def test_settings_name_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.llm_model == "llama3.1" and "sk-secret-value" not in repr(settings)
 
 
-def test_crm_bot_ask_and_doctor_use_the_configured_model(tmp_path: Path, fake: FakeLanguageModel) -> None:
-    assert crm_bot("demo", cwd=tmp_path).returncode == 0
+def test_crm_bot_ask_and_doctor_use_the_configured_model(demo_folder: Path, fake: FakeLanguageModel) -> None:
+    tmp_path = demo_folder
     env = {"CRM_LLM_URL": fake.url, "CRM_LLM_MODEL": "llama3.1", "CRM_LLM_TIMEOUT_SECONDS": "2"}
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("CRM_", "DATABASE_URL"))}
     asked = subprocess.run([CRM_BOT, "ask", "--json"], cwd=tmp_path, env={**clean, **env}, text=True,
