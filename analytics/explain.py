@@ -77,22 +77,27 @@ def _grouped(values: np.ndarray, groups: np.ndarray, features: list[str]) -> np.
 
 
 def contributions(model: CalibratedClassifierCV, x: object, features: list[str],
-                  training_mean: np.ndarray | None = None, exact_tree_limit: int = EXACT_TREE_LIMIT) -> Contributions:
+                  training_mean: np.ndarray | None = None, exact_tree_limit: int = EXACT_TREE_LIMIT,
+                  groups: np.ndarray | None = None) -> Contributions:
     """Additive contributions of each original feature to each row's raw score.
 
     ``training_mean`` is the mean of the *transformed* training matrix (needed for linear
     models: their contributions are measured against the average training customer).
+    ``groups`` names the feature behind each transformed column when the names do not say it.
     """
     pipeline, _ = _parts(model)
     estimator = pipeline.steps[-1][1]
     if len(pipeline.steps) > 1:
         transform = Pipeline(pipeline.steps[:-1])
         xt = np.asarray(transform.transform(x), dtype="float64")
-        groups = _groups(transform, features)
+        groups = _groups(transform, features) if groups is None else groups
     else:
         xt, groups = np.asarray(x, dtype="float64"), np.array(features)
     score = raw_score(pipeline, x)
-    if hasattr(estimator, "coef_"):
+    if hasattr(estimator, "booster_"):  # LightGBM: exact tree SHAP of its own, categorical splits included
+        raw = np.asarray(estimator.booster_.predict(xt, pred_contrib=True), dtype="float64")
+        values, base, method = raw[:, :-1], raw[:, -1], "exact tree SHAP (LightGBM)"
+    elif hasattr(estimator, "coef_"):
         if training_mean is None:
             raise ValueError("linear contributions need the training mean of the transformed matrix")
         coef = np.ravel(estimator.coef_)
@@ -154,17 +159,25 @@ def top_factors(row_values: np.ndarray, features: list[str], phrase_of: Callable
     return for_, against
 
 
+def remainder_is_material(rest: float, shown: list[Factor]) -> bool:
+    """Whether the factors not shown together push as much as half the strongest one shown:
+    then leaving them unsaid would misstate why the score is what it is."""
+    strongest = max((abs(f.contribution) for f in shown), default=0.0)
+    return abs(rest) > 1e-12 and abs(rest) >= 0.5 * strongest
+
+
 def factors_json(shown: list[Factor], row_total: float) -> str:
     """The factors shown plus an "other factors" remainder, as compact JSON text.
 
-    The remainder makes the stored contributions add up to the row's total push; JSON text
-    (not Python dicts) keeps a million customers' explanations at a few hundred bytes each.
+    The remainder makes the stored contributions add up to the row's total push; it is marked
+    ``material`` when it should be shown with the factors.  JSON text (not Python dicts) keeps a
+    million customers' explanations at a few hundred bytes each.
     """
     rest = row_total - sum(f.contribution for f in shown)
-    items = [{"feature": f.feature, "contribution": f.contribution, "phrase": f.phrase,
-              "direction": "for" if f.contribution > 0 else "against"} for f in shown]
-    items.append({"feature": "other factors", "contribution": rest, "phrase": "everything else",
-                  "direction": "for" if rest > 0 else "against"})
+    items: list[dict[str, Any]] = [{"feature": f.feature, "contribution": f.contribution, "phrase": f.phrase,
+                                    "direction": "for" if f.contribution > 0 else "against"} for f in shown]
+    items.append({"feature": "other factors", "contribution": rest, "phrase": "other, smaller factors together",
+                  "direction": "for" if rest > 0 else "against", "material": remainder_is_material(rest, shown)})
     return json.dumps(items, separators=(",", ":"))
 
 
@@ -173,11 +186,50 @@ def stored_factors(value: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
     return json.loads(value) if isinstance(value, str) else value
 
 
-def reasons_sentence(head: str, for_: list[Factor], against: list[Factor]) -> str:
-    """ "<head> mainly because A and B; held back by C" (the two strongest of each side)."""
-    text = head
-    if for_:
-        text += " mainly because " + " and ".join(f.phrase for f in for_[:2])
-    if against:
-        text += "; held back by " + " and ".join(f.phrase for f in against[:2])
+HIGH_ODDS_RATIO = 2.0
+"""A probability is "high" when its odds are at least twice the base rate's, "low" when at most
+half; in between it is typical.  Odds, not differences, so a 30% chance reads as high where 6%
+of customers say yes, and as typical where 27% do."""
+
+
+def verdict(probability: float, base_rate: float) -> str:
+    """``high``, ``typical`` or ``low``, judged against the base rate."""
+    def odds(p: float) -> float:
+        p = min(max(p, 1e-6), 1 - 1e-6)
+        return p / (1 - p)
+    ratio = odds(probability) / odds(base_rate)
+    if ratio >= HIGH_ODDS_RATIO:
+        return "high"
+    return "low" if ratio <= 1 / HIGH_ODDS_RATIO else "typical"
+
+
+def _listed(factors: list[Factor]) -> str:
+    return " and ".join(f.phrase for f in factors[:2])
+
+
+def reasons_sentence(head: str, level: str, up: list[Factor], down: list[Factor], rest: float = 0.0) -> str:
+    """Why a score is ``level``: "<head> mainly because A and B; despite C".
+
+    ``up`` and ``down`` are the factors raising and lowering the score.  "Mainly because" names
+    the factors that move it in the verdict's direction (up for high, down for low) and
+    "despite" the others; a typical score says what raised and what lowered it.  ``rest`` (the
+    push of the factors not shown) is said when it is material.
+    """
+    shown = [*up, *down]
+    if level == "typical":
+        parts = ([f"raised by {_listed(up)}"] if up else []) + ([f"lowered by {_listed(down)}"] if down else [])
+        text = head + (": " + ", ".join(parts) if parts else "")
+        towards = None
+    else:
+        because, despite = (up, down) if level == "high" else (down, up)
+        text = head
+        if because:
+            text += " mainly because " + _listed(because)
+        if despite:
+            text += "; despite " + _listed(despite)
+        towards = "up" if level == "high" else "down"
+    if remainder_is_material(rest, shown):
+        direction = "up" if rest > 0 else "down"
+        also = "also " if direction == towards or not shown else ""
+        text += f"; other, smaller factors together {also}push it {direction}"
     return text

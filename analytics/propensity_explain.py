@@ -21,6 +21,7 @@ from analytics.explain import (
     reasons_sentence,
     stored_factors,
     top_factors,
+    verdict,
 )
 from analytics.propensity import PROPENSITY_FEATURES, FittedPropensity, feature_frame, one_more_order_now
 
@@ -92,17 +93,16 @@ def probability_words(probability: float) -> str:
     return "below 0.01" if probability < 0.01 else f"{probability:.2f}"
 
 
-def likelihood_words(probability: float) -> str:
-    """Plain reading of a probability."""
-    if probability >= 0.6:
-        return "likely to buy"
-    return "may buy" if probability >= 0.3 else "unlikely to buy"
+LIKELIHOOD_WORDS = {"high": "likely to buy", "typical": "may buy", "low": "unlikely to buy"}
 
 
-def sentence(probability: float, horizon_days: int, for_: list[Factor], against: list[Factor]) -> str:
-    """ "likely to buy in the next 90 days (0.72) mainly because ...; held back by ..." """
-    return reasons_sentence(f"{likelihood_words(probability)} in the next {horizon_days} days "
-                            f"({probability_words(probability)})", for_, against)
+def sentence(probability: float, base_rate: float, horizon_days: int, up: list[Factor], down: list[Factor],
+             rest: float = 0.0) -> str:
+    """ "likely to buy in the next 90 days (0.72) mainly because ...; despite ..." (judged against
+    ``base_rate``, the share of customers who bought in the training window)."""
+    level = verdict(probability, base_rate)
+    return reasons_sentence(f"{LIKELIHOOD_WORDS[level]} in the next {horizon_days} days "
+                            f"({probability_words(probability)})", level, up, down, rest)
 
 
 def score_and_explain(fitted: FittedPropensity, features: pd.DataFrame, as_of: datetime,
@@ -119,6 +119,7 @@ def score_and_explain(fitted: FittedPropensity, features: pd.DataFrame, as_of: d
     probability = calibrate(fitted.model, parts.score)
     what_if = calibrate(fitted.model, raw_score(fitted.model.calibrated_classifiers_[0].estimator,
                                                 feature_frame(one_more_order_now(features))))
+    base_rate = fitted.positives / max(fitted.customers, 1)
     names = list(PROPENSITY_FEATURES)
     groups = list(REASON_GROUPS)
     grouped = np.column_stack([parts.values[:, [names.index(f) for f in REASON_GROUPS[g]]].sum(axis=1)
@@ -132,7 +133,8 @@ def score_and_explain(fitted: FittedPropensity, features: pd.DataFrame, as_of: d
                                 currency)
         for_, against = top_factors(row, groups, phrase)
         factors.append(factors_json([*for_, *against], float(row.sum())))
-        sentences.append(sentence(float(probability[i]), horizon_days, for_, against))
+        sentences.append(sentence(float(probability[i]), base_rate, horizon_days, for_, against,
+                                  float(row.sum()) - sum(f.contribution for f in [*for_, *against])))
         gain = float(what_if[i] - probability[i])
         counterfactuals.append(f"one more order now would raise it to about {probability_words(what_if[i])}"
                                if gain >= COUNTERFACTUAL_MIN_GAIN else None)

@@ -61,7 +61,9 @@ def iter_sales_lines(session: Session, as_of: datetime | None = None, chunk_rows
     units (negative on credit lines).  Order dates come from ``sale_orders``.
     """
     condition = SALES_LINE if not include_credits else (SALES_LINE | CREDIT_LINE)
-    result = session.connection().execution_options(yield_per=chunk_rows).execute(_lines_query(condition, as_of))
+    # Options on this statement only: Connection.execution_options would leave the session's
+    # connection streaming, and a later executemany on it fails on PostgreSQL.
+    result = session.execute(_lines_query(condition, as_of), execution_options={"yield_per": chunk_rows})
     for partition in result.partitions(chunk_rows):
         frame = pd.DataFrame(partition, columns=["order_id", "customer_id", "sku", "quantity", "unit_price_micros"])
         frame["customer_id"] = frame["customer_id"].astype("Int64")

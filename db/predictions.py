@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
@@ -169,3 +170,35 @@ def at_risk(session: Session, run_id: int, model_id: int | None, use_p_alive: bo
                          columns=["customer_ref", "name", "owner", "segment", "clv_micros", "risk"])
     frame["value_at_stake"] = frame["clv_micros"] / 1e6 * frame["risk"]
     return frame
+
+
+SCORE_BATCH_ROWS = 5_000
+"""Rows fetched at a time when a whole model's scores are streamed out (never all in memory)."""
+
+
+def stream_scores(session: Session, model_id: int) -> Iterator[tuple[str, float, Any, str, str | None]]:
+    """Every customer ``model_id`` scored, highest probability first: (customer ref, probability,
+    factors, explanation, what-if), fetched in batches."""
+    query = (select(Customer.external_id, CustomerPrediction.probability, CustomerPrediction.factors,
+                    CustomerPrediction.explanation, CustomerPrediction.counterfactual)
+             .join(Customer, Customer.id == CustomerPrediction.customer_id)
+             .where(CustomerPrediction.model_id == model_id)
+             .order_by(CustomerPrediction.probability.desc(), Customer.external_id))
+    for row in session.execute(query, execution_options={"yield_per": SCORE_BATCH_ROWS}):
+        yield row.external_id, float(row.probability), row.factors, row.explanation, row.counterfactual
+
+
+def stream_lifetime_risk(session: Session, run_id: int) -> Iterator[tuple[str, float, float, int, float]]:
+    """Every customer of ``run_id`` by lifetime churn risk, highest first: (customer ref, 1 - P(alive),
+    expected orders, orders so far, days since the last order), fetched in batches."""
+    query = (select(Customer.external_id, CustomerLifetime.p_alive, CustomerLifetime.expected_purchases,
+                    CustomerScore.frequency, CustomerScore.recency_days)
+             .select_from(CustomerLifetime)
+             .join(CustomerScore, (CustomerScore.run_id == CustomerLifetime.run_id)
+                   & (CustomerScore.customer_id == CustomerLifetime.customer_id))
+             .join(Customer, Customer.id == CustomerLifetime.customer_id)
+             .where(CustomerLifetime.run_id == run_id)
+             .order_by(CustomerLifetime.p_alive, Customer.external_id))
+    for row in session.execute(query, execution_options={"yield_per": SCORE_BATCH_ROWS}):
+        yield (row.external_id, 1 - float(row.p_alive), float(row.expected_purchases), int(row.frequency),
+               float(row.recency_days))

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import csv
+import os
+import tempfile
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from analytics.builder_limits import DEFAULT_BUDGET_SECONDS
 from analytics.rules import ENGINES, RuleParams
 from assistant.cli import terminal, terminal_predictions
 from assistant.cli.deps import Deps, console, deps_of, errors, store_session
@@ -15,6 +21,7 @@ from assistant.errors import UserFacingError
 from assistant.jobs.refresh.inputs import RefreshParams
 from assistant.views.insights import clusters_view, recommend_view, rules_view, segments_view
 from assistant.views.predictions import explain_view, model_health
+from assistant.views.score_exports import EXPORT_COLUMNS, score_export
 
 
 def refresh_with_status(deps: Deps, params: RefreshParams) -> None:
@@ -100,14 +107,56 @@ def model_health_command(ctx: typer.Context) -> None:
 
 def train(ctx: typer.Context,
           target: Annotated[str, typer.Option(help="The yes/no customer attribute to predict, e.g. churned.")],
-          seed: Annotated[int, typer.Option(help="Random seed (split, models).")] = 42) -> None:
+          seed: Annotated[int, typer.Option(help="Random seed (split, models).")] = 42,
+          budget_seconds: Annotated[float, typer.Option(
+              help="Time for tuning the models' settings by cross-validation (more: more settings tried).")]
+          = DEFAULT_BUDGET_SECONDS,
+          actionable: Annotated[list[str] | None, typer.Option(
+              help="A column a person can change (repeat for several); what-ifs are offered only for these.")]
+          = None,
+          goal: Annotated[str | None, typer.Option(
+              help="Which way of the score is wanted: lower (e.g. churn) or higher (e.g. a purchase); "
+                   "what-ifs then only go that way.")] = None) -> None:
     """Prediction builder: learn a yes/no customer attribute from the others (and from behaviour), score everyone."""
     from assistant.jobs.training import train_target  # scikit-learn: only when training
 
     deps = deps_of(ctx)
-    with errors.status(f"Training models for {target!r}..."):
-        summary = train_target(deps.engine, target, seed)
+    with errors.status(f"Training models for {target!r} (tuning for up to {budget_seconds:g} s)..."):
+        summary = train_target(deps.engine, target, seed, budget_seconds=budget_seconds,
+                               actionable=actionable or (), goal=goal)
     console.print(terminal_predictions.train_report(summary))
+
+
+def scores(ctx: typer.Context,
+           target: Annotated[str, typer.Option(help="purchase, churn, or a prediction-builder target.")],
+           csv_path: Annotated[Path, typer.Option("--csv", help="The CSV file to write (replaced if it exists).",
+                                                  dir_okay=False)]) -> None:
+    """Export every customer's score with its top reasons as CSV, highest first, for a campaign tool."""
+    with store_session(ctx) as session:
+        export = score_export(session, target)
+        written = write_csv_atomically(csv_path, EXPORT_COLUMNS, export.rows)
+    console.print(f"{written:,} customers written to {csv_path} ({export.meaning}).", highlight=False)
+
+
+def write_csv_atomically(path: Path, header: tuple[str, ...], rows: Iterable[tuple[object, ...]]) -> int:
+    """Write ``rows`` under ``header`` to ``path`` through a temporary file beside it, so a failure
+    never leaves a half-written file behind; the number of rows written."""
+    if not path.parent.is_dir():
+        raise UserFacingError(f"cannot write {path}: the folder {path.parent} does not exist")
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    count = 0
+    try:
+        with os.fdopen(handle, "w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            writer.writerow(header)
+            for row in rows:
+                writer.writerow(row)
+                count += 1
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return count
 
 
 def register(app: typer.Typer) -> None:
@@ -116,3 +165,4 @@ def register(app: typer.Typer) -> None:
         app.command()(command)
     app.command("model-health")(model_health_command)
     app.command()(train)
+    app.command()(scores)

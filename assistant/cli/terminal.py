@@ -124,6 +124,8 @@ def refresh_summary(summary: RefreshSummary) -> Group:
         lines.append(f"Churn and lifetime value: {lifetime['model']} fitted on {lifetime['fitted_on']:,} customers "
                      f"(r {m['r']:.3f}, alpha {m['alpha']:.2f}, a {m['a']:.3f}, b {m['b']:.3f}); "
                      f"{lifetime['clv_months']}-month value discounted at {lifetime['annual_discount']:.0%} a year.")
+        if lifetime.get("choice"):
+            lines.append(f"  {lifetime['choice']['chosen']} chosen over the other: {lifetime['choice']['reason']}.")
         if not lifetime.get("dropout_identified", True):
             lines.append("  Note: this history shows no measurable drop-out (fitted a/(a+b) under 0.001, usual for a "
                          "year of data), so P(alive) is not used; churn risk is read from purchase propensity.")

@@ -36,26 +36,43 @@ def _reliability_table(rows: list[dict[str, Any]]) -> Table:
 
 
 def train_report(summary: TrainSummary) -> Group:
-    """The builder's comparison, what went in and what was left out, and the warnings."""
+    """The builder's comparison, how it chose, what went in and what was left out, and the warnings."""
     r = summary.result
     best = r.table.set_index("model").loc[r.winner]
+    unlabelled = r.sizes.get("unlabelled", 0)
     lines: list[RenderableType] = [
         f"Prediction model {summary.model_id} for {r.target!r}: {r.winner} (chosen by cross-validated ROC AUC on "
         f"the training part), ROC AUC {best['roc_auc']:.3f} on {r.sizes['holdout']:,} held-out customers; "
-        f"{summary.scored:,} customers scored and explained ({summary.method}) in {summary.seconds:.1f} s.",
+        f"{summary.scored:,} customers scored and explained ({summary.method})"
+        + (f", {unlabelled:,} of them without a label (scored, not trained on)" if unlabelled else "")
+        + f" in {summary.seconds:.1f} s.",
         _metrics_table(r.table.to_dict("records"), "Held-out comparison (models vs baselines)"),
+        escape(f"Settings: {_settings(r.settings)}; calibration: {r.calibration.get('method')} "
+               f"(cross-validated Brier {_briers(r.calibration)})."),
     ]
-    selection = Table(title="Feature selection (mutual information with the label)", title_justify="left")
+    lines.extend(escape(f"Note: {note}") for note in r.notes)
+    selection = Table(title="Signal (mutual information with the label)", title_justify="left")
     for column in ("feature", "share", "used"):
         selection.add_column(column)
     for row in r.selection.itertuples():
         selection.add_row(str(row.feature), f"{row.share:.1%}", "yes" if row.kept else "no")
     lines.append(selection)
+    together = [" / ".join(g) for g in r.related if len(g) > 1]
+    if together:
+        lines.append(escape("Explained together (related columns): " + "; ".join(together)))
     if r.plan.left_out:
-        lines.append("Left out: " + "; ".join(f"{k} ({v})" for k, v in r.plan.left_out.items()))
+        lines.append(escape("Left out: " + "; ".join(f"{k} ({v})" for k, v in r.plan.left_out.items())))
     lines.append(_reliability_table(summary.reliability.to_dict("records")))
     lines.extend(f"Warning: {w}" for w in summary.warnings)
     return Group(*lines)
+
+
+def _settings(settings: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in settings.items())
+
+
+def _briers(calibration: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v:.4f}" for k, v in calibration.get("cv_brier", {}).items())
 
 
 def model_health(items: list[ModelHealth]) -> Group:

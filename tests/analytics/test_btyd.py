@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from scipy import integrate
 from scipy.special import betaln, gammaln
+from sklearn.metrics import roc_auc_score
 
 from analytics.btyd import (
     BetaGeoParams,
@@ -20,6 +21,8 @@ from analytics.btyd import (
     probability_alive,
     rfm_summary,
 )
+from analytics.lifetime_choice import MIN_HOLDOUT_GAIN, choose_purchase_model
+from tests.analytics.btyd_simulation import simulate
 
 
 def three_significant(value: float) -> float:
@@ -138,3 +141,31 @@ def test_bad_summaries_are_refused() -> None:
     with pytest.raises(ValueError, match="positive mean spend"):
         fit_gamma_gamma(pd.DataFrame({"frequency": [2.0], "monetary": [0.0]}))
     assert rfm_summary(pd.DataFrame({"customer_id": [], "date": [], "value": []}), datetime(2020, 1, 1)).empty
+
+
+TRUTH = {"r": 0.55, "alpha": 6.0, "a": 0.65, "b": 3.2}
+
+
+def test_on_a_simulated_bgnbd_population_bgnbd_is_chosen_and_recovers_the_truth() -> None:
+    population = simulate(20_000, **TRUTH, modified=False, seed=0)
+    choice = choose_purchase_model(population, random_state=42)
+    assert choice.name == "BG/NBD", choice.reason
+    assert choice.held_out["BG/NBD"] > choice.held_out["MBG/NBD"] + MIN_HOLDOUT_GAIN
+    fitted = choice.params
+    for name, true in TRUTH.items():
+        assert getattr(fitted, name) == pytest.approx(true, rel=0.10), name
+    alive = probability_alive(fitted, population)
+    one_time = population["frequency"].to_numpy() == 0
+    assert (alive[one_time] == 1.0).all()  # one-time buyers follow the chosen model: alive until they repeat
+    assert roc_auc_score(population["alive"], alive) > 0.85
+
+
+def test_on_a_simulated_mbgnbd_population_mbgnbd_is_chosen() -> None:
+    population = simulate(20_000, **TRUTH, modified=True, seed=1)
+    choice = choose_purchase_model(population, random_state=42)
+    assert choice.name == "MBG/NBD", choice.reason
+    alive = probability_alive(choice.params, population)
+    one_time = population["frequency"].to_numpy() == 0
+    # One-time buyers may have left too: the model's average P(alive) for them matches the truth.
+    assert alive[one_time].mean() == pytest.approx(population["alive"][one_time].mean(), abs=0.03)
+    assert choice.summary()["chosen"] == "MBG/NBD"

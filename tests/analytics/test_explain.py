@@ -7,7 +7,9 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
-from analytics.builder import preprocessor
+from analytics.builder_models import BOOSTING_SETTINGS, LOGISTIC, Columns, encoded_features
+from analytics.builder_models import FAMILIES as BUILDER_FAMILIES
+from analytics.builder_search import calibrated
 from analytics.explain import calibrate, contributions, raw_score, top_factors, transformed_mean
 from analytics.propensity import PROPENSITY_FEATURES, candidate_models
 
@@ -48,19 +50,24 @@ def test_tree_contributions_stay_additive_when_approximated_for_large_population
     assert agree > 0.8
 
 
-def test_encoded_columns_are_summed_back_into_their_feature() -> None:
+@pytest.mark.parametrize("family", BUILDER_FAMILIES)
+def test_encoded_columns_are_summed_back_into_their_feature(family: str) -> None:
     rng = np.random.default_rng(0)
     x = pd.DataFrame({"plan": rng.choice(["basic", "plus", "pro"], 600), "tenure": rng.integers(1, 60, 600)
-                      .astype("float64")})
+                      .astype("float64"), "plan_region": rng.choice([f"r{i}" for i in range(40)], 600)})
     x.loc[::17, "tenure"] = np.nan
     y = ((x["plan"] == "basic") & (x["tenure"].fillna(30) < 20)).astype("int64").to_numpy().copy()
     y[:40] = 1 - y[:40]
-    model = clone(candidate_models(1, [("prep", preprocessor(["tenure"], ["plan"]))])["logistic regression"])
-    model.fit(x, y)
-    parts = contributions(model, x, ["tenure", "plan"], transformed_mean(model, x))
-    assert parts.values.shape == (600, 2)
+    columns = Columns(["tenure"], ["plan"], ["plan_region"])  # "plan" is a prefix of "plan_region" on purpose
+    model = calibrated(family, {"C": 1.0} if family == LOGISTIC else BOOSTING_SETTINGS[1], columns, "sigmoid", 1)
+    model.fit(x[columns.all], y)
+    pipeline = model.calibrated_classifiers_[0].estimator
+    parts = contributions(model, x[columns.all], columns.all, transformed_mean(model, x[columns.all]),
+                          groups=encoded_features(pipeline, columns.all))
+    assert parts.values.shape == (600, 3)
     np.testing.assert_allclose(parts.base + parts.values.sum(axis=1), parts.score, atol=1e-9)
-    assert (np.abs(parts.values) > 1e-9).any(axis=0).all()  # both the number and the one-hot levels push
+    np.testing.assert_allclose(calibrate(model, parts.score), model.predict_proba(x[columns.all])[:, 1])
+    assert (np.abs(parts.values[:, :2]) > 1e-9).any(axis=0).all()  # the number (and its gaps) and the levels push
 
 
 def test_top_factors_split_for_and_against_and_drop_noise() -> None:

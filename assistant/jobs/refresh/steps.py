@@ -19,6 +19,7 @@ from analytics.clv import lifetime_table, sufficiency_problem
 from analytics.features import customer_features
 from analytics.health import calibration_error, drift_table, health_warnings, reliability_table
 from analytics.importance import feature_importance
+from analytics.lifetime_choice import choose_purchase_model
 from analytics.propensity import (
     MIN_POSITIVES,
     PROPENSITY_FEATURES,
@@ -65,7 +66,8 @@ applied to everyone: the population parameters do not need more, and the fit sta
 
 
 def lifetime_step(dated: pd.DataFrame, as_of: datetime, params: RefreshParams) -> Step[pd.DataFrame | None]:
-    """P(alive), expected orders and spend, lifetime value per customer (MBG/NBD + Gamma-Gamma), or why not."""
+    """P(alive), expected orders and spend, lifetime value per customer (BG/NBD or MBG/NBD, as the
+    held-out customers choose, + Gamma-Gamma), or why not."""
     transactions = dated.dropna(subset=["customer_id"]).rename(columns={"ordered_at": "date"})
     summary = rfm_summary(transactions[["customer_id", "date", "value"]], as_of)
     problem = sufficiency_problem(summary)
@@ -73,7 +75,8 @@ def lifetime_step(dated: pd.DataFrame, as_of: datetime, params: RefreshParams) -
         return Step(None, {"refused": problem})
     sample = summary.sample(n=min(len(summary), LIFETIME_FIT_SAMPLE), random_state=params.random_state)
     try:
-        purchases = fit_bgnbd(sample, modified=True)
+        choice = choose_purchase_model(sample, params.random_state)
+        purchases = choice.params
         spend = fit_gamma_gamma(sample[sample["monetary"] > 0])
     except DidNotConverge as exc:
         return Step(None, {"refused": f"lifetime models did not converge: {exc}"})
@@ -84,9 +87,10 @@ def lifetime_step(dated: pd.DataFrame, as_of: datetime, params: RefreshParams) -
     dropout = purchases.a / (purchases.a + purchases.b)
     return Step(table, {
         "dropout_identified": bool(dropout >= MIN_DROPOUT),
-        "model": "MBG/NBD + Gamma-Gamma", "fitted_on": len(sample), "time_unit": "week",
+        "model": f"{choice.name} + Gamma-Gamma", "choice": choice.summary(), "fitted_on": len(sample),
+        "time_unit": "week",
         "purchases": {"r": purchases.r, "alpha": purchases.alpha, "a": purchases.a, "b": purchases.b,
-                      "log_likelihood": purchases.log_likelihood},
+                      "log_likelihood": purchases.log_likelihood, "modified": purchases.modified},
         "spend": {"p": spend.p, "q": spend.q, "v": spend.v, "log_likelihood": spend.log_likelihood},
         "clv_months": params.clv_months, "annual_discount": params.annual_discount,
         "horizon_days": params.horizon_days,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -157,7 +158,7 @@ def test_console_drives_the_real_bot_through_the_fake(demo_folder: Path) -> None
                              env={k: v for k, v in os.environ.items() if not k.startswith(("CRM_", "DATABASE_URL"))})
     assert session.returncode == 0, session.stderr
     assert "Customer 12748" in session.stdout and "Purchase propensity" in session.stdout
-    assert "Why: customer 12748" in session.stdout and "everything else" in session.stdout
+    assert "Why: customer 12748" in session.stdout and "other, smaller factors together" in session.stdout
     assert "unknown /crm command 'nope'" in session.stdout
 
 
@@ -217,3 +218,25 @@ def test_digest_subscriptions_at_the_terminal_name_who_is_told(tmp_path: Path) -
         owners = dict(connection.exec_driver_sql("SELECT channel_id, notify_user FROM digest_subscriptions").all())
     engine.dispose()
     assert owners == {"C0456ABCD": "U0JANE0001", "C0789ABCD": "U0BOSS0001"}
+
+
+def test_scores_export_every_customer_with_reasons_for_a_campaign_tool(demo_folder: Path) -> None:
+    purchase = crm_bot("scores", "--target", "purchase", "--csv", "purchase.csv", cwd=demo_folder)
+    assert purchase.returncode == 0, purchase.stderr
+    assert "customers written to purchase.csv (purchase propensity" in purchase.stdout
+    rows = list(csv.DictReader((demo_folder / "purchase.csv").open(encoding="utf-8")))
+    assert list(rows[0]) == ["customer_id", "score", "reason_1", "reason_2", "reason_3", "explanation", "what_if"]
+    scores = [float(r["score"]) for r in rows]
+    assert len(rows) > 500 and scores == sorted(scores, reverse=True)
+    assert rows[0]["reason_1"].startswith(("up: ", "down: ")) and "in the next 90 days" in rows[0]["explanation"]
+    churn = crm_bot("scores", "--target", "churn", "--csv", "churn.csv", cwd=demo_folder)
+    assert churn.returncode == 0, churn.stderr
+    churned = list(csv.DictReader((demo_folder / "churn.csv").open(encoding="utf-8")))
+    assert len(churned) == len(rows)
+    by_id = {r["customer_id"]: float(r["score"]) for r in rows}
+    assert all(abs(1 - by_id[r["customer_id"]] - float(r["score"])) < 1e-6 for r in churned[:50])
+    unknown = crm_bot("scores", "--target", "churned", "--csv", "x.csv", cwd=demo_folder)
+    assert unknown.returncode == 2 and "no scores for 'churned': the targets are purchase, churn" in unknown.stderr
+    nowhere = crm_bot("scores", "--target", "purchase", "--csv", "missing/x.csv", cwd=demo_folder)
+    assert nowhere.returncode == 2 and "the folder missing does not exist" in nowhere.stderr
+    assert not (demo_folder / "x.csv").exists() and not list(demo_folder.glob(".*.csv.*"))

@@ -122,7 +122,9 @@ def test_run_records_params_sizes_and_refusals(refreshed: tuple[Engine, RefreshS
         recs = session.scalar(select(func.count()).select_from(Recommendation).where(Recommendation.run_id == run.id))
         assert recs == run.results["recommendations"]["rows"] > 0
         lifetime = run.results["lifetime"]
-        assert lifetime["model"] == "MBG/NBD + Gamma-Gamma" and lifetime["fitted_on"] == second.customers
+        assert lifetime["model"] == f"{lifetime['choice']['chosen']} + Gamma-Gamma"
+        assert lifetime["fitted_on"] == second.customers and lifetime["choice"]["reason"]
+        assert set(lifetime["choice"]["held_out_log_likelihood"]) == {"BG/NBD", "MBG/NBD"}
         assert session.scalar(select(func.count()).select_from(CustomerLifetime)
                               .where(CustomerLifetime.run_id == run.id)) == second.customers
         table = CustomerLifetime

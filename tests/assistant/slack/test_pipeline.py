@@ -95,7 +95,7 @@ def test_buttons_orders_paginate_and_why_shows_every_factor(bot: Bot) -> None:
     assert "Orders 11-20 of 12748" in str(bot.reply(before + 1)["text"])
     bot.fake.click(bot.server.url, SECRET, "customer.why", "12748", "Why?")
     why = json.dumps(bot.reply(before + 2)["blocks"])
-    assert "purchase_next_90_days" in why and "everything else" in why and "add up" in why
+    assert "purchase_next_90_days" in why and "other, smaller factors together" in why and "add up" in why
 
 
 def test_usage_errors_are_answered_in_the_ack_and_nothing_else_happens(bot: Bot) -> None:

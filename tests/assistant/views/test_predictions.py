@@ -12,6 +12,7 @@ from assistant.errors import UserFacingError
 from assistant.jobs.refresh.run import RefreshSummary
 from assistant.jobs.training import train_target
 from assistant.views.predictions import explain_view, model_health
+from assistant.views.score_exports import score_export
 from db import predictions
 from db.importers import ImportOptions, import_file
 from db.models import Customer
@@ -81,7 +82,7 @@ def test_prediction_builder_on_telco_churn_in_the_store(telco_store: Engine) -> 
         train_target(telco_store, "churned")
     with pytest.raises(UserFacingError, match="'Contract' is not a yes/no column"):
         train_target(telco_store, "Contract")
-    summary = train_target(telco_store, "Churn")
+    summary = train_target(telco_store, "Churn", budget_seconds=3, actionable=["Contract"], goal="lower")
     table = summary.result.table.set_index("model")
     assert table.loc[summary.result.winner, "roc_auc"] > 0.78
     assert table.loc[summary.result.winner, "roc_auc"] > table.loc["majority class", "roc_auc"] + 0.25
@@ -96,6 +97,13 @@ def test_prediction_builder_on_telco_churn_in_the_store(telco_store: Engine) -> 
         assert prediction is not None and "chance of Churn" in prediction.explanation
         total = prediction.base_score + sum(f["contribution"] for f in prediction.factors)
         assert total == pytest.approx(prediction.score, abs=1e-9)
+        assert stored.training["actionable"] == ["Contract"] and stored.training["search"]["trials"] >= 2
+        export = score_export(session, "Churn")
+        rows = list(export.rows)
+        assert len(rows) == TELCO_ROWS and [r[1] for r in rows] == sorted((r[1] for r in rows), reverse=True)
+        assert all(r[2].startswith(("up: ", "down: ")) for r in rows) and rows[0][5].startswith("high chance")
+        with pytest.raises(UserFacingError, match="no scores for 'churned': the targets are purchase, churn, Churn"):
+            score_export(session, "churned")
         health = model_health(session)
         assert [h.model.target for h in health] == ["Churn"]
         assert health[0].drift and all(row["level"] == "stable" for row in health[0].drift)
