@@ -35,7 +35,14 @@ ORDER_COLUMNS = ("order_id", "customer_id", "ordered_at", "value")
 MIN_CUSTOMERS = 300
 MIN_POSITIVES = 30
 MAX_TRAINING_CUSTOMERS = 200_000
-"""Models are trained on at most this many customers (a seeded sample) and score everyone."""
+"""Models are trained on at most this many customer rows (a seeded sample) and score everyone."""
+STACKED_CUTOFFS = 5
+STACK_SPACING_DAYS = 30
+"""Training rows come from this many cutoffs, a month apart, ending at the latest usable one:
+more (customer, cutoff) examples of the same question.  On the full Online Retail file, out of
+time, 5 cutoffs raise ROC AUC by +0.0026 (95% paired bootstrap interval +0.0002 to +0.0051)
+over one; the lifetime model's expected orders as a further feature lowered it (-0.0018), so it
+is not one.  Evaluation stays on one later cutoff."""
 
 PROPENSITY_FEATURES = {
     "recency_days": FEATURE_DESCRIPTIONS["recency_days"],
@@ -108,6 +115,24 @@ def features_as_of(orders: pd.DataFrame, lines: pd.DataFrame, cutoff: datetime,
     else:
         features["home_market"] = 1.0
     return features.reset_index()
+
+
+def stacked_rows(orders: pd.DataFrame, lines: pd.DataFrame, last_cutoff: datetime, horizon_days: int,
+                 credits: pd.DataFrame | None, cutoffs: int | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+    """Features and labels of every customer at ``cutoffs`` cutoffs a month apart ending at
+    ``last_cutoff`` (each label from the horizon after its own cutoff), one above the other."""
+    frames, labels = [], []
+    for k in range(STACKED_CUTOFFS if cutoffs is None else cutoffs):
+        cutoff = last_cutoff - timedelta(days=k * STACK_SPACING_DAYS)
+        features = features_as_of(orders, lines, cutoff, credits)
+        if features.empty:
+            break
+        frames.append(features.assign(cutoff=cutoff))
+        labels.append(labels_after(orders, features["customer_id"], cutoff, horizon_days).to_numpy())
+    if not frames:
+        empty = features_as_of(orders, lines, last_cutoff, credits).assign(cutoff=pd.Timestamp(last_cutoff))
+        return empty, np.zeros(0, dtype="int64")
+    return pd.concat(frames, ignore_index=True), np.concatenate(labels)
 
 
 def labels_after(orders: pd.DataFrame, customers: pd.Series, cutoff: datetime, horizon_days: int) -> pd.Series:
@@ -199,6 +224,9 @@ class Comparison:
     """Each model's calibrated out-of-time probabilities (for the winner's reliability table)."""
     skipped_baselines: dict[str, str] = field(default_factory=dict)
     """Baselines that could not be computed on this history, with why."""
+    against_previous: dict[str, object] = field(default_factory=dict)
+    """The winner against the previous procedure (one training cutoff, same family) on the same
+    evaluation customers, with a paired bootstrap interval."""
 
 
 def scores(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
@@ -226,10 +254,35 @@ def check_sufficient(customers: int, positives: int, period: str) -> None:
                                f"buyers in the {period} period; there are {customers} and {positives}")
 
 
+BOOTSTRAP_RESAMPLES = 500
+BOOTSTRAP_MAX_ROWS = 20_000
+"""The paired bootstrap resamples at most this many evaluation customers (a seeded sample)."""
+
+
+def paired_bootstrap(y: np.ndarray, new: np.ndarray, old: np.ndarray, random_state: int,
+                     resamples: int = BOOTSTRAP_RESAMPLES) -> dict[str, float]:
+    """ROC AUC of ``new`` minus that of ``old`` on the same customers, with a 95% percentile interval
+    from resampling the customers (both scores resampled together)."""
+    rng = np.random.default_rng(random_state)
+    if len(y) > BOOTSTRAP_MAX_ROWS:
+        keep = rng.choice(len(y), BOOTSTRAP_MAX_ROWS, replace=False)
+        y, new, old = y[keep], new[keep], old[keep]
+    differences = []
+    for _ in range(resamples):
+        rows = rng.integers(0, len(y), len(y))
+        if y[rows].min() == y[rows].max():
+            continue
+        differences.append(roc_auc_score(y[rows], new[rows]) - roc_auc_score(y[rows], old[rows]))
+    low, high = np.percentile(differences, [2.5, 97.5])
+    return {"difference": float(roc_auc_score(y, new) - roc_auc_score(y, old)), "low": float(low),
+            "high": float(high), "resamples": len(differences), "customers": len(y)}
+
+
 def compare_out_of_time(orders: pd.DataFrame, lines: pd.DataFrame, as_of: datetime, horizon_days: int = 90,
                         random_state: int = 42, baselines: dict[str, BaselineScorer] | None = None,
                         credits: pd.DataFrame | None = None) -> Comparison:
-    """Train at ``as_of - 2H``, evaluate at ``as_of - H`` (labels up to ``as_of``); pick the best AUC.
+    """Train on cutoffs up to ``as_of - 2H`` (stacked), evaluate at ``as_of - H`` (labels up to
+    ``as_of``); pick the best AUC; measure the winner against the previous procedure.
 
     Recency alone is always a baseline; ``baselines`` adds others (e.g. the lifetime model's
     expected purchases), each scored from data up to each cutoff and calibrated on the training
@@ -237,13 +290,14 @@ def compare_out_of_time(orders: pd.DataFrame, lines: pd.DataFrame, as_of: dateti
     """
     train_cutoff = as_of - timedelta(days=2 * horizon_days)
     test_cutoff = as_of - timedelta(days=horizon_days)
-    train = features_as_of(orders, lines, train_cutoff, credits)
+    stacked, y_stacked = stacked_rows(orders, lines, train_cutoff, horizon_days, credits)
+    latest = (stacked["cutoff"] == pd.Timestamp(train_cutoff)).to_numpy()
+    train, y_train = stacked[latest], y_stacked[latest]
     test = features_as_of(orders, lines, test_cutoff, credits)
-    y_train = labels_after(orders, train["customer_id"], train_cutoff, horizon_days).to_numpy()
     y_test = labels_after(orders, test["customer_id"], test_cutoff, horizon_days).to_numpy()
     check_sufficient(len(train), int(y_train.sum()), "training")
     check_sufficient(len(test), int(y_test.sum()), "evaluation")
-    x_train, fit_y = _sample(feature_frame(train), y_train, random_state)
+    x_train, fit_y = _sample(feature_frame(stacked), y_stacked, random_state)
     x_test = feature_frame(test)
     rows, predictions = [], {}
     for name, model in candidate_models(random_state).items():
@@ -267,10 +321,19 @@ def compare_out_of_time(orders: pd.DataFrame, lines: pd.DataFrame, as_of: dateti
         rows.append(_calibrated_baseline(name, train_scores, y_train, test_scores, y_test))
     table = pd.DataFrame(rows).sort_values("roc_auc", ascending=False, ignore_index=True)
     winner = str(table[table["kind"] == "model"].iloc[0]["model"])
+    # The previous procedure: the same family trained on the latest cutoff alone.
+    plain, plain_y = _sample(feature_frame(train), y_train, random_state)
+    previous = clone(candidate_models(random_state)[winner]).fit(plain, plain_y).predict_proba(x_test)[:, 1]
+    against = {"previous": "one training cutoff, same family",
+               "roc_auc": round(float(roc_auc_score(y_test, predictions[winner])), 4),
+               "previous_roc_auc": round(float(roc_auc_score(y_test, previous)), 4),
+               **{k: round(v, 4) if isinstance(v, float) else v
+                  for k, v in paired_bootstrap(y_test, predictions[winner], previous, random_state).items()}}
     return Comparison(table=table, winner=winner, train_cutoff=train_cutoff, test_cutoff=test_cutoff,
                       sizes={"train_customers": len(train), "train_buyers": int(y_train.sum()),
                              "test_customers": len(test), "test_buyers": int(y_test.sum())},
-                      evaluation_labels=y_test, evaluation_predictions=predictions, skipped_baselines=skipped)
+                      evaluation_labels=y_test, evaluation_predictions=predictions, skipped_baselines=skipped,
+                      against_previous=against)
 
 
 @dataclass
@@ -288,14 +351,15 @@ class FittedPropensity:
 
 def fit_latest(orders: pd.DataFrame, lines: pd.DataFrame, as_of: datetime, horizon_days: int, family: str,
                random_state: int = 42, credits: pd.DataFrame | None = None) -> FittedPropensity:
-    """Fit ``family`` on features at ``as_of - H`` with labels from ``(as_of - H, as_of]``."""
+    """Fit ``family`` on the cutoffs stacked up to ``as_of - H``, labels up to ``as_of``."""
     from analytics.explain import transformed_mean
 
     cutoff = as_of - timedelta(days=horizon_days)
-    train = features_as_of(orders, lines, cutoff, credits)
-    y = labels_after(orders, train["customer_id"], cutoff, horizon_days).to_numpy()
+    stacked, y_stacked = stacked_rows(orders, lines, cutoff, horizon_days, credits)
+    latest = (stacked["cutoff"] == pd.Timestamp(cutoff)).to_numpy()
+    train, y = stacked[latest], y_stacked[latest]
     check_sufficient(len(train), int(y.sum()), "latest training")
-    x, fit_y = _sample(feature_frame(train), y, random_state)
+    x, fit_y = _sample(feature_frame(stacked), y_stacked, random_state)
     model = candidate_models(random_state)[family].fit(x, fit_y)
     return FittedPropensity(name=family, model=model, training_features=train, training_mean=transformed_mean(model, x),
                             cutoff=cutoff, customers=len(train), positives=int(y.sum()))

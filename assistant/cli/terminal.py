@@ -137,6 +137,11 @@ def refresh_summary(summary: RefreshSummary) -> Group:
         lines.append(f"Purchase propensity: {propensity['model']} chosen out of time (ROC AUC "
                      f"{propensity['roc_auc']:.3f}, Brier {propensity['brier']:.3f}); {propensity['scored']:,} "
                      "customers scored and explained. See `crm-bot model-health`.")
+        against = propensity.get("against_previous")
+        if against:
+            lines.append(f"  Against the previous procedure ({against['previous']}): ROC AUC "
+                         f"{against['difference']:+.4f} (95% paired bootstrap interval {against['low']:+.4f} to "
+                         f"{against['high']:+.4f}).")
         lines.extend(f"  Warning: {w}" for w in propensity.get("warnings", []))
     recs = results.get("recommendations", {})
     lines.append(f"Recommendations: {recs.get('rows', 0):,} for {recs.get('customers', 0):,} customers.")

@@ -124,7 +124,8 @@ def _prediction_line(label: str, prediction: CustomerPrediction | None) -> list[
     lines: list[RenderableType] = [escape(f"{label}: {prediction.explanation}")]
     if prediction.counterfactual:
         lines.append(escape(f"  What if: {prediction.counterfactual}"))
-    shown = [f for f in prediction.factors if f["feature"] != "other factors"]
+    # The remainder is shown when it pushes as much as half the strongest factor (stored as "material").
+    shown = [f for f in prediction.factors if f["feature"] != "other factors" or f.get("material")]
     if shown:
         table = Table(show_header=True, box=None, padding=(0, 2))
         for column in ("", "factor", "push (model scale)"):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +10,14 @@ import pandas as pd
 import pytest
 
 from analytics.btyd import expected_purchases, fit_bgnbd, rfm_summary
-from analytics.propensity import NotEnoughHistory, compare_out_of_time, features_as_of, fit_latest, labels_after
+from analytics.propensity import (
+    NotEnoughHistory,
+    compare_out_of_time,
+    features_as_of,
+    fit_latest,
+    labels_after,
+    stacked_rows,
+)
 from analytics.propensity_explain import contribution_matrix_adds_up, score_and_explain
 from db.importers.rules import product_kind
 
@@ -94,6 +101,22 @@ def test_out_of_time_winner_beats_both_baselines_on_online_retail(retail: tuple[
     assert set(table.index) >= {"logistic regression", "decision tree", "linear SVM", "gradient boosting"}
     assert 0.6 < best["roc_auc"] < 0.95
     assert result.sizes["test_buyers"] > 30 and result.test_cutoff > result.train_cutoff
+    # Stacked training cutoffs against one, on the same evaluation customers, with an interval.
+    against = result.against_previous
+    assert against["low"] <= against["difference"] <= against["high"] and against["resamples"] >= 450
+    assert against["roc_auc"] == pytest.approx(best["roc_auc"], abs=1e-4)
+
+
+def test_stacked_rows_take_each_label_from_the_horizon_after_its_own_cutoff(
+        retail: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    orders, lines = retail
+    last = datetime(2011, 6, 1)
+    rows, labels = stacked_rows(orders, lines, last, 90, None, cutoffs=3)
+    assert sorted(rows["cutoff"].unique()) == [pd.Timestamp(last - timedelta(days=d)) for d in (60, 30, 0)]
+    for cutoff, part in rows.groupby("cutoff"):
+        expected = labels_after(orders, part["customer_id"], cutoff.to_pydatetime(), 90).to_numpy()
+        assert (labels[part.index.to_numpy()] == expected).all()
+        assert part["tenure_days"].min() >= 0  # nobody appears before their first order
 
 
 def test_a_baseline_whose_fit_runs_off_to_infinity_is_skipped_with_why(

@@ -23,6 +23,8 @@ from analytics.lifetime_choice import choose_purchase_model
 from analytics.propensity import (
     MIN_POSITIVES,
     PROPENSITY_FEATURES,
+    STACK_SPACING_DAYS,
+    STACKED_CUTOFFS,
     NotEnoughHistory,
     compare_out_of_time,
     features_as_of,
@@ -127,7 +129,7 @@ def next_purchase_target(totals: pd.DataFrame, lines: pd.DataFrame, dated: pd.Da
     return features, pd.Series(bought.to_numpy(), index=features["customer_id"].to_numpy())
 
 
-PROPENSITY_VERSION = "propensity-2"
+PROPENSITY_VERSION = "propensity-3"
 """Bumped whenever features, models or explanations change, so stored scores say which code made them."""
 
 
@@ -140,16 +142,26 @@ class PredictionOutcome:
 
 
 def _bgnbd_scorer(dated: pd.DataFrame, horizon_days: int, random_state: int) -> Any:
-    """Expected purchases in the next H days from a BG/NBD fit at each cutoff (the baseline)."""
+    """Expected purchases in the next H days from a BG/NBD fit at each cutoff: the baseline to beat
+    (each cutoff fitted once)."""
     transactions = dated.dropna(subset=["customer_id"]).rename(columns={"ordered_at": "date"})
     transactions = transactions[["customer_id", "date", "value"]]
+    fitted: dict[datetime, pd.Series | ValueError] = {}
 
     def score(cutoff: datetime) -> pd.Series:
-        summary = rfm_summary(transactions, cutoff)
-        sample = summary.sample(n=min(len(summary), LIFETIME_FIT_SAMPLE), random_state=random_state)
-        params = fit_bgnbd(sample)
-        return pd.Series(expected_purchases(params, summary, horizon_days / 7),
-                         index=summary["customer_id"].astype("int64"))
+        if cutoff not in fitted:
+            try:
+                summary = rfm_summary(transactions, cutoff)
+                sample = summary.sample(n=min(len(summary), LIFETIME_FIT_SAMPLE), random_state=random_state)
+                params = fit_bgnbd(sample)
+                fitted[cutoff] = pd.Series(expected_purchases(params, summary, horizon_days / 7),
+                                           index=summary["customer_id"].astype("int64"))
+            except ValueError as exc:  # DidNotConverge included: remembered, raised again for each caller
+                fitted[cutoff] = exc
+        result = fitted[cutoff]
+        if isinstance(result, ValueError):
+            raise result
+        return result
     return score
 
 
@@ -177,8 +189,9 @@ def propensity_step(dated: pd.DataFrame, lines: pd.DataFrame, credits: pd.DataFr
     horizon, seed = params.horizon_days, params.random_state
     row: dict[str, Any] = {"target": f"purchase_next_{horizon}_days", "random_state": seed, "data_as_of": as_of}
     try:
+        expected = _bgnbd_scorer(dated, horizon, seed)
         comparison = compare_out_of_time(dated, lines, as_of, horizon, seed, credits=credits,
-                                         baselines={"BG/NBD expected purchases": _bgnbd_scorer(dated, horizon, seed)})
+                                         baselines={"BG/NBD expected purchases": expected})
         fitted = fit_latest(dated, lines, as_of, horizon, comparison.winner, seed, credits)
     except NotEnoughHistory as exc:
         row |= {"refusal": str(exc), "model_name": None, "version": f"{PROPENSITY_VERSION}:none:seed{seed}"}
@@ -203,14 +216,16 @@ def propensity_step(dated: pd.DataFrame, lines: pd.DataFrame, credits: pd.DataFr
                      "final_cutoff": fitted.cutoff, "customers": fitted.customers, "positives": fitted.positives,
                      "features": list(PROPENSITY_FEATURES), "explanation_method": method,
                      "calibration_error": round(calibration_error(reliability), 4),
-                     "skipped_baselines": comparison.skipped_baselines},
+                     "skipped_baselines": comparison.skipped_baselines,
+                     "stacked_cutoffs": STACKED_CUTOFFS, "stack_spacing_days": STACK_SPACING_DAYS,
+                     "against_previous": comparison.against_previous},
         "metrics": metrics, "reliability": reliability.round(4).to_dict("records"), "drift": drift,
         "warnings": warnings,
     }
     best = comparison.table.set_index("model").loc[winner]
     return Step(PredictionOutcome(row, table),
                 {"model": winner, "roc_auc": round(float(best["roc_auc"]), 4), "brier": round(float(best["brier"]), 4),
-                 "scored": len(table), "warnings": warnings})
+                 "scored": len(table), "warnings": warnings, "against_previous": comparison.against_previous})
 
 
 def recommendations_step(lines: pd.DataFrame, rules: RuleResult | None, returned: pd.DataFrame,
