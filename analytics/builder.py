@@ -199,6 +199,8 @@ class BuilderResult:
     go that way); None: a what-if points away from the customer's verdict."""
     related: list[list[str]] = field(default_factory=list)
     """The features in groups explained as one reason (singletons for most)."""
+    holdout_index: pd.Index = field(default_factory=lambda: pd.Index([]))
+    """The held-out rows' labels in the frame given to ``train_builder`` (to group them later)."""
 
     @property
     def base_rate(self) -> float:
@@ -323,7 +325,7 @@ def train_builder(frame: pd.DataFrame, target: str, random_state: int = 42, hold
     return BuilderResult(
         target=target, table=pd.DataFrame(rows).sort_values("roc_auc", ascending=False, ignore_index=True),
         winner=best.family, model=final, features=features, plan=plan, selection=selection,
-        holdout_labels=y_test, holdout_predictions=predictions[best.family],
+        holdout_labels=y_test, holdout_predictions=predictions[best.family], holdout_index=x_test.index,
         training_mean=transformed_mean(final, x[features]),
         sizes={"labelled": len(y), "positives": int(y.sum()), "train": len(y_train), "holdout": len(y_test),
                "unlabelled": int(labels.isna().sum())},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.stats import rankdata
 
 PSI_MODERATE = 0.10
 PSI_MAJOR = 0.25
@@ -123,3 +124,62 @@ def stability_against_profile(profile: dict[str, object], values: pd.Series) -> 
         cur = np.clip(np.bincount(np.searchsorted(edges, numbers, side="right"), minlength=len(edges) + 1)
                       / len(numbers), 1e-4, None)
     return float(((cur - ref) * np.log(cur / ref)).sum())
+
+
+def fast_roc_auc(y: np.ndarray, scores: np.ndarray) -> float:
+    """ROC AUC as the Mann-Whitney statistic over average ranks (ties count half), equal to
+    scikit-learn's ``roc_auc_score`` for binary labels without its per-call checks: bootstraps
+    call it hundreds of times."""
+    positives = y.astype(bool)
+    n1 = int(positives.sum())
+    n0 = len(y) - n1
+    ranks = rankdata(scores)
+    return float((ranks[positives].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+GROUP_MIN_CUSTOMERS = 100
+"""Groups smaller than this are not judged (too few to tell a bad model from bad luck); always
+above the privacy floor's default."""
+GROUP_MIN_EACH = 10
+"""A group's ROC AUC is measured only with at least this many customers of each answer."""
+CLEARLY_WORSE_AUC = 0.05
+"""A group is flagged when its ROC AUC is this much below the model's overall ROC AUC and the top
+of its 90% bootstrap interval is still below the overall figure."""
+
+
+def group_performance(y: np.ndarray, p: np.ndarray, groups: pd.Series, min_group: int,
+                      random_state: int = 0, resamples: int = 200) -> list[dict[str, object]]:
+    """ROC AUC and calibration error of the scores ``p`` within each group of at least ``min_group``
+    customers (and ``GROUP_MIN_EACH`` of each answer), each flagged when clearly worse than overall.
+
+    ``groups`` is aligned with ``y`` and ``p`` (e.g. each customer's country or segment).
+    """
+    overall = fast_roc_auc(y, p)
+    rng = np.random.default_rng(random_state)
+    labels = groups.fillna("(unknown)").astype(str).to_numpy()
+    rows: list[dict[str, object]] = []
+    for name in pd.unique(labels):
+        inside = labels == name
+        yy, pp = y[inside], p[inside]
+        positives = int(yy.sum())
+        if len(yy) < min_group or min(positives, len(yy) - positives) < GROUP_MIN_EACH:
+            continue
+        auc = fast_roc_auc(yy, pp)
+        draws = []
+        for _ in range(resamples):
+            rows_ = rng.integers(0, len(yy), len(yy))
+            if yy[rows_].min() != yy[rows_].max():
+                draws.append(fast_roc_auc(yy[rows_], pp[rows_]))
+        high = float(np.percentile(draws, 95)) if draws else auc
+        rows.append({"group": str(name), "customers": len(yy), "positives": positives, "roc_auc": round(auc, 4),
+                     "roc_auc_high": round(high, 4), "calibration_error": round(calibration_error(
+                         reliability_table(yy, pp)), 4),
+                     "flagged": bool(auc <= overall - CLEARLY_WORSE_AUC and high < overall)})
+    return sorted(rows, key=lambda row: -int(row["customers"]))  # type: ignore[call-overload]
+
+
+def group_warnings(report: dict[str, list[dict[str, object]]], overall_auc: float) -> list[str]:
+    """One warning per flagged group: the team should not act on these scores there."""
+    return [f"clearly worse for {kind} {row['group']} (ROC AUC {row['roc_auc']:.2f} on {row['customers']:,} "
+            f"customers, {overall_auc:.2f} overall): check before acting on these scores there"
+            for kind, rows in report.items() for row in rows if row["flagged"]]

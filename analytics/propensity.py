@@ -30,6 +30,7 @@ from sklearn.tree import DecisionTreeClassifier
 
 from analytics.contract import require_columns
 from analytics.features import FEATURE_DESCRIPTIONS, customer_features
+from analytics.health import fast_roc_auc
 
 ORDER_COLUMNS = ("order_id", "customer_id", "ordered_at", "value")
 MIN_CUSTOMERS = 300
@@ -66,7 +67,7 @@ class NotEnoughHistory(ValueError):
     """Too few customers or buyers for an honest model; the message says which threshold."""
 
 
-def _main_country(orders: pd.DataFrame) -> pd.Series | None:
+def main_country(orders: pd.DataFrame) -> pd.Series | None:
     """Each customer's most frequent order country, or ``None`` when orders carry no country."""
     if "country" not in orders.columns or orders["country"].isna().all():
         return None
@@ -108,7 +109,7 @@ def features_as_of(orders: pd.DataFrame, lines: pd.DataFrame, cutoff: datetime,
     recent = age <= 60
     features["orders_last_60_days"] = (known[recent].groupby(ids[recent])["order_id"].nunique()
                                        .reindex(features.index).fillna(0.0))
-    country = _main_country(known.assign(customer_id=ids))
+    country = main_country(known.assign(customer_id=ids))
     if country is not None and len(country):
         home = country.value_counts().index[0]
         features["home_market"] = (country.reindex(features.index) == home).astype("float64")
@@ -224,6 +225,8 @@ class Comparison:
     """Each model's calibrated out-of-time probabilities (for the winner's reliability table)."""
     skipped_baselines: dict[str, str] = field(default_factory=dict)
     """Baselines that could not be computed on this history, with why."""
+    evaluation_customers: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """Customer ids of ``evaluation_labels``, in the same order."""
     against_previous: dict[str, object] = field(default_factory=dict)
     """The winner against the previous procedure (one training cutoff, same family) on the same
     evaluation customers, with a paired bootstrap interval."""
@@ -272,7 +275,7 @@ def paired_bootstrap(y: np.ndarray, new: np.ndarray, old: np.ndarray, random_sta
         rows = rng.integers(0, len(y), len(y))
         if y[rows].min() == y[rows].max():
             continue
-        differences.append(roc_auc_score(y[rows], new[rows]) - roc_auc_score(y[rows], old[rows]))
+        differences.append(fast_roc_auc(y[rows], new[rows]) - fast_roc_auc(y[rows], old[rows]))
     low, high = np.percentile(differences, [2.5, 97.5])
     return {"difference": float(roc_auc_score(y, new) - roc_auc_score(y, old)), "low": float(low),
             "high": float(high), "resamples": len(differences), "customers": len(y)}
@@ -333,7 +336,7 @@ def compare_out_of_time(orders: pd.DataFrame, lines: pd.DataFrame, as_of: dateti
                       sizes={"train_customers": len(train), "train_buyers": int(y_train.sum()),
                              "test_customers": len(test), "test_buyers": int(y_test.sum())},
                       evaluation_labels=y_test, evaluation_predictions=predictions, skipped_baselines=skipped,
-                      against_previous=against)
+                      against_previous=against, evaluation_customers=test["customer_id"].to_numpy())
 
 
 @dataclass

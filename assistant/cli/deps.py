@@ -126,17 +126,21 @@ def language_model(settings: Settings) -> LanguageModel | None:
 
 
 def scheduled_refresh(deps: Deps) -> ScheduledRefresh | None:
-    """The refresh on CRM_REFRESH_SCHEDULE, if one is set."""
+    """The refresh on CRM_REFRESH_SCHEDULE, if one is set; after it, stale builder models are retrained."""
     if not deps.settings.refresh_schedule:
         return None
     from assistant.jobs.refresh.inputs import RefreshParams
     from assistant.jobs.refresh.run import run_refresh_exclusive
     from assistant.jobs.scheduler import ScheduledRefresh
+    from assistant.jobs.training import retrain_stale
 
-    return ScheduledRefresh(deps.settings.refresh_schedule, deps.settings.timezone,
-                            lambda: run_refresh_exclusive(deps.engine,
-                                                          RefreshParams(currency=deps.settings.currency or None),
-                                                          keep_runs=deps.settings.keep_analytics_runs))
+    def refresh_then_retrain() -> object:
+        summary = run_refresh_exclusive(deps.engine, RefreshParams(currency=deps.settings.currency or None),
+                                        keep_runs=deps.settings.keep_analytics_runs)
+        retrain_stale(deps.engine, deps.settings.retrain_after_days)
+        return summary
+
+    return ScheduledRefresh(deps.settings.refresh_schedule, deps.settings.timezone, refresh_then_retrain)
 
 
 def alert_sender(deps: Deps, poster: SlackPoster) -> AlertSender:

@@ -67,6 +67,17 @@ def train_report(summary: TrainSummary) -> Group:
     return Group(*lines)
 
 
+def _groups_table(kind: str, rows: list[dict[str, Any]]) -> Table:
+    """Held-out ROC AUC and calibration per group; "clearly worse" where the model fails that group."""
+    table = Table(title=f"By {kind} (groups of at least 100 customers)", title_justify="left")
+    for column in (kind, "customers", "ROC AUC", "calibration error", ""):
+        table.add_column(column)
+    for row in rows[:12]:
+        table.add_row(escape(str(row["group"])), f"{row['customers']:,}", f"{row['roc_auc']:.3f}",
+                      f"{row['calibration_error']:.3f}", "clearly worse" if row["flagged"] else "")
+    return table
+
+
 def _settings(settings: dict[str, Any]) -> str:
     return ", ".join(f"{k} {v}" for k, v in settings.items())
 
@@ -111,6 +122,12 @@ def model_health(items: list[ModelHealth]) -> Group:
             for row in item.drift[:8]:
                 drift.add_row(str(row["feature"]), f"{row['psi']:.3f}", str(row["level"]))
             parts.append(drift)
+        if training.get("retrained_because"):
+            because = "; ".join(training["retrained_because"])
+            parts.append(escape(f"Retrained by the scheduled refresh because {because}"))
+        for kind, rows in (training.get("groups") or {}).items():
+            if rows:
+                parts.append(_groups_table(kind, rows))
         warnings = list(m.warnings or []) + [f"major population shift since training in {row['feature']}"
                                              for row in item.drift if row["level"] == "major shift"
                                              and m.run_id is None]

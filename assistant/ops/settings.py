@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     refresh_schedule: str = Field("", alias="CRM_REFRESH_SCHEDULE",
                                   description="Crontab line for the scheduler's analytics refresh, in CRM_TIMEZONE "
                                               "(e.g. `0 2 * * *`, nightly at 02:00); empty: no scheduled refresh.")
+    retrain_after_days: int = Field(30, ge=1, le=3650, alias="CRM_RETRAIN_AFTER_DAYS",
+                                    description="After each scheduled refresh, a prediction-builder model older "
+                                                "than this, or whose features have shifted (PSI >= 0.25), is "
+                                                "trained again with the options it was trained with.")
     scheduler_in_serve: bool = Field(False, alias="CRM_SCHEDULER_IN_SERVE",
                                      description="Run the digest scheduler inside `crm-bot serve` (else run "
                                                  "`crm-bot scheduler` on its own).")

@@ -71,6 +71,19 @@ def model_health(session: Session, now: datetime | None = None) -> list[ModelHea
     return out
 
 
+def retrain_reasons(item: ModelHealth, max_age_days: float) -> list[str]:
+    """Why a builder model should be trained again now (empty: it is current)."""
+    if item.model.run_id is not None or item.model.status != "trained":
+        return []
+    reasons = []
+    if item.age_days > max_age_days:
+        reasons.append(f"trained {item.age_days:.0f} days ago (older than {max_age_days:g})")
+    shifted = [str(row["feature"]) for row in item.drift if row["level"] == "major shift"]
+    if shifted:
+        reasons.append("major population shift in " + ", ".join(shifted[:5]))
+    return reasons
+
+
 @dataclass
 class ExplainView:
     """Everything predicted about one customer, each with its why."""

@@ -101,7 +101,7 @@ def compute(inputs: RefreshInputs, params: RefreshParams, say: Callable[[str], N
     watch.lap("lifetime")
     say("training purchase-propensity models")
     propensity = propensity_step(dated, lines, inputs.credit_orders, as_of, params, lifetime.value,
-                                 inputs.currency)
+                                 inputs.currency, rfm.set_index("customer_id")["segment"])
     watch.lap("propensity")
     say("mining basket rules")
     rules = rules_step(lines, params.rules)

@@ -17,7 +17,15 @@ from analytics.btyd import DidNotConverge, expected_purchases, fit_bgnbd, fit_ga
 from analytics.clustering import ClusterResult, NotEnoughData, cluster_customers
 from analytics.clv import lifetime_table, sufficiency_problem
 from analytics.features import customer_features
-from analytics.health import calibration_error, drift_table, health_warnings, reliability_table
+from analytics.health import (
+    GROUP_MIN_CUSTOMERS,
+    calibration_error,
+    drift_table,
+    group_performance,
+    group_warnings,
+    health_warnings,
+    reliability_table,
+)
 from analytics.importance import feature_importance
 from analytics.lifetime_choice import choose_purchase_model
 from analytics.propensity import (
@@ -25,10 +33,12 @@ from analytics.propensity import (
     PROPENSITY_FEATURES,
     STACK_SPACING_DAYS,
     STACKED_CUTOFFS,
+    Comparison,
     NotEnoughHistory,
     compare_out_of_time,
     features_as_of,
     fit_latest,
+    main_country,
 )
 from analytics.propensity_explain import score_and_explain
 from analytics.recommend import recommend
@@ -165,6 +175,21 @@ def _bgnbd_scorer(dated: pd.DataFrame, horizon_days: int, random_state: int) -> 
     return score
 
 
+def _group_report(comparison: Comparison, dated: pd.DataFrame, segments: pd.Series | None
+                  ) -> dict[str, list[dict[str, object]]]:
+    """The winner's out-of-time ROC AUC and calibration per main country and per segment (today's)."""
+    ids = pd.Series(comparison.evaluation_customers).astype("int64")
+    y, p = comparison.evaluation_labels, comparison.evaluation_predictions[comparison.winner]
+    report = {}
+    country = main_country(dated.dropna(subset=["customer_id"]).assign(
+        customer_id=lambda f: f["customer_id"].astype("int64")))
+    if country is not None:
+        report["country"] = group_performance(y, p, ids.map(country), GROUP_MIN_CUSTOMERS)
+    if segments is not None:
+        report["segment"] = group_performance(y, p, ids.map(segments), GROUP_MIN_CUSTOMERS)
+    return report
+
+
 def _lifetime_baseline(lifetime: pd.DataFrame, horizon_days: int) -> pd.DataFrame:
     """Stand-in scores when no model may be trained: P(at least one order) from the lifetime model.
 
@@ -183,7 +208,7 @@ def _lifetime_baseline(lifetime: pd.DataFrame, horizon_days: int) -> pd.DataFram
 
 def propensity_step(dated: pd.DataFrame, lines: pd.DataFrame, credits: pd.DataFrame, as_of: datetime,
                     params: RefreshParams, lifetime: pd.DataFrame | None,
-                    currency: str | None = None) -> Step[PredictionOutcome]:
+                    currency: str | None = None, segments: pd.Series | None = None) -> Step[PredictionOutcome]:
     """Compare, refit, score and explain purchase propensity; below the thresholds, say why and
     stand in with the lifetime model's estimate (clearly labelled) or nothing."""
     horizon, seed = params.horizon_days, params.random_state
@@ -208,6 +233,8 @@ def propensity_step(dated: pd.DataFrame, lines: pd.DataFrame, credits: pd.DataFr
     warnings = health_warnings(comparison.table, winner, calibration_error(reliability), drift, fitted.positives,
                                MIN_POSITIVES)
     warnings += [f"baseline {name} not computed: {why}" for name, why in comparison.skipped_baselines.items()]
+    groups = _group_report(comparison, dated, segments)
+    warnings += group_warnings(groups, float(comparison.table.set_index("model").loc[winner, "roc_auc"]))
     metrics = comparison.table.round(4).to_dict("records")
     row |= {
         "status": "trained", "model_name": winner, "version": f"{PROPENSITY_VERSION}:{winner}:seed{seed}",
@@ -218,7 +245,7 @@ def propensity_step(dated: pd.DataFrame, lines: pd.DataFrame, credits: pd.DataFr
                      "calibration_error": round(calibration_error(reliability), 4),
                      "skipped_baselines": comparison.skipped_baselines,
                      "stacked_cutoffs": STACKED_CUTOFFS, "stack_spacing_days": STACK_SPACING_DAYS,
-                     "against_previous": comparison.against_previous},
+                     "against_previous": comparison.against_previous, "groups": groups},
         "metrics": metrics, "reliability": reliability.round(4).to_dict("records"), "drift": drift,
         "warnings": warnings,
     }

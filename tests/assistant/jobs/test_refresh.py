@@ -125,6 +125,13 @@ def test_run_records_params_sizes_and_refusals(refreshed: tuple[Engine, RefreshS
         assert lifetime["model"] == f"{lifetime['choice']['chosen']} + Gamma-Gamma"
         assert lifetime["fitted_on"] == second.customers and lifetime["choice"]["reason"]
         assert set(lifetime["choice"]["held_out_log_likelihood"]) == {"BG/NBD", "MBG/NBD"}
+        propensity = session.scalar(select(PredictionModel).where(PredictionModel.run_id == run.id))
+        groups = propensity.training["groups"]
+        assert [row["group"] for row in groups["country"]][:1] == ["United Kingdom"]  # the only country of 100+
+        assert {row["group"] for row in groups["segment"]} <= set(SEGMENTS) and groups["segment"]
+        assert all(0 <= row["roc_auc"] <= 1 and isinstance(row["flagged"], bool)
+                   for rows in groups.values() for row in rows)
+        assert propensity.training["stacked_cutoffs"] == 5 and "low" in propensity.training["against_previous"]
         assert session.scalar(select(func.count()).select_from(CustomerLifetime)
                               .where(CustomerLifetime.run_id == run.id)) == second.customers
         table = CustomerLifetime

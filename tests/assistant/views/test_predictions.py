@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from assistant.errors import UserFacingError
 from assistant.jobs.refresh.run import RefreshSummary
-from assistant.jobs.training import train_target
+from assistant.jobs.training import retrain_stale, train_target
 from assistant.views.predictions import explain_view, model_health
 from assistant.views.score_exports import score_export
 from db import predictions
@@ -26,7 +27,7 @@ def test_refresh_scores_every_customer_with_stored_explanations_that_add_up(refr
     with Session(engine) as session:
         model = predictions.latest_model(session, "purchase_next_90_days", latest.run_id)
         assert model is not None and model.status == "trained"
-        assert model.version == f"propensity-2:{model.model_name}:seed42"
+        assert model.version == f"propensity-3:{model.model_name}:seed42"
         kinds = {row["model"]: row["kind"] for row in model.metrics}
         assert {"logistic regression", "decision tree", "linear SVM", "gradient boosting"} <= set(kinds)
         assert kinds["recency only"] == kinds["BG/NBD expected purchases"] == "baseline"
@@ -131,3 +132,17 @@ def test_last_weeks_answer_is_reproduced_by_the_same_date_and_seed(engine: Engin
         scores = [dict(session.execute(select(CustomerPrediction.customer_id, CustomerPrediction.probability)
                                        .where(CustomerPrediction.model_id == m.id)).all()) for m in models]
         assert scores[0] == scores[1] and len(scores[0]) > 500
+
+
+def test_stale_builder_models_are_retrained_with_their_options_and_say_why(telco_store: Engine) -> None:
+    first = train_target(telco_store, "Churn", budget_seconds=2, actionable=["Contract"], goal="lower")
+    assert retrain_stale(telco_store, max_age_days=30) == []  # fresh and not drifted: left alone
+    later = datetime.now(UTC) + timedelta(days=45)
+    done = retrain_stale(telco_store, max_age_days=30, clock=lambda: later)
+    assert [target for target, _ in done] == ["Churn"] and "trained 45 days ago" in done[0][1][0]
+    with Session(telco_store) as session:
+        newest = predictions.latest_model(session, "Churn")
+        assert newest is not None and newest.id != first.model_id
+        assert newest.training["retrained_because"] == done[0][1]
+        assert newest.training["actionable"] == ["Contract"] and newest.training["goal"] == "lower"
+        assert newest.training["budget_seconds"] == 2
