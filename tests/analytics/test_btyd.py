@@ -161,7 +161,7 @@ def test_on_a_simulated_bgnbd_population_bgnbd_is_chosen_and_recovers_the_truth(
 
 
 def test_on_a_simulated_mbgnbd_population_mbgnbd_is_chosen() -> None:
-    population = simulate(20_000, **TRUTH, modified=True, seed=1)
+    population = simulate(10_000, **TRUTH, modified=True, seed=1)
     choice = choose_purchase_model(population, random_state=42)
     assert choice.name == "MBG/NBD", choice.reason
     alive = probability_alive(choice.params, population)

@@ -100,7 +100,7 @@ def telco(datasets: Path) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def telco_result(telco: pd.DataFrame) -> BuilderResult:
-    return train_builder(telco, "Churn", random_state=42, budget_seconds=6, actionable=["Contract"], goal="lower")
+    return train_builder(telco, "Churn", random_state=42, budget_seconds=3, actionable=["Contract"], goal="lower")
 
 
 def test_builder_tunes_both_families_and_clearly_beats_both_baselines_on_telco_churn(

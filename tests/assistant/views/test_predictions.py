@@ -134,6 +134,8 @@ def test_last_weeks_answer_is_reproduced_by_the_same_date_and_seed(engine: Engin
         assert scores[0] == scores[1] and len(scores[0]) > 500
 
 
+# Which models are stale is read through the same queries as model-health, tested on both backends above.
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_stale_builder_models_are_retrained_with_their_options_and_say_why(telco_store: Engine) -> None:
     first = train_target(telco_store, "Churn", budget_seconds=2, actionable=["Contract"], goal="lower")
     assert retrain_stale(telco_store, max_age_days=30) == []  # fresh and not drifted: left alone
