@@ -105,7 +105,7 @@ def make_model(family: str, settings: dict[str, Any], columns: Columns, random_s
         first = len(columns.numeric)
         estimator = CategoricalBoosting(
             categorical_columns=tuple(range(first, first + len(columns.categorical))), random_state=random_state,
-            verbose=-1, deterministic=True, force_row_wise=True, subsample_freq=1, n_jobs=2,
+            verbose=-1, deterministic=True, force_row_wise=True, subsample_freq=1,
             **settings)
     else:
         raise ValueError(f"unknown model family {family!r}")
