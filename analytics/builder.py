@@ -298,12 +298,10 @@ def train_builder(frame: pd.DataFrame, target: str, random_state: int = 42, hold
     method, brier = choose_calibration(best.out_of_fold, y_train, random_state)
     features = columns.all
     rows, predictions = [], {}
-    for family in FAMILIES:
+    for family in FAMILIES:  # both on the chosen features (``plan`` already left the dropped ones out)
         chosen = best if family == best.family else search.best_of(family)
-        model = calibrated(family, chosen.settings, columns if family == best.family else plan.columns(), method,
-                           random_state)
-        used = features if family == best.family else plan.columns().all
-        predictions[family] = model.fit(x_train[used], y_train).predict_proba(x_test[used])[:, 1]
+        model = calibrated(family, chosen.settings, columns, method, random_state)
+        predictions[family] = model.fit(x_train[features], y_train).predict_proba(x_test[features])[:, 1]
         rows.append({"model": family, "kind": "model", "cv_roc_auc": chosen.roc_auc, **scores(y_test,
                                                                                                 predictions[family])})
     rate = float(y_train.mean())
