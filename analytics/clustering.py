@@ -11,7 +11,7 @@ from sklearn.metrics import adjusted_rand_score, silhouette_score
 
 from analytics import words
 from analytics.contract import require_columns
-from analytics.features import prepare_for_clustering
+from analytics.features import ClusterScaling, fit_cluster_scaling
 
 MIN_CUSTOMERS = 100
 """Below this many customers clusters describe noise, so none are made."""
@@ -35,6 +35,28 @@ class ClusterResult:
     """Adjusted Rand index between this clustering and one fitted with another seed (1 = identical)."""
     profiles: pd.DataFrame
     params: dict[str, object] = field(default_factory=dict)
+    model: ClusterModel | None = None
+    """What assigns other customers to these clusters (``ClusterModel.assign``)."""
+    overall: pd.Series | None = None
+    """Medians of the fitted customers that the descriptions compare each cluster with."""
+
+
+@dataclass(frozen=True)
+class ClusterModel:
+    """A fitted clustering that can place any customer: the scaling, the centres and their numbering."""
+
+    scaling: ClusterScaling
+    kmeans: KMeans
+    numbering: np.ndarray
+    """Cluster number (by revenue) of each KMeans centre."""
+
+    def assign(self, features: pd.DataFrame) -> pd.Series:
+        """Each customer's cluster (nearest centre), by customer id."""
+        if features.empty:
+            return pd.Series(dtype="int64")
+        # KMeans' own predict: the same distance arithmetic that gave the fitted labels.
+        nearest = self.kmeans.predict(self.scaling.transform(features))
+        return pd.Series(self.numbering[nearest], index=features["customer_id"].to_numpy(), dtype="int64")
 
 
 def choose_k(matrix: np.ndarray, random_state: int, sample_size: int = SILHOUETTE_SAMPLE,
@@ -64,7 +86,8 @@ def cluster_customers(features: pd.DataFrame, random_state: int = 42, currency: 
     if len(features) < MIN_CUSTOMERS:
         raise NotEnoughData(f"clusters need at least {MIN_CUSTOMERS} customers with a purchase; "
                             f"there are {len(features)}")
-    matrix = prepare_for_clustering(features)
+    scaling = fit_cluster_scaling(features)
+    matrix = scaling.transform(features)
     scores = choose_k(matrix, random_state)
     k = max(scores, key=lambda key: (scores[key], -key))
     model = KMeans(n_clusters=k, n_init=10, random_state=random_state).fit(matrix)
@@ -73,12 +96,14 @@ def cluster_customers(features: pd.DataFrame, random_state: int = 42, currency: 
     revenue = features.groupby(raw.to_numpy())["monetary"].sum().sort_values(ascending=False)
     renumber = {old: new for new, old in enumerate(revenue.index)}
     labels = raw.map(renumber).astype("int64")
+    numbering = np.array([renumber.get(c, c) for c in range(k)], dtype="int64")
     return ClusterResult(
         labels=labels, k=k, silhouette_by_k=scores,
         stability_ari=float(adjusted_rand_score(model.labels_, other)),
         profiles=profile_clusters(features, labels, currency),
         params={"random_state": random_state, "k_range": [K_RANGE.start, K_RANGE.stop - 1],
                 "silhouette_sample": SILHOUETTE_SAMPLE},
+        model=ClusterModel(scaling, model, numbering), overall=overall_medians(features),
     )
 
 
@@ -110,7 +135,7 @@ def _describe(row: pd.Series, overall: pd.Series, currency: str | None = None) -
 def profile_clusters(features: pd.DataFrame, labels: pd.Series, currency: str | None = None) -> pd.DataFrame:
     """Size, revenue share, medians and a one-line description of each cluster."""
     frame = features.assign(cluster=labels.reindex(features["customer_id"].to_numpy()).to_numpy())
-    overall = features[["frequency", "avg_order_value", "recency_days", "units_per_line"]].median()
+    overall = overall_medians(features)
     total = float(features["monetary"].clip(lower=0).sum()) or 1.0
     profiles = frame.groupby("cluster").agg(
         customers=("customer_id", "size"), revenue=("monetary", lambda v: float(v.clip(lower=0).sum())),
@@ -120,5 +145,24 @@ def profile_clusters(features: pd.DataFrame, labels: pd.Series, currency: str | 
     ).reset_index()
     profiles["revenue_share"] = profiles["revenue"] / total
     profiles["customer_share"] = profiles["customers"] / len(features)
+    profiles["description"] = [_describe(row, overall, currency) for _, row in profiles.iterrows()]
+    return profiles
+
+
+def overall_medians(features: pd.DataFrame) -> pd.Series:
+    """The medians a cluster's description is judged against."""
+    return features[["frequency", "avg_order_value", "recency_days", "units_per_line"]].median()
+
+
+def population_profiles(result: ClusterResult, customers: pd.Series, revenue: pd.Series,
+                        currency: str | None = None) -> pd.DataFrame:
+    """``result``'s profiles (medians from the customers it was fitted on) with each cluster's size
+    and revenue share counted over the whole store (``customers`` and positive ``revenue`` by cluster)."""
+    profiles = result.profiles.copy()
+    profiles["customers"] = profiles["cluster"].map(customers).fillna(0).astype("int64")
+    profiles["revenue"] = profiles["cluster"].map(revenue).fillna(0.0).astype("float64")
+    profiles["revenue_share"] = profiles["revenue"] / (float(revenue.sum()) or 1.0)
+    profiles["customer_share"] = profiles["customers"] / max(int(customers.sum()), 1)
+    overall = result.overall if result.overall is not None else pd.Series(dtype="float64")
     profiles["description"] = [_describe(row, overall, currency) for _, row in profiles.iterrows()]
     return profiles

@@ -7,6 +7,7 @@ percentile so a handful of giant accounts cannot pull every centroid towards the
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
@@ -46,6 +47,42 @@ FEATURE_DESCRIPTIONS = {
 CLUSTER_FEATURES = ("recency_days", "frequency", "monetary", "avg_order_value", "distinct_products",
                     "units_per_line", "return_rate")
 """The features KMeans sees (tenure and gaps are implied by recency and frequency)."""
+
+
+TOTAL_COLUMNS = {"customer_id": "int64", "first_order_at": "datetime64[ns]", "last_order_at": "datetime64[ns]",
+                 "orders": "int64", "sales_value": "float64", "credit_value": "float64"}
+
+
+def order_totals(orders: pd.DataFrame, credits: pd.DataFrame | None, cutoff: datetime) -> pd.DataFrame:
+    """Per customer with a sale order by ``cutoff``: first and last order, orders, sales and credits.
+
+    Parameters
+    ----------
+    orders : sale orders ``order_id, customer_id, ordered_at, value``.
+    credits : ``customer_id, ordered_at, value`` of cancellations and returns (value positive), or None.
+    cutoff : nothing after it counts.
+
+    Returns
+    -------
+    DataFrame with ``TOTAL_COLUMNS``, sorted by customer id.  Sums are rounded to the millionth,
+    the store's own precision, so they do not depend on the order rows were added in (a
+    partition's totals equal the whole store's for the same customers).
+    """
+    require_columns(orders, ("order_id", "customer_id", "ordered_at", "value"), "sale orders")
+    end = pd.Timestamp(cutoff)
+    known = orders[(orders["ordered_at"] <= end) & orders["customer_id"].notna()]
+    totals = known.groupby(known["customer_id"].astype("int64")).agg(
+        first_order_at=("ordered_at", "min"), last_order_at=("ordered_at", "max"),
+        orders=("order_id", "nunique"), sales_value=("value", "sum")).reset_index()
+    totals["sales_value"] = totals["sales_value"].round(6)
+    totals["credit_value"] = 0.0
+    if credits is not None and not credits.empty:
+        early = credits[(credits["ordered_at"] <= end) & credits["customer_id"].notna()]
+        credit = early.groupby(early["customer_id"].astype("int64"))["value"].sum().round(6)
+        totals["credit_value"] = totals["customer_id"].map(credit).fillna(0.0).to_numpy()
+    if totals.empty:
+        return empty_frame(TOTAL_COLUMNS)
+    return totals.astype(TOTAL_COLUMNS).sort_values("customer_id", ignore_index=True)
 
 
 def customer_features(totals: pd.DataFrame, lines: pd.DataFrame, as_of: datetime) -> pd.DataFrame:
@@ -94,17 +131,42 @@ def customer_features(totals: pd.DataFrame, lines: pd.DataFrame, as_of: datetime
     return features.reset_index(drop=True).astype(FEATURE_COLUMNS).sort_values("customer_id", ignore_index=True)
 
 
+@dataclass(frozen=True)
+class ClusterScaling:
+    """How clustering features were scaled: the log, the 1st/99th percentile caps and the standardisation."""
+
+    columns: tuple[str, ...]
+    low: np.ndarray
+    high: np.ndarray
+    mean: np.ndarray
+    scale: np.ndarray
+
+    def transform(self, features: pd.DataFrame) -> np.ndarray:
+        """The same scaling applied to other customers (a partition scored after fitting on a sample)."""
+        matrix = _logged(features, self.columns)
+        return (np.clip(matrix, self.low, self.high) - self.mean) / self.scale
+
+
+def _logged(features: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
+    require_columns(features, columns, "customer features")
+    matrix = features[list(columns)].to_numpy(dtype="float64")
+    return np.sign(matrix) * np.log1p(np.abs(matrix))
+
+
+def fit_cluster_scaling(features: pd.DataFrame, columns: tuple[str, ...] = CLUSTER_FEATURES) -> ClusterScaling:
+    """Learn ``prepare_for_clustering``'s scaling from ``features``."""
+    matrix = _logged(features, columns)
+    low, high = np.nanpercentile(matrix, [1, 99], axis=0)
+    scaler = StandardScaler().fit(np.clip(matrix, low, high))
+    return ClusterScaling(columns, low, high, scaler.mean_, scaler.scale_)
+
+
 def prepare_for_clustering(features: pd.DataFrame, columns: tuple[str, ...] = CLUSTER_FEATURES) -> np.ndarray:
     """Log-scale, winsorise at the 1st/99th percentile and standardise the clustering features.
 
     Returns a float matrix (customers x features) with mean 0 and unit variance per column
     (constant columns stay 0).
     """
-    require_columns(features, columns, "customer features")
-    matrix = features[list(columns)].to_numpy(dtype="float64")
-    matrix = np.sign(matrix) * np.log1p(np.abs(matrix))
-    if len(matrix) == 0:
-        return matrix
-    low, high = np.nanpercentile(matrix, [1, 99], axis=0)
-    matrix = np.clip(matrix, low, high)
-    return StandardScaler().fit_transform(matrix)
+    if len(features) == 0:
+        return _logged(features, columns)
+    return fit_cluster_scaling(features, columns).transform(features)

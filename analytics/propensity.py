@@ -29,7 +29,7 @@ from sklearn.svm import LinearSVC
 from sklearn.tree import DecisionTreeClassifier
 
 from analytics.contract import require_columns
-from analytics.features import FEATURE_DESCRIPTIONS, customer_features
+from analytics.features import FEATURE_DESCRIPTIONS, customer_features, order_totals
 from analytics.health import fast_roc_auc
 
 ORDER_COLUMNS = ("order_id", "customer_id", "ordered_at", "value")
@@ -77,7 +77,7 @@ def main_country(orders: pd.DataFrame) -> pd.Series | None:
 
 
 def features_as_of(orders: pd.DataFrame, lines: pd.DataFrame, cutoff: datetime,
-                   credits: pd.DataFrame | None = None) -> pd.DataFrame:
+                   credits: pd.DataFrame | None = None, home: str | None = None) -> pd.DataFrame:
     """Behavioural features of every customer from orders placed up to ``cutoff`` only.
 
     Parameters
@@ -88,20 +88,13 @@ def features_as_of(orders: pd.DataFrame, lines: pd.DataFrame, cutoff: datetime,
     cutoff : nothing after it is looked at.
     credits : optional ``customer_id, ordered_at, value`` of cancellations and returns (value
         positive); gives the return rate.
+    home : the store's home market (the commonest main country of its customers); by default
+        taken from ``orders`` themselves, which is right only when they hold every customer.
     """
     require_columns(orders, ORDER_COLUMNS, "sale orders")
     end = pd.Timestamp(cutoff)
     known = orders[(orders["ordered_at"] <= end) & orders["customer_id"].notna()]
-    totals = known.groupby("customer_id").agg(first_order_at=("ordered_at", "min"),
-                                              last_order_at=("ordered_at", "max"),
-                                              orders=("order_id", "nunique"), sales_value=("value", "sum"))
-    totals = totals.reset_index()
-    totals["customer_id"] = totals["customer_id"].astype("int64")
-    totals["credit_value"] = 0.0
-    if credits is not None and not credits.empty:
-        early = credits[(credits["ordered_at"] <= end) & credits["customer_id"].notna()]
-        credit = early.groupby(early["customer_id"].astype("int64"))["value"].sum()
-        totals["credit_value"] = totals["customer_id"].map(credit).fillna(0.0).to_numpy()
+    totals = order_totals(known, credits, cutoff)
     early_lines = lines[lines["order_id"].isin(known["order_id"])]
     features = customer_features(totals, early_lines, cutoff).set_index("customer_id")
     age = (end - known["ordered_at"]).dt.days
@@ -111,27 +104,34 @@ def features_as_of(orders: pd.DataFrame, lines: pd.DataFrame, cutoff: datetime,
                                        .reindex(features.index).fillna(0.0))
     country = main_country(known.assign(customer_id=ids))
     if country is not None and len(country):
-        home = country.value_counts().index[0]
+        home = home if home is not None else home_market(country.value_counts())
         features["home_market"] = (country.reindex(features.index) == home).astype("float64")
     else:
         features["home_market"] = 1.0
     return features.reset_index()
 
 
+def home_market(counts: pd.Series) -> str:
+    """The commonest of the customers' main countries, from customers per main country (ties: the first
+    in alphabetical order)."""
+    return str(counts[counts == counts.max()].sort_index().index[0])
+
+
 def stacked_rows(orders: pd.DataFrame, lines: pd.DataFrame, last_cutoff: datetime, horizon_days: int,
-                 credits: pd.DataFrame | None, cutoffs: int | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+                 credits: pd.DataFrame | None, cutoffs: int | None = None, home: str | None = None
+                 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Features and labels of every customer at ``cutoffs`` cutoffs a month apart ending at
     ``last_cutoff`` (each label from the horizon after its own cutoff), one above the other."""
     frames, labels = [], []
     for k in range(STACKED_CUTOFFS if cutoffs is None else cutoffs):
         cutoff = last_cutoff - timedelta(days=k * STACK_SPACING_DAYS)
-        features = features_as_of(orders, lines, cutoff, credits)
+        features = features_as_of(orders, lines, cutoff, credits, home)
         if features.empty:
             break
         frames.append(features.assign(cutoff=cutoff))
         labels.append(labels_after(orders, features["customer_id"], cutoff, horizon_days).to_numpy())
     if not frames:
-        empty = features_as_of(orders, lines, last_cutoff, credits).assign(cutoff=pd.Timestamp(last_cutoff))
+        empty = features_as_of(orders, lines, last_cutoff, credits, home).assign(cutoff=pd.Timestamp(last_cutoff))
         return empty, np.zeros(0, dtype="int64")
     return pd.concat(frames, ignore_index=True), np.concatenate(labels)
 
@@ -283,7 +283,7 @@ def paired_bootstrap(y: np.ndarray, new: np.ndarray, old: np.ndarray, random_sta
 
 def compare_out_of_time(orders: pd.DataFrame, lines: pd.DataFrame, as_of: datetime, horizon_days: int = 90,
                         random_state: int = 42, baselines: dict[str, BaselineScorer] | None = None,
-                        credits: pd.DataFrame | None = None) -> Comparison:
+                        credits: pd.DataFrame | None = None, home: str | None = None) -> Comparison:
     """Train on cutoffs up to ``as_of - 2H`` (stacked), evaluate at ``as_of - H`` (labels up to
     ``as_of``); pick the best AUC; measure the winner against the previous procedure.
 
@@ -293,10 +293,10 @@ def compare_out_of_time(orders: pd.DataFrame, lines: pd.DataFrame, as_of: dateti
     """
     train_cutoff = as_of - timedelta(days=2 * horizon_days)
     test_cutoff = as_of - timedelta(days=horizon_days)
-    stacked, y_stacked = stacked_rows(orders, lines, train_cutoff, horizon_days, credits)
+    stacked, y_stacked = stacked_rows(orders, lines, train_cutoff, horizon_days, credits, home=home)
     latest = (stacked["cutoff"] == pd.Timestamp(train_cutoff)).to_numpy()
     train, y_train = stacked[latest], y_stacked[latest]
-    test = features_as_of(orders, lines, test_cutoff, credits)
+    test = features_as_of(orders, lines, test_cutoff, credits, home)
     y_test = labels_after(orders, test["customer_id"], test_cutoff, horizon_days).to_numpy()
     check_sufficient(len(train), int(y_train.sum()), "training")
     check_sufficient(len(test), int(y_test.sum()), "evaluation")
@@ -353,12 +353,13 @@ class FittedPropensity:
 
 
 def fit_latest(orders: pd.DataFrame, lines: pd.DataFrame, as_of: datetime, horizon_days: int, family: str,
-               random_state: int = 42, credits: pd.DataFrame | None = None) -> FittedPropensity:
+               random_state: int = 42, credits: pd.DataFrame | None = None, home: str | None = None
+               ) -> FittedPropensity:
     """Fit ``family`` on the cutoffs stacked up to ``as_of - H``, labels up to ``as_of``."""
     from analytics.explain import transformed_mean
 
     cutoff = as_of - timedelta(days=horizon_days)
-    stacked, y_stacked = stacked_rows(orders, lines, cutoff, horizon_days, credits)
+    stacked, y_stacked = stacked_rows(orders, lines, cutoff, horizon_days, credits, home=home)
     latest = (stacked["cutoff"] == pd.Timestamp(cutoff)).to_numpy()
     train, y = stacked[latest], y_stacked[latest]
     check_sufficient(len(train), int(y.sum()), "latest training")

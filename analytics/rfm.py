@@ -15,6 +15,7 @@ recency score R and the frequency-monetary score FM = round((F + M) / 2), half u
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
@@ -50,6 +51,41 @@ RFM_COLUMNS = {
 }
 
 
+@dataclass(frozen=True)
+class QuintileCuts:
+    """Where the quintile scores of one measure change, so customers can be scored a partition at a time.
+
+    ``cuts[s - 1]`` is the value a customer must exceed (after orienting: higher is better) to
+    score above ``s``; with these four numbers ``score_by_cuts`` gives exactly what ranking the
+    whole population gives.
+    """
+
+    cuts: tuple[float, float, float, float]
+    higher_is_better: bool
+
+
+def quintile_cuts(values: pd.Series | np.ndarray, higher_is_better: bool = True) -> QuintileCuts:
+    """The four cut values of ``values``' quintile scores (see ``quintile_scores``).
+
+    A customer with ``c`` values strictly below theirs has rank ``c + 1`` and scores
+    ``1 + 5c // n``: they score above ``s`` exactly when ``c >= ceil(s n / 5)``, that is when their
+    value exceeds the ``ceil(s n / 5)``-th smallest one.
+    """
+    ordered = np.sort(np.asarray(values, dtype="float64") * (1 if higher_is_better else -1))
+    n = len(ordered)
+    if n == 0:
+        return QuintileCuts((np.inf, np.inf, np.inf, np.inf), higher_is_better)
+    first, second, third, fourth = (float(ordered[-(-s * n // 5) - 1]) for s in range(1, 5))
+    return QuintileCuts((first, second, third, fourth), higher_is_better)
+
+
+def score_by_cuts(values: pd.Series, cuts: QuintileCuts) -> pd.Series:
+    """Scores 1..5 of ``values`` against cuts taken from the whole population."""
+    oriented = values.to_numpy(dtype="float64") * (1 if cuts.higher_is_better else -1)
+    above = (oriented[:, None] > np.asarray(cuts.cuts)[None, :]).sum(axis=1)
+    return pd.Series(1 + above, index=values.index, dtype="int64")
+
+
 def quintile_scores(values: pd.Series, higher_is_better: bool = True) -> pd.Series:
     """Scores 1..5 by position; tied values share the lower score.
 
@@ -60,13 +96,27 @@ def quintile_scores(values: pd.Series, higher_is_better: bool = True) -> pd.Seri
 
     Returns
     -------
-    Series of int scores aligned with ``values``.
+    Series of int scores aligned with ``values``: ``1 + 5 (rank - 1) // n`` with ties taking the
+    lowest rank.
     """
     if values.empty:
         return pd.Series(dtype="int64", index=values.index)
-    ordered = values if higher_is_better else -values
-    rank = ordered.rank(method="min").astype("int64")  # 1-based, ties take the lowest rank
-    return (1 + (rank - 1) * 5 // len(values)).clip(1, 5).astype("int64")
+    return score_by_cuts(values, quintile_cuts(values, higher_is_better))
+
+
+@dataclass(frozen=True)
+class RfmCuts:
+    """The quintile cuts of recency, frequency and monetary over every scored customer."""
+
+    recency: QuintileCuts
+    frequency: QuintileCuts
+    monetary: QuintileCuts
+
+
+def rfm_cuts(table: pd.DataFrame) -> RfmCuts:
+    """The cuts of an RFM table of the whole population (``rfm_table``'s output)."""
+    return RfmCuts(quintile_cuts(table["recency_days"], higher_is_better=False),
+                   quintile_cuts(table["frequency"]), quintile_cuts(table["monetary"]))
 
 
 def segment_for(r_score: int, fm_score: int) -> str:
@@ -74,7 +124,7 @@ def segment_for(r_score: int, fm_score: int) -> str:
     return _GRID[int(r_score)][int(fm_score) - 1]
 
 
-def rfm_table(totals: pd.DataFrame, as_of: datetime) -> pd.DataFrame:
+def rfm_table(totals: pd.DataFrame, as_of: datetime, cuts: RfmCuts | None = None) -> pd.DataFrame:
     """Recency, frequency, monetary, scores and segment for every customer with a sale.
 
     Parameters
@@ -83,6 +133,8 @@ def rfm_table(totals: pd.DataFrame, as_of: datetime) -> pd.DataFrame:
         ``orders`` (sale orders) and ``monetary`` (net value: sales minus credits).
         Rows with ``orders == 0`` (credits only) are left out: they bought nothing to score.
     as_of : the moment the analysis describes; recency counts whole days up to it.
+    cuts : the population's quintile cuts when ``totals`` is one partition of it; by default the
+        scores rank ``totals`` itself.
 
     Returns
     -------
@@ -102,9 +154,10 @@ def rfm_table(totals: pd.DataFrame, as_of: datetime) -> pd.DataFrame:
         "frequency": buyers["orders"].astype("int64").to_numpy(),
         "monetary": buyers["monetary"].astype("float64").to_numpy(),
     })
-    table["r_score"] = quintile_scores(table["recency_days"], higher_is_better=False)
-    table["f_score"] = quintile_scores(table["frequency"])
-    table["m_score"] = quintile_scores(table["monetary"])
+    cuts = cuts or rfm_cuts(table)
+    table["r_score"] = score_by_cuts(table["recency_days"], cuts.recency)
+    table["f_score"] = score_by_cuts(table["frequency"], cuts.frequency)
+    table["m_score"] = score_by_cuts(table["monetary"], cuts.monetary)
     table["fm_score"] = np.floor((table["f_score"] + table["m_score"]) / 2 + 0.5).astype("int64")
     table["segment"] = [segment_for(r, fm) for r, fm in zip(table["r_score"], table["fm_score"], strict=True)]
     return table.sort_values("customer_id", ignore_index=True)

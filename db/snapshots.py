@@ -69,16 +69,41 @@ def prune_runs(connection: Connection, keep: int) -> int:
         select(runs.c.id).where(runs.c.id < min(kept), runs.c.status != "running"))]
     if not doomed:
         return 0
-    for model in SNAPSHOT_TABLES:
-        table = model.__table__
-        connection.execute(delete(table).where(table.c.run_id.in_(doomed)))
-    models = PredictionModel.__table__
-    doomed_models = select(models.c.id).where(models.c.run_id.in_(doomed)).scalar_subquery()
-    connection.execute(delete(CustomerPrediction.__table__).where(
-        CustomerPrediction.__table__.c.model_id.in_(doomed_models)))
-    connection.execute(delete(models).where(models.c.run_id.in_(doomed)))
+    _delete_rows_of(connection, doomed)
     connection.execute(delete(runs).where(runs.c.id.in_(doomed)))
     return len(doomed)
+
+
+def _delete_rows_of(connection: Connection, run_ids: list[int]) -> None:
+    """Every row the runs wrote (not the runs themselves).
+
+    Child rows are deleted explicitly, table by table, so this does not depend on the database
+    enforcing ``ON DELETE CASCADE``.
+    """
+    for model in SNAPSHOT_TABLES:
+        table = model.__table__
+        connection.execute(delete(table).where(table.c.run_id.in_(run_ids)))
+    models = PredictionModel.__table__
+    doomed_models = select(models.c.id).where(models.c.run_id.in_(run_ids)).scalar_subquery()
+    connection.execute(delete(CustomerPrediction.__table__).where(
+        CustomerPrediction.__table__.c.model_id.in_(doomed_models)))
+    connection.execute(delete(models).where(models.c.run_id.in_(run_ids)))
+
+
+def discard_run(connection: Connection, run_id: int, finished_at: datetime, error: str) -> None:
+    """Delete what a failed run wrote and mark it failed with ``error`` (readers never saw it)."""
+    _delete_rows_of(connection, [run_id])
+    finish_run(connection, run_id, finished_at, {}, {}, error=error)
+
+
+def discard_abandoned_runs(connection: Connection, finished_at: datetime) -> list[int]:
+    """Discard runs still marked running: called by a refresh holding the refresh lock, when no other
+    refresh can be running, so these are leftovers of a refresh that was killed."""
+    runs = AnalyticsRun.__table__
+    abandoned = [row[0] for row in connection.execute(select(runs.c.id).where(runs.c.status == "running"))]
+    for run_id in abandoned:
+        discard_run(connection, run_id, finished_at, "abandoned: the refresh stopped before it finished")
+    return abandoned
 
 
 def write_frame(connection: Connection, table: Any, frame: pd.DataFrame) -> int:

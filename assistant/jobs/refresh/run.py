@@ -1,9 +1,16 @@
-"""The refresh job: read the store, run the analytics, store one snapshot per run.
+"""The refresh job: read the store a partition at a time, fit on samples, score everyone, store one run.
 
-Heavy work happens here, never inside a command: commands read the latest completed run.
-The three phases are separate modules: ``inputs.read_inputs`` (one read, as of a date),
-``compute.compute`` (pure steps over those inputs) and ``snapshot.write_snapshot`` (one
-transaction together with the run's "completed" mark).
+Heavy work happens here, never inside a command: commands read the latest completed run.  The
+phases (docs/scaling.md has the measured path from one machine to a cluster):
+
+1. ``plan.make_plan``: customer-id partitions and the samples' sizes;
+2. ``partitions.gather`` per partition: RFM inputs, main countries, the fitting sample's history;
+3. ``fit.fit_everything`` here: RFM cuts of everyone, every model on its sample, basket rules;
+4. ``partitions.score`` per partition: every customer's rows, written under the run's id;
+5. ``snapshot.write_run_tables`` + rollups, in the transaction that marks the run completed.
+
+Steps 2 and 4 run in this process or on a Dask cluster (``executor.py``); a run that fails is
+discarded, so readers only ever see completed runs.
 """
 
 from __future__ import annotations
@@ -11,19 +18,24 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from assistant.errors import UserFacingError
-from assistant.jobs.refresh.compute import Stopwatch, compute
-from assistant.jobs.refresh.inputs import REFRESH_LOCK, RefreshParams, read_inputs
-from assistant.jobs.refresh.snapshot import start_snapshot, write_snapshot
-from db import locks, predictions, rollups, snapshots
+from assistant.jobs.refresh.executor import Executor, InProcess
+from assistant.jobs.refresh.fit import fit_everything, merge_gathered
+from assistant.jobs.refresh.inputs import REFRESH_LOCK, NothingToAnalyse, RefreshParams
+from assistant.jobs.refresh.partitions import GatherTask, ScoreTask, gather, score
+from assistant.jobs.refresh.plan import RefreshPlan, make_plan
+from assistant.jobs.refresh.snapshot import write_run_tables
+from db import locks, predictions, rollups, snapshots, stats
 from db.clock import Clock, store_time, utc_now
+from db.frames import FrameIO
 from db.maintenance import refresh_planner_statistics
 
 log = logging.getLogger(__name__)
@@ -34,6 +46,10 @@ REFRESH_LEASE = timedelta(hours=3)
 
 class RefreshBusy(UserFacingError):
     """Another refresh holds the store's refresh lock."""
+
+
+class RefreshFailed(UserFacingError):
+    """The refresh stopped part-way (the database went away, a task kept failing); nothing of it is served."""
 
 
 @dataclass
@@ -47,8 +63,40 @@ class RefreshSummary:
     results: dict[str, Any]
 
 
+class Stopwatch:
+    """Seconds per step, stored with the run (``timings``)."""
+
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, step: str) -> None:
+        """Record the time since the previous lap under ``step``."""
+        now = time.perf_counter()
+        self.timings[step] = round(now - self._last, 3)
+        self._last = now
+
+
+def _store_url(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=False)
+
+
+def plan_refresh(engine: Engine, params: RefreshParams | None = None, executor: Executor | None = None
+                 ) -> RefreshPlan:
+    """What a refresh of this store would do (``crm-bot refresh --explain-plan``), without doing it."""
+    params = params or RefreshParams()
+    with Session(engine) as session:
+        as_of = params.as_of or snapshots.last_sale_at(session)
+    if as_of is None:
+        raise NothingToAnalyse("the store has no sales to analyse yet: import orders first "
+                               "(crm-bot import ... or crm-bot demo)")
+    with FrameIO(engine) as io:
+        return make_plan(io, params, as_of, (executor or InProcess()).description)
+
+
 def run_refresh(engine: Engine, params: RefreshParams | None = None, clock: Clock = utc_now,
-                progress: Callable[[str], None] | None = None, keep_runs: int | None = None) -> RefreshSummary:
+                progress: Callable[[str], None] | None = None, keep_runs: int | None = None,
+                executor: Executor | None = None) -> RefreshSummary:
     """Compute every snapshot as of ``params.as_of`` and store it as a new completed run.
 
     With ``keep_runs``, older runs beyond the newest ``keep_runs`` completed ones are deleted
@@ -56,33 +104,102 @@ def run_refresh(engine: Engine, params: RefreshParams | None = None, clock: Cloc
     """
     params = params or RefreshParams()
     say = progress or (lambda _step: None)
+    executor = executor or InProcess()
     started = time.perf_counter()
     watch = Stopwatch()
-    say("reading the store")
+
+    def partitions_done(step: str, done: int, total: int, left: float | None) -> None:
+        eta = f", about {left:.0f} s left" if left is not None and done < total else ""
+        say(f"{step}: {done}/{total} partitions{eta}")
+        log.info("refresh %s: partition %d of %d done%s", step, done, total, eta)
+
+    say("planning")
+    plan = plan_refresh(engine, params, executor)
+    as_of, store = plan.as_of, _store_url(engine)
+    log.info("refresh plan: %s", "; ".join(plan.describe()))
     with Session(engine) as session:
-        inputs = read_inputs(session, params)
+        previous = snapshots.latest_run(session)
+        currency = params.currency or stats.recorded_currency(session)
+    gathered = executor.map("reading the store", gather, [
+        GatherTask(store, as_of, p, params.random_state, plan.candidate_bound) for p in plan.partitions],
+        partitions_done)
     watch.lap("read")
-    computed = compute(inputs, params, say, watch)
-    say("storing the snapshot")
+    population = merge_gathered(gathered, as_of, params)
+    del gathered
+    with FrameIO(engine) as io, Session(engine) as session:
+        fitted, records = fit_everything(population, io, plan, params, currency,
+                                         lambda skus: snapshots.product_names(session, skus), say, watch.lap)
+    customers = len(population.rfm)
+    del population
     with engine.begin() as connection:
-        run_id = start_snapshot(connection, computed, params, store_time(clock()))
-        write_snapshot(connection, run_id, computed, store_time(clock()))
-        watch.lap("store")
-        say("pre-aggregating sales for questions about numbers")
-        with Session(bind=connection) as session:  # the model this run trained: what its churn risk uses
-            model = predictions.model_of_run(session, predictions.propensity_target(params.horizon_days), run_id)
-        rollups.build(connection, run_id, model.id if model else None, store_time(clock()))
-        watch.lap("rollups")
-        computed.timings = watch.timings
-        results = computed.results()
-        snapshots.finish_run(connection, run_id, store_time(clock()), inputs.sizes(len(computed.rfm)), results)
-        if keep_runs is not None:
-            results["pruned_runs"] = snapshots.prune_runs(connection, keep_runs)
+        snapshots.discard_abandoned_runs(connection, store_time(clock()))
+        run_id = snapshots.start_run(connection, as_of, {**asdict(params), "as_of": as_of}, store_time(clock()))
+        model_id = predictions.record_model(connection, {**records.propensity.value.model, "run_id": run_id,
+                                                         "trained_at": store_time(clock())})
+    try:
+        scored = executor.map("scoring customers", score, [
+            ScoreTask(store, run_id, model_id, previous.id if previous else None, as_of, p)
+            for p in plan.partitions], partitions_done, shared=fitted)
+        watch.lap("score_and_write")
+        results = _finish(engine, run_id, model_id, records, scored, previous.id if previous else None,
+                          {"customers_with_sales": customers, "sales_lines": sum(p.lines for p in scored),
+                           "sale_orders": plan.sale_orders, "partitions": len(plan.partitions)},
+                          currency, clock, say, watch, keep_runs)
+    except BaseException as exc:
+        _discard(engine, run_id, clock, exc)
+        if isinstance(exc, SQLAlchemyError | OSError):
+            raise RefreshFailed(f"the refresh stopped: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}; "
+                                "nothing of it is shown, the previous snapshot keeps serving") from exc
+        raise
     refresh_planner_statistics(engine)
     seconds = time.perf_counter() - started
-    log.info("refresh run %s as of %s: %s customers in %.1f s", run_id, inputs.as_of, len(computed.rfm), seconds)
-    return RefreshSummary(run_id=run_id, as_of=inputs.as_of, customers=len(computed.rfm), seconds=seconds,
-                          results=results)
+    log.info("refresh run %s as of %s: %s customers in %.1f s", run_id, as_of, customers, seconds)
+    return RefreshSummary(run_id=run_id, as_of=as_of, customers=customers, seconds=seconds, results=results)
+
+
+def _finish(engine: Engine, run_id: int, model_id: int, records: Any, scored: list[Any], previous_run: int | None,
+            sizes: dict[str, int], currency: str | None, clock: Clock, say: Callable[[str], None], watch: Stopwatch,
+            keep_runs: int | None) -> dict[str, Any]:
+    """The run-wide tables and rollups, and the run marked completed: one transaction."""
+    say("storing the snapshot")
+    with engine.begin() as connection:
+        write_run_tables(connection, run_id, records, scored, previous_run is not None, currency)
+        watch.lap("store")
+        say("pre-aggregating sales for questions about numbers")
+        rollups.build(connection, run_id, model_id, store_time(clock()))
+        watch.lap("rollups")
+        results = _results(records, scored, previous_run, watch.timings, currency)
+        snapshots.finish_run(connection, run_id, store_time(clock()), sizes, results)
+        if keep_runs is not None:
+            results["pruned_runs"] = snapshots.prune_runs(connection, keep_runs)
+    return results
+
+
+def _discard(engine: Engine, run_id: int, clock: Clock, exc: BaseException) -> None:
+    """Delete what the failed run wrote; if the store is unreachable, the next refresh does it."""
+    try:
+        with engine.begin() as connection:
+            snapshots.discard_run(connection, run_id, store_time(clock()), f"{type(exc).__name__}: {exc}"[:2000])
+    except SQLAlchemyError:
+        log.warning("run %s could not be discarded now (the store is unreachable); the next refresh will", run_id)
+
+
+def _results(records: Any, scored: list[Any], previous_run: int | None, timings: dict[str, float],
+             currency: str | None) -> dict[str, Any]:
+    """What the run records about itself: each step's figures or refusal, the samples and the timings."""
+    propensity = dict(records.propensity.record)
+    if "refused" not in propensity or "stand_in" in propensity:
+        propensity["scored"] = sum(p.predictions for p in scored)
+    lifetime = dict(records.lifetime)
+    if "refused" not in lifetime:
+        lifetime["scored"] = sum(p.lifetimes for p in scored)
+        lifetime["left_out_non_finite"] = sum(p.lifetimes_left_out for p in scored)
+    recommendations = {"customers": sum(p.recommended_customers for p in scored),
+                       "rows": sum(p.recommendations for p in scored)}
+    return {"previous_run": previous_run, "clusters": records.clusters.record,
+            "feature_importance": records.importance, "lifetime": lifetime, "propensity": propensity,
+            "rules": records.rules.record, "recommendations": recommendations, "timings": timings,
+            "currency": currency, "samples": records.samples}
 
 
 def run_refresh_exclusive(engine: Engine, params: RefreshParams | None = None, clock: Clock = utc_now,

@@ -13,7 +13,15 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 import pandas as pd
 
-from analytics.btyd import DidNotConverge, expected_purchases, fit_bgnbd, fit_gamma_gamma, rfm_summary
+from analytics.btyd import (
+    BetaGeoParams,
+    DidNotConverge,
+    GammaGammaParams,
+    expected_purchases,
+    fit_bgnbd,
+    fit_gamma_gamma,
+    rfm_summary,
+)
 from analytics.clustering import ClusterResult, NotEnoughData, cluster_customers
 from analytics.clv import lifetime_table, sufficiency_problem
 from analytics.features import customer_features
@@ -34,6 +42,7 @@ from analytics.propensity import (
     STACK_SPACING_DAYS,
     STACKED_CUTOFFS,
     Comparison,
+    FittedPropensity,
     NotEnoughHistory,
     compare_out_of_time,
     features_as_of,
@@ -44,6 +53,7 @@ from analytics.propensity_explain import score_and_explain
 from analytics.recommend import recommend
 from analytics.rules import NotEnoughBaskets, RuleParams, RuleResult, TooManyItemsets, mine_rules, pair_cooccurrence
 from assistant.jobs.refresh.inputs import RefreshParams
+from db.histories import History
 
 T = TypeVar("T")
 
@@ -73,15 +83,27 @@ drop-out (typical of a single year of data): P(alive) is then 1 for everyone by 
 the product does not call it a churn risk and reads churn from the purchase-propensity model."""
 
 LIFETIME_FIT_SAMPLE = 100_000
-"""The lifetime models are fitted on at most this many customers (a seeded sample) and then
-applied to everyone: the population parameters do not need more, and the fit stays in seconds."""
+"""The lifetime models are fitted on at most this many customers (a seeded sample of the fitting
+sample) and then applied to everyone: the population parameters do not need more, and the fit
+stays in seconds."""
 
 
-def lifetime_step(dated: pd.DataFrame, as_of: datetime, params: RefreshParams) -> Step[pd.DataFrame | None]:
-    """P(alive), expected orders and spend, lifetime value per customer (BG/NBD or MBG/NBD, as the
-    held-out customers choose, + Gamma-Gamma), or why not."""
-    transactions = dated.dropna(subset=["customer_id"]).rename(columns={"ordered_at": "date"})
-    summary = rfm_summary(transactions[["customer_id", "date", "value"]], as_of)
+@dataclass(frozen=True)
+class LifetimeFit:
+    """The chosen purchase model and the spend model, ready to apply to any customer's history."""
+
+    purchases: BetaGeoParams
+    spend: GammaGammaParams
+
+
+def _transactions(dated: pd.DataFrame) -> pd.DataFrame:
+    return dated.dropna(subset=["customer_id"]).rename(columns={"ordered_at": "date"})[["customer_id", "date", "value"]]
+
+
+def fit_lifetime(dated: pd.DataFrame, as_of: datetime, params: RefreshParams) -> Step[LifetimeFit | None]:
+    """BG/NBD or MBG/NBD (as held-out customers choose) + Gamma-Gamma, fitted on the sale orders of
+    the fitting sample, or why not."""
+    summary = rfm_summary(_transactions(dated), as_of)
     problem = sufficiency_problem(summary)
     if problem:
         return Step(None, {"refused": problem})
@@ -92,12 +114,12 @@ def lifetime_step(dated: pd.DataFrame, as_of: datetime, params: RefreshParams) -
         spend = fit_gamma_gamma(sample[sample["monetary"] > 0])
     except DidNotConverge as exc:
         return Step(None, {"refused": f"lifetime models did not converge: {exc}"})
-    table = lifetime_table(summary, purchases, spend, params.horizon_days / 7, params.clv_months,
-                           params.annual_discount)
-    if not np.isfinite(table.drop(columns=["customer_id", "days_to_next"]).to_numpy(dtype="float64")).all():
+    fit = LifetimeFit(purchases, spend)
+    if not _finite(lifetime_table(summary, purchases, spend, params.horizon_days / 7, params.clv_months,
+                                  params.annual_discount)).all():
         return Step(None, {"refused": "lifetime models gave non-finite values on this history"})
     dropout = purchases.a / (purchases.a + purchases.b)
-    return Step(table, {
+    return Step(fit, {
         "dropout_identified": bool(dropout >= MIN_DROPOUT),
         "model": f"{choice.name} + Gamma-Gamma", "choice": choice.summary(), "fitted_on": len(sample),
         "time_unit": "week",
@@ -107,6 +129,21 @@ def lifetime_step(dated: pd.DataFrame, as_of: datetime, params: RefreshParams) -
         "clv_months": params.clv_months, "annual_discount": params.annual_discount,
         "horizon_days": params.horizon_days,
     })
+
+
+def _finite(table: pd.DataFrame) -> np.ndarray:
+    return np.isfinite(table.drop(columns=["customer_id", "days_to_next"]).to_numpy(dtype="float64")).all(axis=1)
+
+
+def lifetime_rows(fit: LifetimeFit, dated: pd.DataFrame, as_of: datetime, params: RefreshParams
+                  ) -> tuple[pd.DataFrame, int]:
+    """P(alive), expected orders and spend, lifetime value of these customers, and how many were left
+    out because their history gives non-finite values (extremes the fitting sample did not hold)."""
+    summary = rfm_summary(_transactions(dated), as_of)
+    table = lifetime_table(summary, fit.purchases, fit.spend, params.horizon_days / 7, params.clv_months,
+                           params.annual_discount)
+    finite = _finite(table) if len(table) else np.ones(0, dtype=bool)
+    return table[finite].reset_index(drop=True), int((~finite).sum())
 
 
 def rules_step(lines: pd.DataFrame, params: RuleParams) -> Step[RuleResult | None]:
@@ -141,14 +178,6 @@ def next_purchase_target(totals: pd.DataFrame, lines: pd.DataFrame, dated: pd.Da
 
 PROPENSITY_VERSION = "propensity-3"
 """Bumped whenever features, models or explanations change, so stored scores say which code made them."""
-
-
-@dataclass
-class PredictionOutcome:
-    """A prediction model's row (without ids and times) and its customer scores, if any."""
-
-    model: dict[str, Any]
-    predictions: pd.DataFrame | None
 
 
 def _bgnbd_scorer(dated: pd.DataFrame, horizon_days: int, random_state: int) -> Any:
@@ -206,27 +235,40 @@ def _lifetime_baseline(lifetime: pd.DataFrame, horizon_days: int) -> pd.DataFram
         "counterfactual": None})
 
 
-def propensity_step(dated: pd.DataFrame, lines: pd.DataFrame, credits: pd.DataFrame, as_of: datetime,
-                    params: RefreshParams, lifetime: pd.DataFrame | None,
-                    currency: str | None = None, segments: pd.Series | None = None) -> Step[PredictionOutcome]:
-    """Compare, refit, score and explain purchase propensity; below the thresholds, say why and
+@dataclass
+class PropensityFit:
+    """What scoring every customer needs from the propensity step: the model row, the fitted model (or
+    the lifetime stand-in) and the store-wide facts its features depend on."""
+
+    model: dict[str, Any]
+    fitted: FittedPropensity | None
+    stand_in: bool
+    """No model could be trained; customers get the lifetime model's estimate, clearly labelled."""
+    home: str | None
+    currency: str | None
+
+
+def fit_propensity(dated: pd.DataFrame, lines: pd.DataFrame, credits: pd.DataFrame, as_of: datetime,
+                   params: RefreshParams, lifetime: LifetimeFit | None, home: str | None,
+                   currency: str | None = None, segments: pd.Series | None = None) -> Step[PropensityFit]:
+    """Compare and refit purchase propensity on the fitting sample; below the thresholds, say why and
     stand in with the lifetime model's estimate (clearly labelled) or nothing."""
     horizon, seed = params.horizon_days, params.random_state
     row: dict[str, Any] = {"target": f"purchase_next_{horizon}_days", "random_state": seed, "data_as_of": as_of}
     try:
         expected = _bgnbd_scorer(dated, horizon, seed)
         comparison = compare_out_of_time(dated, lines, as_of, horizon, seed, credits=credits,
-                                         baselines={"BG/NBD expected purchases": expected})
-        fitted = fit_latest(dated, lines, as_of, horizon, comparison.winner, seed, credits)
+                                         baselines={"BG/NBD expected purchases": expected}, home=home)
+        fitted = fit_latest(dated, lines, as_of, horizon, comparison.winner, seed, credits, home=home)
     except NotEnoughHistory as exc:
         row |= {"refusal": str(exc), "model_name": None, "version": f"{PROPENSITY_VERSION}:none:seed{seed}"}
-        if lifetime is None or lifetime.empty:
-            return Step(PredictionOutcome({**row, "status": "refused"}, None), {"refused": str(exc)})
-        return Step(PredictionOutcome({**row, "status": "baseline", "model_name": "lifetime model baseline"},
-                                      _lifetime_baseline(lifetime, horizon)),
+        if lifetime is None:
+            return Step(PropensityFit({**row, "status": "refused"}, None, False, home, currency), {"refused": str(exc)})
+        return Step(PropensityFit({**row, "status": "baseline", "model_name": "lifetime model baseline"}, None, True,
+                                  home, currency),
                     {"refused": str(exc), "stand_in": "lifetime model baseline"})
-    now = features_as_of(dated, lines, as_of, credits)
-    table, method = score_and_explain(fitted, now, as_of, horizon, currency)
+    now = features_as_of(dated, lines, as_of, credits, home=home)
+    _, method = score_and_explain(fitted, now.head(1), as_of, horizon, currency)
     winner = comparison.winner
     reliability = reliability_table(comparison.evaluation_labels, comparison.evaluation_predictions[winner])
     drift = drift_table(fitted.training_features, now, list(PROPENSITY_FEATURES))
@@ -250,9 +292,20 @@ def propensity_step(dated: pd.DataFrame, lines: pd.DataFrame, credits: pd.DataFr
         "warnings": warnings,
     }
     best = comparison.table.set_index("model").loc[winner]
-    return Step(PredictionOutcome(row, table),
+    return Step(PropensityFit(row, fitted, False, home, currency),
                 {"model": winner, "roc_auc": round(float(best["roc_auc"]), 4), "brier": round(float(best["brier"]), 4),
-                 "scored": len(table), "warnings": warnings, "against_previous": comparison.against_previous})
+                 "warnings": warnings, "against_previous": comparison.against_previous})
+
+
+def propensity_rows(fit: PropensityFit, history: History, as_of: datetime, horizon_days: int,
+                    lifetime: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Every customer's score, factors, sentence and what-if (or the lifetime stand-in), or None."""
+    if fit.fitted is not None:
+        now = features_as_of(history.sale_orders, history.lines, as_of, history.credit_orders, home=fit.home)
+        return score_and_explain(fit.fitted, now, as_of, horizon_days, fit.currency)[0]
+    if fit.stand_in and lifetime is not None:
+        return _lifetime_baseline(lifetime, horizon_days)
+    return None
 
 
 def recommendations_step(lines: pd.DataFrame, rules: RuleResult | None, returned: pd.DataFrame,
