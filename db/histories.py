@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import ColumnElement, func, literal, select
+from sqlalchemy import ColumnElement, Select, func, literal, select
 
 from db.frames import FrameIO
 from db.models import Customer, Order, OrderLine, Product
@@ -61,27 +61,39 @@ def _money(micros: pd.Series) -> pd.Series:
     return micros.astype("float64") / MICROS_PER_UNIT
 
 
-def read_orders(io: FrameIO, as_of: datetime, who: CustomerCondition) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The sale orders (with their sales value) and the credit notes of the customers ``who`` picks."""
+def history_queries(as_of: datetime, who: CustomerCondition) -> dict[str, Select]:
+    """The four statements of ``read_history``, by name (a benchmark times them against the database)."""
     customer = Order.customer_id
     value = func.sum(OrderLine.quantity * OrderLine.unit_price_micros)
-    orders = io.read(
-        select(Order.id, customer, Order.ordered_at, Order.country, value)
+    return {
+        "sale_orders": select(Order.id, customer, Order.ordered_at, Order.country, value)
         .join(OrderLine, OrderLine.order_id == Order.id).join(Product, OrderLine.product_id == Product.id)
         .where(SALES_LINE, who(customer), Order.ordered_at <= as_of)
         .group_by(Order.id, customer, Order.ordered_at, Order.country).order_by(Order.id),
-        ["order_id", "customer_id", "ordered_at", "country", "value_micros"])
+        "credit_orders": select(customer, Order.ordered_at, -value)
+        .join(OrderLine, OrderLine.order_id == Order.id).join(Product, OrderLine.product_id == Product.id)
+        .where(CREDIT_LINE, who(customer), Order.ordered_at <= as_of)
+        .group_by(Order.id, customer, Order.ordered_at).order_by(Order.id),
+        "lines": select(Order.id, customer, Product.sku, OrderLine.quantity, OrderLine.unit_price_micros)
+        .select_from(OrderLine).join(Order, OrderLine.order_id == Order.id)
+        .join(Product, OrderLine.product_id == Product.id)
+        .where(SALES_LINE, who(customer), Order.ordered_at <= as_of).order_by(OrderLine.id),
+        "credited_products": select(customer, Product.sku).distinct().select_from(OrderLine)
+        .join(Order, OrderLine.order_id == Order.id).join(Product, OrderLine.product_id == Product.id)
+        .where(CREDIT_LINE, who(customer), Order.ordered_at <= as_of),
+    }
+
+
+def read_orders(io: FrameIO, as_of: datetime, who: CustomerCondition) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The sale orders (with their sales value) and the credit notes of the customers ``who`` picks."""
+    queries = history_queries(as_of, who)
+    orders = io.read(queries["sale_orders"], ["order_id", "customer_id", "ordered_at", "country", "value_micros"])
     orders["order_id"] = orders["order_id"].astype("int64")
     orders["customer_id"] = orders["customer_id"].astype("int64")
     orders["ordered_at"] = pd.to_datetime(orders["ordered_at"])
     orders["country"] = orders["country"].astype(object).where(orders["country"].notna(), None)
     orders["value"] = _money(orders.pop("value_micros"))
-    credits = io.read(
-        select(customer, Order.ordered_at, -value)
-        .join(OrderLine, OrderLine.order_id == Order.id).join(Product, OrderLine.product_id == Product.id)
-        .where(CREDIT_LINE, who(customer), Order.ordered_at <= as_of)
-        .group_by(Order.id, customer, Order.ordered_at).order_by(Order.id),
-        ["customer_id", "ordered_at", "micros"])
+    credits = io.read(queries["credit_orders"], ["customer_id", "ordered_at", "micros"])
     credits["customer_id"] = credits["customer_id"].astype("int64")
     credits["ordered_at"] = pd.to_datetime(credits["ordered_at"])
     credits["value"] = _money(credits.pop("micros"))
@@ -91,23 +103,15 @@ def read_orders(io: FrameIO, as_of: datetime, who: CustomerCondition) -> tuple[p
 def read_history(io: FrameIO, as_of: datetime, who: CustomerCondition) -> History:
     """The sale orders, sales lines, credits and credited products of the customers ``who`` picks."""
     orders, credits = read_orders(io, as_of, who)
-    customer = Order.customer_id
-    lines = io.read(
-        select(Order.id, customer, Product.sku, OrderLine.quantity, OrderLine.unit_price_micros).select_from(OrderLine)
-        .join(Order, OrderLine.order_id == Order.id).join(Product, OrderLine.product_id == Product.id)
-        .where(SALES_LINE, who(customer), Order.ordered_at <= as_of).order_by(OrderLine.id),
-        ["order_id", "customer_id", "sku", "quantity", "unit_price_micros"])
+    queries = history_queries(as_of, who)
+    lines = io.read(queries["lines"], ["order_id", "customer_id", "sku", "quantity", "unit_price_micros"])
     lines["order_id"] = lines["order_id"].astype("int64")
     lines["customer_id"] = lines["customer_id"].astype("Int64")
     lines["quantity"] = lines["quantity"].astype("int64")
     lines["sku"] = lines["sku"].astype(object)
     lines["unit_price"] = _money(lines.pop("unit_price_micros"))
     lines["value"] = lines["quantity"] * lines["unit_price"]
-    credited = io.read(
-        select(customer, Product.sku).distinct().select_from(OrderLine)
-        .join(Order, OrderLine.order_id == Order.id).join(Product, OrderLine.product_id == Product.id)
-        .where(CREDIT_LINE, who(customer), Order.ordered_at <= as_of),
-        ["customer_id", "sku"])
+    credited = io.read(queries["credited_products"], ["customer_id", "sku"])
     credited["customer_id"] = credited["customer_id"].astype("int64")
     credited["sku"] = credited["sku"].astype(object)
     return History(orders, lines, credits, credited)

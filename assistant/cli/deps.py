@@ -129,14 +129,19 @@ def scheduled_refresh(deps: Deps) -> ScheduledRefresh | None:
     """The refresh on CRM_REFRESH_SCHEDULE, if one is set; after it, stale builder models are retrained."""
     if not deps.settings.refresh_schedule:
         return None
+    from assistant.jobs.refresh.executor import executor_for
     from assistant.jobs.refresh.inputs import RefreshParams
     from assistant.jobs.refresh.run import run_refresh_exclusive
     from assistant.jobs.scheduler import ScheduledRefresh
     from assistant.jobs.training import retrain_stale
 
     def refresh_then_retrain() -> object:
-        summary = run_refresh_exclusive(deps.engine, RefreshParams(currency=deps.settings.currency or None),
-                                        keep_runs=deps.settings.keep_analytics_runs)
+        executor = executor_for(deps.settings.dask_scheduler, deps.engine.dialect.name)
+        try:
+            summary = run_refresh_exclusive(deps.engine, RefreshParams(currency=deps.settings.currency or None),
+                                            keep_runs=deps.settings.keep_analytics_runs, executor=executor)
+        finally:
+            executor.close()
         retrain_stale(deps.engine, deps.settings.retrain_after_days)
         return summary
 

@@ -24,14 +24,24 @@ from assistant.views.predictions import explain_view, model_health
 from assistant.views.score_exports import EXPORT_COLUMNS, score_export
 
 
-def refresh_with_status(deps: Deps, params: RefreshParams) -> None:
-    """Run the refresh (never two at once) with a live status line, then print its summary."""
-    from assistant.jobs.refresh.run import run_refresh_exclusive  # scikit-learn: only when refreshing
+def refresh_with_status(deps: Deps, params: RefreshParams, explain_plan: bool = False) -> None:
+    """Run the refresh (never two at once) with a live status line, then print its summary; with
+    ``explain_plan``, print what it would do instead."""
+    from assistant.jobs.refresh.executor import executor_for
+    from assistant.jobs.refresh.run import plan_refresh, run_refresh_exclusive  # scikit-learn: only when refreshing
 
     params = replace(params, currency=params.currency or deps.settings.currency or None)
-    with errors.status("Refreshing analytics...") as status:
-        summary = run_refresh_exclusive(deps.engine, params, keep_runs=deps.settings.keep_analytics_runs,
-                                        progress=lambda step: status.update(f"Refreshing: {step}..."))
+    executor = executor_for(deps.settings.dask_scheduler, deps.engine.dialect.name)
+    try:
+        if explain_plan:
+            console.print("\n".join(plan_refresh(deps.engine, params, executor).describe()))
+            return
+        with errors.status("Refreshing analytics...") as status:
+            summary = run_refresh_exclusive(deps.engine, params, keep_runs=deps.settings.keep_analytics_runs,
+                                            progress=lambda step: status.update(f"Refreshing: {step}..."),
+                                            executor=executor)
+    finally:
+        executor.close()
     console.print(terminal.refresh_summary(summary))
 
 
@@ -53,6 +63,8 @@ def refresh(
     clv_months: Annotated[int, typer.Option(min=1, max=60, help="Customer lifetime value horizon in months.")] = 12,
     discount: Annotated[float, typer.Option(min=0.0, max=0.99, help="Yearly discount rate of lifetime value "
                                                                     "(0.10 = 10%).")] = 0.10,
+    explain_plan: Annotated[bool, typer.Option("--explain-plan", help="Print the steps, sample sizes and partitions "
+                                                                      "this refresh would use, and stop.")] = False,
 ) -> None:
     """Compute segments, clusters, churn and lifetime value, purchase propensity, basket rules and
     recommendations; store them as a new snapshot."""
@@ -61,7 +73,7 @@ def refresh(
     rules = RuleParams(min_support=min_support, min_confidence=min_confidence, min_lift=min_lift, engine=engine)
     refresh_with_status(deps_of(ctx), RefreshParams(as_of=as_of, random_state=seed, top_n=top_n,
                                                     horizon_days=horizon_days, clv_months=clv_months,
-                                                    annual_discount=discount, rules=rules))
+                                                    annual_discount=discount, rules=rules), explain_plan)
 
 
 def segments(ctx: typer.Context,

@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     refresh_schedule: str = Field("", alias="CRM_REFRESH_SCHEDULE",
                                   description="Crontab line for the scheduler's analytics refresh, in CRM_TIMEZONE "
                                               "(e.g. `0 2 * * *`, nightly at 02:00); empty: no scheduled refresh.")
+    dask_scheduler: str | None = Field(None, alias="CRM_DASK_SCHEDULER", pattern="^(tcp|tls)://",
+                                       description="Address of a Dask distributed scheduler (tcp://host:8786): the "
+                                                   "refresh's partitioned steps run on its workers; unset: in the "
+                                                   "refreshing process.")
     retrain_after_days: int = Field(30, ge=1, le=3650, alias="CRM_RETRAIN_AFTER_DAYS",
                                     description="After each scheduled refresh, a prediction-builder model older "
                                                 "than this, or whose features have shifted (PSI >= 0.25), is "

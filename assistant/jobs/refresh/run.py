@@ -145,11 +145,16 @@ def run_refresh(engine: Engine, params: RefreshParams | None = None, clock: Cloc
                           {"customers_with_sales": customers, "sales_lines": sum(p.lines for p in scored),
                            "sale_orders": plan.sale_orders, "partitions": len(plan.partitions)},
                           currency, clock, say, watch, keep_runs)
-    except BaseException as exc:
+    except UserFacingError as exc:
         _discard(engine, run_id, clock, exc)
-        if isinstance(exc, SQLAlchemyError | OSError):
-            raise RefreshFailed(f"the refresh stopped: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}; "
-                                "nothing of it is shown, the previous snapshot keeps serving") from exc
+        raise
+    except Exception as exc:  # the database went away, a task kept failing: say so, serve the previous run
+        _discard(engine, run_id, clock, exc)
+        first_line = (str(exc).splitlines() or [""])[0][:300]
+        raise RefreshFailed(f"the refresh stopped: {type(exc).__name__}: {first_line}; nothing of it is shown, "
+                            "the previous snapshot keeps serving") from exc
+    except BaseException as exc:  # interrupted: discard, then let the interruption through
+        _discard(engine, run_id, clock, exc)
         raise
     refresh_planner_statistics(engine)
     seconds = time.perf_counter() - started
@@ -176,12 +181,20 @@ def _finish(engine: Engine, run_id: int, model_id: int, records: Any, scored: li
 
 
 def _discard(engine: Engine, run_id: int, clock: Clock, exc: BaseException) -> None:
-    """Delete what the failed run wrote; if the store is unreachable, the next refresh does it."""
-    try:
-        with engine.begin() as connection:
-            snapshots.discard_run(connection, run_id, store_time(clock()), f"{type(exc).__name__}: {exc}"[:2000])
-    except SQLAlchemyError:
-        log.warning("run %s could not be discarded now (the store is unreachable); the next refresh will", run_id)
+    """Delete what the failed run wrote; if the store is unreachable, the next refresh does it.
+
+    Tried twice: after a database restart the first attempt may meet a connection the restart
+    closed (SQLAlchemy then drops the whole pool, and the second gets a new one)."""
+    for attempt in (1, 2):
+        try:
+            with engine.begin() as connection:
+                snapshots.discard_run(connection, run_id, store_time(clock()),
+                                      f"{type(exc).__name__}: {exc}"[:2000])
+            return
+        except SQLAlchemyError:
+            if attempt == 2:
+                log.warning("run %s could not be discarded now (the store is unreachable); the next refresh will",
+                            run_id)
 
 
 def _results(records: Any, scored: list[Any], previous_run: int | None, timings: dict[str, float],
