@@ -36,7 +36,7 @@ def postgres_sql(query: Any) -> str:
     The values come from the product (ids, dates of the refresh), never from a person's input;
     inlining them lets one statement text run through ADBC, which takes no SQLAlchemy binds.
     """
-    return str(query.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+    return str(query.compile(dialect=postgresql.dialect(paramstyle="named"), compile_kwargs={"literal_binds": True}))
 
 
 class FrameIO:

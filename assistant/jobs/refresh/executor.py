@@ -88,7 +88,7 @@ class OnDask:
         futures = [self.client.submit(_call, function, task, pure=False, retries=TASK_RETRIES, **extra)
                    for task in tasks]
         try:
-            for done, finished in enumerate(as_completed(futures), start=1):
+            for done, finished in enumerate(as_completed(futures, loop=self.client.loop), start=1):
                 if finished.status == "error":
                     finished.result()  # raises the task's error after its retries
                 progress(step, done, len(futures), _eta(started, done, len(futures)))
