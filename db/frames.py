@@ -78,7 +78,11 @@ class FrameIO:
             frame.columns = list(columns)
             return frame
         with self.engine.connect() as connection:
-            return pd.DataFrame(connection.execute(query).all(), columns=list(columns))
+            # Plain tuples: pandas probes each SQLAlchemy Row for attributes, which costs more than the query.
+            rows = list(map(tuple, connection.execute(query)))
+        if not rows:
+            return pd.DataFrame({name: pd.Series(dtype=object) for name in columns})
+        return pd.DataFrame.from_records(rows, columns=list(columns))
 
     @contextmanager
     def transaction(self) -> Iterator[Writer]:
