@@ -9,6 +9,7 @@ Customers are processed in chunks so memory stays flat on a million customers.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from analytics.contract import empty_frame, require_columns
@@ -28,22 +29,40 @@ def _reason(source: str, because_of: tuple[str, ...], confidence: float, lift: f
 
 
 def _candidates(history: pd.DataFrame, rules: pd.DataFrame, source: str) -> pd.DataFrame:
-    """Rules whose whole antecedent is in the customer's history, as candidate rows."""
+    """Rules whose whole antecedent is in the customer's history, as candidate rows.
+
+    All joins: each rule meets the customers who bought its first antecedent item, then every
+    further antecedent item must be among that customer's purchases too.
+    """
     if rules.empty:
-        return pd.DataFrame(columns=["customer_id", "sku", "because_of", "confidence", "lift", "source"])
-    rules = rules.assign(size=rules["antecedent"].map(len), first=rules["antecedent"].map(lambda a: a[0]))
-    single = rules[rules["size"] == 1].merge(history, left_on="first", right_on="sku", suffixes=("", "_h"))
-    parts = [single]
-    for size in sorted(set(rules["size"]) - {1}):
-        multi = rules[rules["size"] == size].merge(history, left_on="first", right_on="sku", suffixes=("", "_h"))
-        owned = set(zip(history["customer_id"], history["sku"], strict=True))
-        keep = [all((cid, item) in owned for item in ante[1:])
-                for cid, ante in zip(multi["customer_id"], multi["antecedent"], strict=True)]
-        parts.append(multi[keep])
-    found = pd.concat(parts, ignore_index=True)
+        return pd.DataFrame(columns=["customer_id", "sku", "because_of", "confidence", "lift", "source", "reason"])
+    rules = rules.reset_index(drop=True).assign(rule=lambda r: np.arange(len(r)),
+                                                size=lambda r: r["antecedent"].map(len),
+                                                first=lambda r: r["antecedent"].map(lambda a: a[0]))
+    found = rules.merge(history, left_on="first", right_on="sku", suffixes=("", "_h"))
+    if (rules["size"] > 1).any():
+        further = rules.loc[rules["size"] > 1, ["rule", "antecedent"]]
+        further = further.assign(item=further["antecedent"].map(lambda a: list(a[1:])))[["rule", "item"]]
+        further = further.explode("item")
+        needs = found.loc[found["size"] > 1, ["customer_id", "rule"]].drop_duplicates()
+        checks = needs.merge(further, on="rule").merge(
+            history.rename(columns={"sku": "item"}).assign(owned=True), on=["customer_id", "item"], how="left")
+        complete = checks.groupby(["customer_id", "rule"])["owned"].count().reset_index(name="owned_items")
+        complete = complete.merge(rules[["rule", "size"]], on="rule")
+        complete = complete[complete["owned_items"] == complete["size"] - 1][["customer_id", "rule"]]
+        found = pd.concat([found[found["size"] == 1],
+                           found[found["size"] > 1].merge(complete, on=["customer_id", "rule"])], ignore_index=True)
     return pd.DataFrame({"customer_id": found["customer_id"], "sku": found["consequent"],
                          "because_of": found["antecedent"], "confidence": found["confidence"],
-                         "lift": found["lift"], "source": source})
+                         "lift": found["lift"], "source": source, "reason": found["reason"]})
+
+
+def _with_reasons(rules: pd.DataFrame, source: str, names: dict[str, str]) -> pd.DataFrame:
+    """Each rule's one-line reason, written once per rule rather than once per customer."""
+    if rules.empty:
+        return rules
+    return rules.assign(reason=[_reason(source, a, c, lift, names) for a, c, lift in zip(
+        rules["antecedent"], rules["confidence"], rules["lift"], strict=True)])
 
 
 def recommend(history: pd.DataFrame, rules: pd.DataFrame, pairs: pd.DataFrame, names: dict[str, str] | None = None,
@@ -68,6 +87,7 @@ def recommend(history: pd.DataFrame, rules: pd.DataFrame, pairs: pd.DataFrame, n
     names = names or {}
     history = history[["customer_id", "sku"]].drop_duplicates()
     customers = history["customer_id"].drop_duplicates().sort_values().to_numpy()
+    rules, pairs = _with_reasons(rules, "rule", names), _with_reasons(pairs, "cooccurrence", names)
     results = []
     for start in range(0, len(customers), chunk_customers):
         chunk = history[history["customer_id"].isin(customers[start:start + chunk_customers])]
@@ -93,6 +113,4 @@ def recommend(history: pd.DataFrame, rules: pd.DataFrame, pairs: pd.DataFrame, n
     if not results:
         return empty_frame(RECOMMENDATION_COLUMNS)
     frame = pd.concat(results, ignore_index=True)
-    frame["reason"] = [_reason(s, b, c, lift, names) for s, b, c, lift in zip(
-        frame["source"], frame["because_of"], frame["confidence"], frame["lift"], strict=True)]
     return frame[list(RECOMMENDATION_COLUMNS)].astype(RECOMMENDATION_COLUMNS).reset_index(drop=True)

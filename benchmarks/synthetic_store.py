@@ -129,9 +129,11 @@ def _drop_secondary_indexes(engine: Engine) -> Callable[[], None]:
             "WHERE contype = 'u' AND conrelid::regclass::text = ANY(:tables)"), {"tables": list(LOADED_TABLES)}).all()
         for table, name, _ in constraints:
             connection.execute(text(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"'))
-        indexes = connection.execute(text(
-            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = ANY(:tables) "
-            "AND indexname NOT LIKE '%_pkey'"), {"tables": list(LOADED_TABLES)}).all()
+        indexes = connection.execute(text(  # indexes no constraint owns (the primary keys stay)
+            "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+            "JOIN pg_class t ON t.oid = x.indrelid WHERE t.relname = ANY(:tables) "
+            "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.oid)"),
+            {"tables": list(LOADED_TABLES)}).all()
         for name, _ in indexes:
             connection.execute(text(f'DROP INDEX "{name}"'))
 

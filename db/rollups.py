@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, distinct, func, insert, literal, select
+from sqlalchemy import Connection, and_, case, func, insert, literal, select, text
 from sqlalchemy.orm import Session
 
 from db.access_models import ErasedCustomer
@@ -29,17 +29,36 @@ from db.snapshot_models import CustomerLifetime, CustomerPrediction, CustomerSco
 
 
 def _line_facts() -> dict[str, Any]:
-    """The sums ``db.semantic`` takes over order lines, by name (see ``semantic._lines``)."""
+    """The sums ``db.semantic`` takes over order lines, by name (see ``semantic._lines``), except the
+    order count, which ``_by_order`` turns into a plain count."""
     value = OrderLine.quantity * OrderLine.unit_price_micros
     sale = Order.kind == "sale"
     merchandise_sale = and_(sale, Product.kind == "product", OrderLine.quantity > 0, OrderLine.occurrence == 0)
     return {"net_micros": func.sum(value), "sold_micros": func.sum(case((sale, value), else_=0)),
             "credited_micros": func.sum(case((Order.kind.in_(("cancellation", "return")), -value), else_=0)),
-            "units": func.sum(case((merchandise_sale, OrderLine.quantity), else_=0)),
-            "sale_orders": func.count(distinct(case((sale, Order.id))))}
+            "units": func.sum(case((merchandise_sale, OrderLine.quantity), else_=0))}
 
 
 FACTS = ("net_micros", "sold_micros", "credited_micros", "units", "sale_orders")
+SUMS = FACTS[:-1]
+
+
+def _by_order(*keys: Any) -> Any:
+    """The line facts per order (and ``keys``), with whether the order is a sale.
+
+    Summing these per group and counting the sale rows gives the same figures as the distinct order
+    count over lines, without the sort a distinct count costs on millions of lines.
+    """
+    facts = _line_facts()
+    return (select(Order.id.label("order_id"), *keys, (Order.kind == "sale").label("is_sale"),
+                   *(facts[f].label(f) for f in SUMS))
+            .select_from(OrderLine).join(Order, Order.id == OrderLine.order_id)
+            .join(Product, Product.id == OrderLine.product_id)
+            .where(Order.kind != "adjustment").group_by(Order.id, Order.kind, *keys).subquery())
+
+
+def _summed(sub: Any) -> list[Any]:
+    return [*(func.sum(getattr(sub.c, f)) for f in SUMS), func.count(case((sub.c.is_sale, 1)))]
 
 
 def _watermark(connection: Connection) -> dict[str, int]:
@@ -51,14 +70,15 @@ def _watermark(connection: Connection) -> dict[str, int]:
 
 def build(connection: Connection, run_id: int, propensity_model_id: int | None, now: datetime) -> None:
     """Write the rollups of ``run_id`` from the store's order lines and the run's scores."""
+    if connection.dialect.name == "postgresql":  # the groupings below hash millions of rows: in memory, not on disk
+        connection.execute(text("SET LOCAL work_mem = '256MB'"))
     day = func.date(Order.ordered_at)
-    facts = _line_facts()
-    score = and_(CustomerScore.customer_id == Order.customer_id, CustomerScore.run_id == run_id)
-    per_customer = (select(literal(run_id), day, Order.customer_id, Order.country, func.max(CustomerScore.segment),
-                           func.max(CustomerScore.cluster), *(facts[f] for f in FACTS))
-                    .select_from(OrderLine).join(Order, Order.id == OrderLine.order_id)
-                    .join(Product, Product.id == OrderLine.product_id).outerjoin(CustomerScore, score)
-                    .where(Order.kind != "adjustment").group_by(day, Order.customer_id, Order.country))
+    orders = _by_order(day.label("day"), Order.customer_id.label("customer_id"), Order.country.label("country"))
+    score = and_(CustomerScore.customer_id == orders.c.customer_id, CustomerScore.run_id == run_id)
+    per_customer = (select(literal(run_id), orders.c.day, orders.c.customer_id, orders.c.country,
+                           func.max(CustomerScore.segment), func.max(CustomerScore.cluster), *_summed(orders))
+                    .select_from(orders).outerjoin(CustomerScore, score)
+                    .group_by(orders.c.day, orders.c.customer_id, orders.c.country))
     c = CustomerSalesRollup
     connection.execute(insert(c).from_select(["run_id", "day", "customer_id", "country", "segment", "cluster",
                                               *FACTS], per_customer))
@@ -72,10 +92,10 @@ def build(connection: Connection, run_id: int, propensity_model_id: int | None, 
                  .where(c.run_id == run_id, c.customer_id.is_not(None)).group_by(c.run_id, c.customer_id))
     connection.execute(insert(CustomerTotalRollup).from_select(["run_id", "customer_id", "segment", "cluster",
                                                                 *FACTS], customers))
-    per_product = (select(literal(run_id), day, Order.country, OrderLine.product_id, *(facts[f] for f in FACTS))
-                   .select_from(OrderLine).join(Order, Order.id == OrderLine.order_id)
-                   .join(Product, Product.id == OrderLine.product_id)
-                   .where(Order.kind != "adjustment").group_by(day, Order.country, OrderLine.product_id))
+    products = _by_order(day.label("day"), Order.country.label("country"), OrderLine.product_id.label("product_id"))
+    per_product = (select(literal(run_id), products.c.day, products.c.country, products.c.product_id,
+                          *_summed(products))
+                   .group_by(products.c.day, products.c.country, products.c.product_id))
     connection.execute(insert(ProductSalesRollup).from_select(["run_id", "day", "country", "product_id", *FACTS],
                                                               per_product))
     firsts = (select(Order.customer_id.label("customer_id"), func.min(Order.ordered_at).label("first_sale"))

@@ -45,7 +45,7 @@ def test_dockerfile_is_multi_stage_non_root_and_runs_crm_bot() -> None:
 
 def test_compose_starts_postgres_migrates_then_bot_and_scheduler() -> None:
     compose = yaml.safe_load((DEPLOY / "compose.yml").read_text())
-    services = compose["services"]
+    services = {name: s for name, s in compose["services"].items() if not s.get("profiles")}
     assert set(services) == {"db", "migrate", "bot", "scheduler"}
     assert services["migrate"]["command"] == ["db", "upgrade"]
     for name in ("bot", "scheduler"):
@@ -55,6 +55,23 @@ def test_compose_starts_postgres_migrates_then_bot_and_scheduler() -> None:
         assert _is_command(services[name]["command"]), name
         assert set(services[name].get("environment", {})) <= SETTINGS
     assert services["migrate"]["depends_on"]["db"]["condition"] == "service_healthy"
+
+
+def test_the_cluster_profile_adds_a_dask_scheduler_and_workers_of_the_same_image() -> None:
+    compose = yaml.safe_load((DEPLOY / "compose.yml").read_text())
+    cluster = {name: s for name, s in compose["services"].items() if "cluster" in s.get("profiles", [])}
+    assert set(cluster) == {"dask-scheduler", "dask-worker"}
+    assert all(s["image"] == compose["services"]["scheduler"]["image"] for s in cluster.values())
+    assert cluster["dask-worker"]["command"][:2] == ["worker", "tcp://dask-scheduler:8786"]
+    overlay = yaml.safe_load((DEPLOY / "k8s" / "cluster" / "kustomization.yaml").read_text())
+    docs = [doc for f in overlay["resources"] if f != ".." for doc in
+            yaml.safe_load_all((DEPLOY / "k8s" / "cluster" / f).read_text()) if doc]
+    workers = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "crm-dask-worker")
+    service = next(d for d in docs if d["kind"] == "Service")
+    address = workers["spec"]["template"]["spec"]["containers"][0]["args"][1]
+    assert address == f"tcp://{service['metadata']['name']}:8786"
+    patch = yaml.safe_load((DEPLOY / "k8s" / "cluster" / "dask-settings.yaml").read_text())
+    assert patch["data"] == {"CRM_DASK_SCHEDULER": address} and set(patch["data"]) <= SETTINGS
 
 
 def test_env_example_names_only_real_settings() -> None:
