@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, text
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, Engine, Table, text
 
 from db.schema import metadata
 
@@ -20,3 +22,11 @@ def refresh_planner_statistics(engine: Engine) -> None:
             connection.execute(text(f"ANALYZE {tables}"))
         else:
             connection.execute(text("PRAGMA optimize"))
+
+
+def analyse_tables(connection: Connection, tables: Sequence[Table]) -> None:
+    """Planner statistics for ``tables`` inside the caller's transaction (PostgreSQL; SQLite plans
+    without them): the refresh's rollups join the rows its partitions just wrote, and planned for
+    the tables as they were before, PostgreSQL picks nested loops over a million rows."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("ANALYZE " + ", ".join(f'"{t.name}"' for t in tables)))

@@ -136,7 +136,8 @@ def scheduled_refresh(deps: Deps) -> ScheduledRefresh | None:
     from assistant.jobs.training import retrain_stale
 
     def refresh_then_retrain() -> object:
-        executor = executor_for(deps.settings.dask_scheduler, deps.engine.dialect.name)
+        executor = executor_for(deps.settings.dask_scheduler, deps.engine.dialect.name,
+                                deps.settings.refresh_workers)
         try:
             summary = run_refresh_exclusive(deps.engine, RefreshParams(currency=deps.settings.currency or None),
                                             keep_runs=deps.settings.keep_analytics_runs, executor=executor)

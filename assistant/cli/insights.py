@@ -31,7 +31,8 @@ def refresh_with_status(deps: Deps, params: RefreshParams, explain_plan: bool = 
     from assistant.jobs.refresh.run import plan_refresh, run_refresh_exclusive  # scikit-learn: only when refreshing
 
     params = replace(params, currency=params.currency or deps.settings.currency or None)
-    executor = executor_for(deps.settings.dask_scheduler, deps.engine.dialect.name)
+    executor = executor_for(deps.settings.dask_scheduler, deps.engine.dialect.name,
+                                deps.settings.refresh_workers)
     try:
         if explain_plan:
             console.print("\n".join(plan_refresh(deps.engine, params, executor).describe()))

@@ -67,3 +67,5 @@ def configure_logging(level: str, fmt: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # Dask logs every connection and worker start at INFO; the refresh's own lines say what matters.
+    logging.getLogger("distributed").setLevel(max(logging.WARNING, root.level))

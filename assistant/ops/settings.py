@@ -79,6 +79,10 @@ class Settings(BaseSettings):
                                        description="Address of a Dask distributed scheduler (tcp://host:8786): the "
                                                    "refresh's partitioned steps run on its workers; unset: in the "
                                                    "refreshing process.")
+    refresh_workers: int = Field(1, ge=1, le=64, alias="CRM_REFRESH_WORKERS",
+                                 description="Processes of this machine that score the refresh's partitions "
+                                             "(PostgreSQL stores; 1: the refreshing process alone). Ignored when "
+                                             "CRM_DASK_SCHEDULER is set.")
     retrain_after_days: int = Field(30, ge=1, le=3650, alias="CRM_RETRAIN_AFTER_DAYS",
                                     description="After each scheduled refresh, a prediction-builder model older "
                                                 "than this, or whose features have shifted (PSI >= 0.25), is "

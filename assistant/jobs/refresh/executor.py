@@ -70,7 +70,7 @@ class OnDask:
     """Partitions as tasks on a Dask distributed cluster (``CRM_DASK_SCHEDULER=tcp://host:8786``)."""
 
     def __init__(self, address: str, connect_timeout: float = 30.0) -> None:
-        from distributed import Client  # only deployments with a cluster load Dask
+        from distributed import Client  # only deployments with a cluster (or local workers) load Dask
 
         try:
             self.client = Client(address, timeout=connect_timeout, set_as_default=False)
@@ -101,15 +101,35 @@ class OnDask:
         self.client.close()
 
 
+class OnLocalWorkers(OnDask):
+    """Partitions on ``workers`` processes of this machine (``CRM_REFRESH_WORKERS``): a Dask LocalCluster,
+    so the cores a single process leaves idle score partitions too."""
+
+    def __init__(self, workers: int) -> None:
+        from distributed import LocalCluster
+
+        self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                    dashboard_address=None)
+        super().__init__(self.cluster.scheduler_address)
+        self.description = f"on {workers} worker processes of this machine"
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.cluster.close()
+
+
 def _call(function: Callable[..., R], task: Any, shared: Any = None) -> R:
     return function(task) if shared is None else function(task, shared)
 
 
-def executor_for(scheduler: str | None, dialect: str) -> Executor:
-    """Dask when a scheduler is configured, otherwise this process."""
-    if not scheduler:
+def executor_for(scheduler: str | None, dialect: str, local_workers: int = 1) -> Executor:
+    """Dask when a scheduler is configured, local worker processes when asked for, otherwise this process."""
+    if not scheduler and local_workers <= 1:
         return InProcess()
     if dialect != "postgresql":
-        raise UserFacingError("CRM_DASK_SCHEDULER needs the store on PostgreSQL: the workers read and write it "
-                              "over the network, and SQLite is a file of this machine; unset it or move the store")
-    return OnDask(scheduler)
+        setting = "CRM_DASK_SCHEDULER" if scheduler else "CRM_REFRESH_WORKERS"
+        raise UserFacingError(f"{setting} needs the store on PostgreSQL: the workers read and write it over their "
+                              "own connections, and SQLite takes one writer at a time; unset it or move the store")
+    return OnDask(scheduler) if scheduler else OnLocalWorkers(local_workers)

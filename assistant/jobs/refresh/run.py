@@ -36,7 +36,8 @@ from assistant.jobs.refresh.snapshot import write_run_tables
 from db import locks, predictions, rollups, snapshots, stats
 from db.clock import Clock, store_time, utc_now
 from db.frames import FrameIO
-from db.maintenance import refresh_planner_statistics
+from db.maintenance import analyse_tables, refresh_planner_statistics
+from db.snapshot_models import CustomerLifetime, CustomerPrediction, CustomerScore, Recommendation
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +172,8 @@ def _finish(engine: Engine, run_id: int, model_id: int, records: Any, scored: li
         write_run_tables(connection, run_id, records, scored, previous_run is not None, currency)
         watch.lap("store")
         say("pre-aggregating sales for questions about numbers")
+        analyse_tables(connection, [m.__table__ for m in (CustomerScore, CustomerLifetime, CustomerPrediction,
+                                                          Recommendation)])
         rollups.build(connection, run_id, model_id, store_time(clock()))
         watch.lap("rollups")
         results = _results(records, scored, previous_run, watch.timings, currency)
