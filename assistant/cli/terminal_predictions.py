@@ -122,6 +122,14 @@ def model_health(items: list[ModelHealth]) -> Group:
             for row in item.drift[:8]:
                 drift.add_row(str(row["feature"]), f"{row['psi']:.3f}", str(row["level"]))
             parts.append(drift)
+        samples = training.get("samples")
+        if samples:
+            parts.append(escape(
+                f"Samples of refresh run {m.run_id}: models fitted on {samples['fitting_customers']:,} customers "
+                f"(at most {samples['fit_sample_limit']:,}, seeded), lifetime models on "
+                f"{samples.get('lifetime_fitted_on') or 0:,} of them, basket rules on "
+                f"{samples['basket_share']:.1%} of the sale orders; everyone scored in {samples['partitions']:,} "
+                "partition(s)."))
         if training.get("retrained_because"):
             because = "; ".join(training["retrained_because"])
             parts.append(escape(f"Retrained by the scheduled refresh because {because}"))

@@ -9,6 +9,7 @@ and since every score task first deletes its own rows of the run, a retry never 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
@@ -109,7 +110,7 @@ class OnLocalWorkers(OnDask):
         from distributed import LocalCluster
 
         self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                    dashboard_address=None)
+                                    dashboard_address=None, silence_logs=logging.WARNING)
         super().__init__(self.cluster.scheduler_address)
         self.description = f"on {workers} worker processes of this machine"
 

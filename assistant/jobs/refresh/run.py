@@ -135,8 +135,10 @@ def run_refresh(engine: Engine, params: RefreshParams | None = None, clock: Cloc
     with engine.begin() as connection:
         snapshots.discard_abandoned_runs(connection, store_time(clock()))
         run_id = snapshots.start_run(connection, as_of, {**asdict(params), "as_of": as_of}, store_time(clock()))
-        model_id = predictions.record_model(connection, {**records.propensity.value.model, "run_id": run_id,
-                                                         "trained_at": store_time(clock())})
+        model = records.propensity.value.model
+        if model.get("training"):  # model-health states the samples the models were fitted on
+            model = {**model, "training": {**model["training"], "samples": records.samples}}
+        model_id = predictions.record_model(connection, {**model, "run_id": run_id, "trained_at": store_time(clock())})
     try:
         scored = executor.map("scoring customers", score, [
             ScoreTask(store, run_id, model_id, previous.id if previous else None, as_of, p)

@@ -120,6 +120,9 @@ def test_models_fit_on_a_sample_and_every_customer_is_scored(demo_store: Engine)
         predicted = session.scalar(select(func.count()).select_from(CustomerPrediction)
                                    .where(CustomerPrediction.model_id == model))
     assert scored == predicted == summary.customers
+    with Session(demo_store) as session:
+        training = session.scalar(select(PredictionModel.training).where(PredictionModel.run_id == summary.run_id))
+    assert training["samples"] == samples  # model-health prints them
     again = refresh_beside(demo_store, summary.run_id,
                            RefreshParams(fit_sample=400, basket_sample=1_500, partition_customers=300))
     assert_same_snapshot(demo_store, summary.run_id, again.run_id)  # same data, date and seed: same scores
