@@ -46,6 +46,7 @@ class FrameIO:
         self.engine = engine
         self.postgres = engine.dialect.name == "postgresql"
         self._adbc: Any = None
+        self._writing = False
 
     def _connection(self) -> Any:
         if self._adbc is None:
@@ -71,9 +72,12 @@ class FrameIO:
     def read(self, query: Select, columns: Sequence[str]) -> pd.DataFrame:
         """Run ``query`` and return its rows as a DataFrame with ``columns`` (in select order)."""
         if self.postgres:
-            with self._connection().cursor() as cursor:
+            connection = self._connection()
+            with connection.cursor() as cursor:
                 cursor.execute(postgres_sql(query))
                 table = cursor.fetch_arrow_table()
+            if not self._writing:  # a read alone holds no transaction (and no snapshot) open afterwards
+                connection.rollback()
             frame = table.to_pandas()
             frame.columns = list(columns)
             return frame
@@ -89,12 +93,15 @@ class FrameIO:
         """A write transaction: everything written through the ``Writer`` commits together or not at all."""
         if self.postgres:
             connection = self._connection()
+            self._writing = True
             try:
                 yield _PostgresWriter(connection)
                 connection.commit()
             except BaseException:
                 connection.rollback()
                 raise
+            finally:
+                self._writing = False
             return
         with self.engine.begin() as connection:
             yield _SqliteWriter(connection)

@@ -135,9 +135,8 @@ def run_refresh(engine: Engine, params: RefreshParams | None = None, clock: Cloc
     with engine.begin() as connection:
         snapshots.discard_abandoned_runs(connection, store_time(clock()))
         run_id = snapshots.start_run(connection, as_of, {**asdict(params), "as_of": as_of}, store_time(clock()))
-        model = records.propensity.value.model
-        if model.get("training"):  # model-health states the samples the models were fitted on
-            model = {**model, "training": {**model["training"], "samples": records.samples}}
+        model = records.propensity.value.model  # model-health states the samples the models were fitted on
+        model = {**model, "training": {**(model.get("training") or {}), "samples": records.samples}}
         model_id = predictions.record_model(connection, {**model, "run_id": run_id, "trained_at": store_time(clock())})
     try:
         scored = executor.map("scoring customers", score, [

@@ -89,9 +89,23 @@ def refresh_beside(engine: Engine, run_id: int, params: RefreshParams, **kwargs:
         return run_refresh(engine, params, **kwargs)
 
 
+STORE_CUSTOMERS = 600
+"""The first customers of the demo sample (and their guest-free orders): every model still trains, and
+each refresh takes a few seconds."""
+
+
+@pytest.fixture(scope="session")
+def smaller_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    raw = pd.read_csv(ONLINE_RETAIL_SAMPLE, dtype=str, keep_default_na=False)
+    keep = sorted(c for c in raw["CustomerID"].unique() if c)[:STORE_CUSTOMERS]
+    path = tmp_path_factory.mktemp("smaller-sample") / "online_retail_600.csv"
+    raw[raw["CustomerID"].isin(keep)].to_csv(path, index=False)
+    return path
+
+
 @pytest.fixture
-def demo_store(engine: Engine, tmp_path: Path) -> Engine:
-    import_file(engine, "online-retail", ONLINE_RETAIL_SAMPLE, ImportOptions(reject_dir=tmp_path))
+def demo_store(engine: Engine, tmp_path: Path, smaller_sample: Path) -> Engine:
+    import_file(engine, "online-retail", smaller_sample, ImportOptions(reject_dir=tmp_path))
     return engine
 
 
@@ -99,7 +113,7 @@ def demo_store(engine: Engine, tmp_path: Path) -> Engine:
 def test_many_partitions_write_exactly_the_snapshot_of_one(demo_store: Engine) -> None:
     run_refresh(demo_store)  # a previous run, so movement is compared too
     whole = run_refresh(demo_store)
-    split = refresh_beside(demo_store, whole.run_id, RefreshParams(partition_customers=270))
+    split = refresh_beside(demo_store, whole.run_id, RefreshParams(partition_customers=170))
     assert split.results["samples"]["partitions"] == 4 and whole.results["samples"]["partitions"] == 1
     assert_same_snapshot(demo_store, whole.run_id, split.run_id)
     assert split.customers == whole.customers == split.results["propensity"]["scored"]
@@ -111,7 +125,7 @@ def test_models_fit_on_a_sample_and_every_customer_is_scored(demo_store: Engine)
     samples = summary.results["samples"]
     assert samples["fitting_customers"] == 400 and samples["fit_sample_limit"] == 400
     assert summary.results["lifetime"]["fitted_on"] <= 400
-    assert 0.3 < samples["basket_share"] < 0.4
+    assert 0.5 < samples["basket_share"] < 0.7
     assert 1_000 < summary.results["rules"]["basket_sample"]["sampled_orders"] < 2_000
     with Session(demo_store) as session:
         scored = session.scalar(select(func.count()).select_from(CustomerScore)
@@ -123,17 +137,14 @@ def test_models_fit_on_a_sample_and_every_customer_is_scored(demo_store: Engine)
     with Session(demo_store) as session:
         training = session.scalar(select(PredictionModel.training).where(PredictionModel.run_id == summary.run_id))
     assert training["samples"] == samples  # model-health prints them
-    again = refresh_beside(demo_store, summary.run_id,
-                           RefreshParams(fit_sample=400, basket_sample=1_500, partition_customers=300))
-    assert_same_snapshot(demo_store, summary.run_id, again.run_id)  # same data, date and seed: same scores
 
 
 @SQLITE_ONLY
 def test_the_plan_says_what_the_refresh_would_do_without_doing_it(demo_store: Engine) -> None:
-    plan = plan_refresh(demo_store, RefreshParams(partition_customers=300, fit_sample=400, basket_sample=1_500))
+    plan = plan_refresh(demo_store, RefreshParams(partition_customers=200, fit_sample=400, basket_sample=1_500))
     text_ = "\n".join(plan.describe())
-    assert "4 partition(s) of up to 300 customers" in text_ and "400 customers (seeded)" in text_
-    assert "of 4,362 sale orders" in text_ and "in this process" in text_
+    assert "3 partition(s) of up to 200 customers" in text_ and "400 customers (seeded)" in text_
+    assert f"of {plan.sale_orders:,} sale orders" in text_ and "in this process" in text_
     with Session(demo_store) as session:
         assert session.scalar(select(func.count()).select_from(AnalyticsRun)) == 0
 
@@ -173,7 +184,7 @@ def _on(step: str, done: int, action: Callable[[], None]) -> Callable[[str], Non
 def test_a_dask_cluster_of_many_partitions_writes_the_in_process_snapshot_even_when_a_worker_is_killed(
         demo_store: Engine) -> None:
     distributed = pytest.importorskip("distributed")
-    params = RefreshParams(partition_customers=120)
+    params = RefreshParams(partition_customers=150)
     local = run_refresh(demo_store)  # one partition, in this process
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                                   worker_class=distributed.Nanny) as cluster:
@@ -186,7 +197,7 @@ def test_a_dask_cluster_of_many_partitions_writes_the_in_process_snapshot_even_w
             assert victim not in executor.client.run(os.getpid).values()  # it was killed and replaced
         finally:
             executor.close()
-    assert on_cluster.results["samples"]["partitions"] == 9
+    assert on_cluster.results["samples"]["partitions"] == 4
     assert_same_snapshot(demo_store, local.run_id, on_cluster.run_id)
 
 
@@ -204,7 +215,7 @@ def test_the_database_going_away_mid_refresh_fails_cleanly_and_the_previous_snap
         outside.dispose()
 
     with pytest.raises(RefreshFailed, match="previous snapshot keeps serving"):
-        run_refresh(demo_store, RefreshParams(partition_customers=120), progress=_on("scoring customers", 2, restart))
+        run_refresh(demo_store, RefreshParams(partition_customers=200), progress=_on("scoring customers", 1, restart))
     with Session(demo_store) as session:
         assert snapshots.latest_run(session).id == before.run_id
         failed = session.scalar(select(AnalyticsRun).order_by(AnalyticsRun.id.desc()).limit(1))
