@@ -160,12 +160,21 @@ def probability_alive(params: BetaGeoParams, summary: pd.DataFrame) -> np.ndarra
     return np.where(x > 0, 1.0 / (1.0 + params.a / np.maximum(params.b + x - 1, 1e-12) * ratio), 1.0)
 
 
+NO_DROPOUT = 1e-8
+"""Below this drop-out probability per purchase (a / (a + b)) expected purchases use the no-drop-out
+limit: its error is of that order, while the closed form's rounding error is far larger there."""
+
+
 def expected_purchases(params: BetaGeoParams, summary: pd.DataFrame, horizon: float) -> np.ndarray:
     """Expected number of purchases in the next ``horizon`` time units, per customer."""
     x, t_x, big_t = _arrays(summary)
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     if abs(a - 1) < 1e-9:
         raise ValueError("expected purchases are undefined at a = 1 exactly; refit or perturb the parameters")
+    if a / (a + b) < NO_DROPOUT:
+        # No measurable drop-out (a -> 0, b -> inf): the closed form below cancels catastrophically
+        # (at b = 1e8 it is 45% too high, at 1e11 absurd); its limit is the NBD's posterior mean rate.
+        return (r + x) * horizon / (alpha + big_t) * probability_alive(params, summary)
     z = horizon / (alpha + big_t + horizon)
     if params.modified:
         head = (a + b + x) / (a - 1)

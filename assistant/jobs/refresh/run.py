@@ -210,7 +210,7 @@ def _results(records: Any, scored: list[Any], previous_run: int | None, timings:
     lifetime = dict(records.lifetime)
     if "refused" not in lifetime:
         lifetime["scored"] = sum(p.lifetimes for p in scored)
-        lifetime["left_out_non_finite"] = sum(p.lifetimes_left_out for p in scored)
+        lifetime["left_out_implausible"] = sum(p.lifetimes_left_out for p in scored)
     recommendations = {"customers": sum(p.recommended_customers for p in scored),
                        "rows": sum(p.recommendations for p in scored)}
     return {"previous_run": previous_run, "clusters": records.clusters.record,

@@ -138,12 +138,17 @@ def _finite(table: pd.DataFrame) -> np.ndarray:
 def lifetime_rows(fit: LifetimeFit, dated: pd.DataFrame, as_of: datetime, params: RefreshParams
                   ) -> tuple[pd.DataFrame, int]:
     """P(alive), expected orders and spend, lifetime value of these customers, and how many were left
-    out because their history gives non-finite values (extremes the fitting sample did not hold)."""
+    out because the fitted models give them impossible values (not finite, P(alive) outside [0, 1],
+    negative expected orders: histories more extreme than any in the fitting sample)."""
     summary = rfm_summary(_transactions(dated), as_of)
     table = lifetime_table(summary, fit.purchases, fit.spend, params.horizon_days / 7, params.clv_months,
                            params.annual_discount)
-    finite = _finite(table) if len(table) else np.ones(0, dtype=bool)
-    return table[finite].reset_index(drop=True), int((~finite).sum())
+    if table.empty:
+        return table, 0
+    with np.errstate(invalid="ignore"):
+        usable = _finite(table) & (table["expected_purchases"] >= 0).to_numpy() & \
+            table["p_alive"].between(0, 1).to_numpy()
+    return table[usable].reset_index(drop=True), int((~usable).sum())
 
 
 def rules_step(lines: pd.DataFrame, params: RuleParams) -> Step[RuleResult | None]:

@@ -109,6 +109,7 @@ def demo_store(engine: Engine, tmp_path: Path, smaller_sample: Path) -> Engine:
     return engine
 
 
+@pytest.mark.full_length  # the Dask test below proves the same on PostgreSQL in the default run
 @SQLITE_ONLY
 def test_many_partitions_write_exactly_the_snapshot_of_one(demo_store: Engine) -> None:
     run_refresh(demo_store)  # a previous run, so movement is compared too
