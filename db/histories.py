@@ -150,16 +150,13 @@ def customer_ids(io: FrameIO) -> np.ndarray:
     return frame["customer_id"].to_numpy(dtype="int64")
 
 
-def sampled_baskets(io: FrameIO, as_of: datetime, keep_share: float, seed: int) -> tuple[pd.DataFrame, int]:
-    """Sales lines (``order_id, customer_id, sku``) of a seeded share of the sale orders, and how many
-    sale orders there are in all.
+def sampled_baskets(io: FrameIO, as_of: datetime, keep_share: float, seed: int) -> pd.DataFrame:
+    """Sales lines (``order_id, customer_id, sku``) of a seeded share of the sale orders.
 
     The share is picked in SQL by a multiplicative hash of the order id (Knuth's constant), so the
-    database returns only the sampled baskets; ``keep_share`` 1 reads every basket.
+    database returns only the sampled baskets; ``keep_share`` 1 reads every basket.  (The plan
+    counts the sale orders the share is taken of.)
     """
-    total = int(io.read(select(func.count(func.distinct(OrderLine.order_id))).select_from(OrderLine)
-                        .join(Order, OrderLine.order_id == Order.id).join(Product, OrderLine.product_id == Product.id)
-                        .where(SALES_LINE, Order.ordered_at <= as_of), ["n"])["n"].iloc[0] or 0)
     query = (select(Order.id, Order.customer_id, Product.sku).select_from(OrderLine)
              .join(Order, OrderLine.order_id == Order.id).join(Product, OrderLine.product_id == Product.id)
              .where(SALES_LINE, Order.ordered_at <= as_of))
@@ -170,4 +167,4 @@ def sampled_baskets(io: FrameIO, as_of: datetime, keep_share: float, seed: int) 
     frame = io.read(query.order_by(OrderLine.id), ["order_id", "customer_id", "sku"])
     frame["customer_id"] = frame["customer_id"].astype("Int64")
     frame["sku"] = frame["sku"].astype(object)
-    return frame, total
+    return frame

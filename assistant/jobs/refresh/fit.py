@@ -111,7 +111,7 @@ def fit_everything(population: Population, io: FrameIO, plan: RefreshPlan, param
                                 lifetime.value, population.home, currency, segments)
     lap("propensity")
     say("mining basket rules")
-    baskets, _ = sampled_baskets(io, as_of, plan.basket_share, params.random_state)
+    baskets = sampled_baskets(io, as_of, plan.basket_share, params.random_state)
     rules = rules_step(baskets, params.rules)
     if rules.value is not None:
         rules.record["basket_sample"] = {"share": round(plan.basket_share, 6), "sale_orders": plan.sale_orders,

@@ -28,9 +28,9 @@ from sqlalchemy.orm import Session
 
 from assistant.errors import UserFacingError
 from assistant.jobs.refresh.executor import Executor, InProcess
-from assistant.jobs.refresh.fit import fit_everything, merge_gathered
+from assistant.jobs.refresh.fit import FitRecords, fit_everything, merge_gathered
 from assistant.jobs.refresh.inputs import REFRESH_LOCK, NothingToAnalyse, RefreshParams
-from assistant.jobs.refresh.partitions import GatherTask, ScoreTask, gather, score
+from assistant.jobs.refresh.partitions import GatherTask, Scored, ScoreTask, gather, score
 from assistant.jobs.refresh.plan import RefreshPlan, make_plan
 from assistant.jobs.refresh.snapshot import write_run_tables
 from db import locks, predictions, rollups, snapshots, stats
@@ -164,7 +164,8 @@ def run_refresh(engine: Engine, params: RefreshParams | None = None, clock: Cloc
     return RefreshSummary(run_id=run_id, as_of=as_of, customers=customers, seconds=seconds, results=results)
 
 
-def _finish(engine: Engine, run_id: int, model_id: int, records: Any, scored: list[Any], previous_run: int | None,
+def _finish(engine: Engine, run_id: int, model_id: int, records: FitRecords, scored: list[Scored],
+            previous_run: int | None,
             sizes: dict[str, int], currency: str | None, clock: Clock, say: Callable[[str], None], watch: Stopwatch,
             keep_runs: int | None) -> dict[str, Any]:
     """The run-wide tables and rollups, and the run marked completed: one transaction."""
@@ -201,7 +202,7 @@ def _discard(engine: Engine, run_id: int, clock: Clock, exc: BaseException) -> N
                             run_id)
 
 
-def _results(records: Any, scored: list[Any], previous_run: int | None, timings: dict[str, float],
+def _results(records: FitRecords, scored: list[Scored], previous_run: int | None, timings: dict[str, float],
              currency: str | None) -> dict[str, Any]:
     """What the run records about itself: each step's figures or refusal, the samples and the timings."""
     propensity = dict(records.propensity.record)
