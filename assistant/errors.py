@@ -9,3 +9,11 @@ from __future__ import annotations
 
 class UserFacingError(Exception):
     """Shown to the user as written (no traceback): what was wrong and how to fix it."""
+
+
+class FieldError(UserFacingError):
+    """A form's field was filled in wrongly: shown beside that field (``block_id``) in the modal."""
+
+    def __init__(self, block_id: str, message: str) -> None:
+        super().__init__(message)
+        self.block_id = block_id

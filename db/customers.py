@@ -77,9 +77,12 @@ def similar_ids(session: Session, text: str, limit: int = 3) -> list[Customer]:
     near = and_(func.length(Customer.external_id).between(len(typed) - MAX_ID_EDITS, len(typed) + MAX_ID_EDITS),
                 or_(ids.like(_escape(typed[:2]) + "%", escape="\\"), ids.like("%" + _escape(typed[-2:]), escape="\\")))
     stored = list(session.scalars(select(Customer.external_id).where(near).limit(ID_CANDIDATES)))
-    ranked = [match for match, _, _ in process.extract(typed, [s.lower() for s in stored],
-                                                        scorer=OSA.distance, score_cutoff=MAX_ID_EDITS,
-                                                        limit=limit)]
+    near_ids = process.extract(typed, [s.lower() for s in stored], scorer=OSA.distance, score_cutoff=MAX_ID_EDITS,
+                               limit=None)
+    # Equally near ids: a swap of two characters (the commonest slip) first, then in id order, so the
+    # answer never depends on the order the database returns rows in.
+    ranked = [match for match, _, _ in sorted(near_ids, key=lambda m: (m[1], sorted(m[0]) != sorted(typed), m[0]))
+              ][:limit]
     wanted = ([digits] if digits and digits != typed else []) + ranked
     found = {c.external_id.lower(): c for c in session.scalars(select(Customer).where(ids.in_(wanted)))}
     return [found[w] for w in dict.fromkeys(wanted) if w in found][:limit]

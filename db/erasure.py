@@ -5,7 +5,7 @@ figures need without them:
 
 * the customer row (name, e-mail, phone, owner, attributes) is deleted;
 * their scores, lifetimes, predictions (with explanations) and recommendations in every run,
-  and alerts that named them, are deleted;
+  alerts that named them, notes about them and unsaved previews of writes about them are deleted;
 * their orders stay as guest orders (no customer), so revenue and order counts do not change;
 * segment, cluster and rule statistics of past runs are counts over many customers and stay;
 * audit entries about them stay (who saw their data, when, where) with their id replaced by a
@@ -47,6 +47,7 @@ from db.snapshot_models import (
     PredictionModel,
     Recommendation,
 )
+from db.work_models import CustomerNote, PendingWrite
 
 _IN_LIST_SIZE = 1000
 
@@ -117,6 +118,10 @@ def export_customer(session: Session, external_id: str, now: datetime) -> dict[s
                 select(CustomerPrediction, PredictionModel)
                 .join(PredictionModel, PredictionModel.id == CustomerPrediction.model_id)
                 .where(CustomerPrediction.customer_id == customer.id).order_by(PredictionModel.id))],
+        "notes": [
+            {"at": _iso(n.written_at), "author": n.author, "text": n.text}
+            for n in session.scalars(select(CustomerNote).where(CustomerNote.customer_id == customer.id)
+                                     .order_by(CustomerNote.written_at, CustomerNote.id))],
         "recommendations": [
             {"run": r.run_id, "rank": r.rank, "product": r.sku, "reason": r.reason, "confidence": r.confidence}
             for r in session.scalars(select(Recommendation).where(Recommendation.customer_id == customer.id)
@@ -195,6 +200,8 @@ def erase_customer(session: Session, external_id: str, by: str, now: datetime) -
                         (CustomerPrediction, "predictions"), (Recommendation, "recommendations")):
         count(name, session.execute(delete(table).where(table.customer_id == customer.id)))
     count("alerts", session.execute(delete(AlertDelivery).where(AlertDelivery.id.in_(alert_ids))))
+    count("notes", session.execute(delete(CustomerNote).where(CustomerNote.customer_id == customer.id)))
+    count("previews", session.execute(delete(PendingWrite).where(PendingWrite.customer_ref == customer.external_id)))
     count("orders_kept_as_guest_orders", session.execute(
         update(Order).where(Order.customer_id == customer.id).values(customer_id=None)))
     # guest sales in the rollups too (which are stale from now on: see db.rollups)

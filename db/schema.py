@@ -9,6 +9,7 @@ from db import (  # noqa: F401  (register tables)
     ops_models,
     rollup_models,
     snapshot_models,
+    work_models,
 )
 from db.models import Base
 

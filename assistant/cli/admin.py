@@ -5,25 +5,30 @@ from __future__ import annotations
 import json
 import shlex
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
 
-from assistant.cli.deps import CLI_USER, console, deps_of, errors, runner_context, store_session
+from assistant.cli.deps import CLI_USER, Deps, console, deps_of, errors, runner_context, store_session
 from assistant.commands import admin as admin_commands
-from assistant.commands.base import Request
+from assistant.commands import writing
+from assistant.commands.base import Person, Request
+from assistant.commands.owners import assign_now
 from assistant.errors import UserFacingError
 from assistant.jobs.subject_requests import erase_when_no_refresh, export_on_record
 from assistant.slack.console_render import Reply
 from assistant.slack.console_render import render as render_reply
 from db import erasure
+from db.owners import MEMBER_ID
 
 T = TypeVar("T")
 
 admin_app = typer.Typer(help="Roles of Slack users and user groups (the person at the terminal acts as an admin).",
                         no_args_is_help=True)
-customer_app = typer.Typer(help="Data subject requests: export everything held about a customer, or erase them.",
+customer_app = typer.Typer(help="One customer: hand them to an owner; data subject requests (export everything held "
+                                "about them, or erase them).",
                            no_args_is_help=True)
 
 
@@ -104,6 +109,34 @@ def customer_erase(ctx: typer.Context,
             f"{target} at ts {ts}" for target, ts in done.slack_messages), highlight=False)
     console.print("Other messages already posted in Slack (digests in private channels, answers) are not in the "
                   "store: delete them in Slack if they name this customer.", highlight=False)
+
+
+def people_for(deps: Deps) -> Callable[[str], Person | None] | None:
+    """Slack's users, where a bot token is configured: owners are then checked as in Slack."""
+    if deps.settings.slack_bot_token is None:
+        return None
+    from assistant.slack.app import client_from_settings
+    from assistant.slack.people import SlackPeople
+
+    return SlackPeople(client_from_settings(deps.settings))
+
+
+@customer_app.command("assign")
+def customer_assign(ctx: typer.Context,
+                    customer: Annotated[str, typer.Argument(help="The customer's id.")],
+                    owner: Annotated[str, typer.Argument(help="Slack member id (U0123ABCD) or the rep's e-mail.")]
+                    ) -> None:
+    """Hand a customer to a new owner (audited); their DM gets the account's alerts from then on."""
+    deps = deps_of(ctx)
+    context = replace(runner_context(deps, CLI_USER), people=people_for(deps))
+    with store_session(ctx) as session:
+        found = writing.subject(session, customer)
+        message = assign_now(session, found, owner.strip(), Request(user_id=CLI_USER, channel_id="cli"), context,
+                             "terminal")
+        session.commit()
+    render_reply(Reply(message.text, message.blocks), console)
+    if context.people is None and not MEMBER_ID.match(owner.strip()):
+        console.print("The owner is an e-mail address: alerts and reminders reach owners by Slack member id only.")
 
 
 def _subject_request(action: Callable[[], T], customer: str) -> T:

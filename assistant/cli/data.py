@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -86,6 +87,27 @@ def import_customers(ctx: typer.Context, path: PathArgument, renames: MapOption 
                      force: ForceOption = False) -> None:
     """Customers: customer_id, name, email, phone, country, created_at, owner (+ any extra attribute columns)."""
     _import(ctx, "customers", path, renames, encoding, date_format, force)
+
+
+@import_app.command("owners")
+def import_owners_file(ctx: typer.Context, path: Annotated[Path, typer.Argument(help="CSV with customer_id,owner.")]
+                       ) -> None:
+    """Account owners in bulk: customer_id,owner (a Slack member id or an e-mail); rows that fail change nothing."""
+    from assistant.cli.admin import people_for
+    from assistant.commands.owner_file import import_owners
+
+    deps = deps_of(ctx)
+    context = replace(runner_context(deps, CONSOLE_USER), people=people_for(deps))
+    with store_session(ctx) as session:
+        report = import_owners(session, path, context, "cli", context.now())
+    console.print(f"Owners from {path.name}: {report.changed:,} accounts handed over, {report.unchanged:,} already "
+                  f"with that owner, {len(report.rejected):,} rows rejected.", highlight=False)
+    for line, ref, why in report.rejected[:20]:
+        errors.print(f"  line {line}: {ref or '(blank)'}: {why}", highlight=False)
+    if len(report.rejected) > 20:
+        errors.print(f"  ... and {len(report.rejected) - 20:,} more", highlight=False)
+    if report.rejected:
+        raise typer.Exit(1)
 
 
 @import_app.command("orders")

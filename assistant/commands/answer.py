@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from assistant.commands.base import Context, Request
-from assistant.errors import UserFacingError
+from assistant.errors import FieldError, UserFacingError
 from assistant.ops.logs import request_scope
 from assistant.ops.metrics import COMMAND_SECONDS, COMMANDS
 from assistant.render.blocks import Message, text_message
@@ -58,6 +58,10 @@ def _run(runner: Runner, request: Request, context: Context, label: str) -> tupl
     """The runner's message and ``ok``, or the words for what went wrong and its outcome."""
     try:
         return "ok", runner(request, context)
+    except FieldError as exc:
+        message = text_message(str(exc))
+        message.field_errors = {exc.block_id: str(exc)}
+        return "user_error", message
     except UserFacingError as exc:
         return "user_error", text_message(str(exc))
     except (OperationalError, PoolTimeout) as exc:

@@ -14,7 +14,7 @@ from datetime import timedelta
 from sqlalchemy.exc import SQLAlchemyError
 
 from assistant.commands.base import Context, Request, UsageError
-from assistant.commands.understanding import language_model
+from assistant.commands.understanding import language_model, writes
 from assistant.commands.understanding.reader import (
     Reading,
     Understanding,
@@ -75,6 +75,9 @@ def previous_question(context: Context, request: Request) -> MetricQuestion | No
 def understand(context: Context, text: str, request: Request | None = None) -> Understanding:
     """Read ``text`` against the store's vocabulary; in a conversation, a follow-up ("and in France?",
     "why?") refines or explains the question answered last there."""
+    asked_to_write = writes.reading(text)
+    if asked_to_write is not None:  # before the reader: a note's words are not corrected
+        return asked_to_write
     with context.session_factory() as session:
         vocabulary = VOCABULARIES.of(session)
     fresh = read(text, vocabulary)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -31,6 +31,10 @@ class Request:
     """Where the answer is seen: ``ephemeral`` (only the asker), ``im``, ``private``, ``public``, ``shared``."""
     thread: str = ""
     """The thread a message belongs to (its root's ``ts``): a conversation's follow-ups continue there."""
+    fields: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+    """A submitted form's values by ``block_id`` (a modal); ``text`` then holds its ``private_metadata``."""
+    source: str = ""
+    """What delivered it, where a write must happen once per delivery (``view:V0123`` for a modal)."""
     disclosures: list[dict[str, Any]] = field(default_factory=list, compare=False, repr=False)
     """Whose data the answer shows (``what``, ``customer_ref``, ``detail``), for the audit log: ``answer``
     records them with the command in one transaction before anything is shown."""
@@ -47,6 +51,18 @@ def clean_text(text: str) -> str:
     """User text without control characters (PostgreSQL refuses NUL; none of them mean anything
     here), and e-mail addresses as typed (a command with escaping on gets ``<mailto:a@b|a@b>``)."""
     return MAILTO.sub(r"\1", CONTROL.sub("", text))
+
+
+@dataclass(frozen=True)
+class Person:
+    """A Slack user as the workspace describes them (``users.info``)."""
+
+    user_id: str
+    name: str
+    timezone: str
+    active: bool = True
+    """False once deactivated: such a person cannot own accounts or receive reminders."""
+    bot: bool = False
 
 
 @dataclass
@@ -76,6 +92,9 @@ class Context:
     """A follow-up refines the previous question only within this (``CRM_CONVERSATION_IDLE_MINUTES``)."""
     language_model: LanguageModel | None = None
     """Asked when the offline reader is unsure (``CRM_LLM_URL``); ``None``: the bot asks back."""
+    people: Callable[[str], Person | None] | None = None
+    """A Slack user by id (``None``: the workspace has no such user), where Slack can be asked; at the
+    terminal without a Slack token, member ids are taken as written."""
 
     def now(self) -> datetime:
         """The clock as naive UTC, as the store keeps times."""

@@ -5,11 +5,12 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from assistant.commands.base import Context, Request, UsageError
+from assistant.errors import UserFacingError
 from assistant.render import customer as render
 from assistant.render import insights as render_insights
 from assistant.render.blocks import Message
 from assistant.views import examples, policy
-from assistant.views.cards import customer_card
+from assistant.views.cards import CustomerCard, customer_card
 from assistant.views.insights import Candidates, find_customer, recommend_view
 from assistant.views.policy import Viewer
 from assistant.views.predictions import explain_customer, explain_ties
@@ -61,8 +62,23 @@ def run(request: Request, context: Context) -> Message:
         found = customer_card(session, query)
         if isinstance(found, Candidates):
             return render.candidates(found)
-        level = _allowed(request, context, me, found.customer, "customer card", CARD_FIELDS)
-        return render.card(found, level)
+        level = _allowed(request, context, me, found.customer, "customer card",
+                         CARD_FIELDS + (("notes",) if level_shows_notes(me, found) else ()))
+        return render.card(found, level, may_write(me, found.customer, context))
+
+
+def level_shows_notes(me: Viewer, card: CustomerCard) -> bool:
+    """Whether the card will show notes' text (owed to the audit log's list of fields)."""
+    return bool(card.notes) and policy.customer_level(me, card.customer.owner) == policy.FULL
+
+
+def may_write(me: Viewer, customer: Customer, context: Context) -> bool:
+    """Whether the card offers Add note and Assign to this viewer."""
+    try:
+        policy.require_writer(me, customer.owner, sorted(context.admins), "writing")
+    except UserFacingError:
+        return False
+    return True
 
 
 def orders_page(request: Request, context: Context) -> Message:

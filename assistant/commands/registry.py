@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from assistant.commands import admin, alerts, ask, customer, digest, insights
+from assistant.commands import admin, alerts, ask, customer, digest, insights, notes, owners, writing
 from assistant.commands.base import CommandSpec, Context, Request, UsageError
+from assistant.render import writes as render_writes
 from assistant.render.blocks import Message
 from assistant.render.insights import help_message
 from assistant.views import examples
@@ -27,6 +28,12 @@ COMMANDS: dict[str, CommandSpec] = {spec.name: spec for spec in (
                 (f"/crm rules {examples.PRODUCT}", f"/crm rules {examples.PRODUCT_WORDS}"), insights.words),
     CommandSpec("/crm recommend", "products to offer a customer, with reasons", "/crm recommend CUSTOMER",
                 customer.recommend, (f"/crm recommend {examples.CUSTOMER}",), customer.check_query),
+    CommandSpec("/crm note", "write a note about a customer (shown first, saved when you press Save)", notes.USAGE,
+                notes.run, (f"/crm note {examples.CUSTOMER} asked for the spring catalogue",), notes.check),
+    CommandSpec("/crm notes", "a customer's notes, newest first", notes.NOTES_USAGE, notes.page,
+                (f"/crm notes {examples.CUSTOMER}",), notes.check_notes),
+    CommandSpec("/crm assign", "hand a customer to a new owner (managers and admins; reps their own accounts); "
+                "the owner's DM gets the account's alerts", owners.USAGE, owners.run, (), owners.check),
     CommandSpec("/crm atrisk", "the customers with the most value at stake (value x churn risk)",
                 insights.COMMAND_USAGE["/crm atrisk"], insights.at_risk,
                 ("/crm atrisk Champions --top 5", "/crm atrisk --country France"),
@@ -52,8 +59,13 @@ COMMANDS: dict[str, CommandSpec] = {spec.name: spec for spec in (
 
 BUTTONS = {"customer.orders": customer.orders_page, "customer.why": customer.why,
            "customer.recommend": customer.recommend, "customer.pick": customer.run, "crm.rules": insights.rules,
-           "crm.segments": insights.segments, "crm.atrisk": insights.at_risk}
+           "crm.segments": insights.segments, "crm.atrisk": insights.at_risk, "customer.notes": notes.page,
+           "customer.add_note": notes.open_form, "customer.assign": owners.open_form, "crm.save": writing.save,
+           "crm.cancel": writing.cancel}
 """Button action id (prefix) -> runner; the button's value becomes the request text."""
+
+FORMS = {render_writes.NOTE_FORM: notes.submit_form, render_writes.ASSIGN_FORM: owners.submit_form}
+"""A modal's ``callback_id`` -> what submitting it does (``Request.fields`` holds its values)."""
 
 
 HELP_LINE = f"the commands are {', '.join(SLASH_COMMANDS)}; `/crm help` lists everything they do"

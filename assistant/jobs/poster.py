@@ -11,15 +11,13 @@ included.  That bound is what lets a claim's lease cover a post in flight (see
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Protocol
 
 from assistant.render.blocks import Message
+from db.owners import MEMBER_ID  # noqa: F401  (re-exported: who a direct message can reach)
 
-MEMBER_ID = re.compile(r"^[UW][A-Z0-9]{6,}$")
-"""A Slack member id (``U0123ABCD``): someone a direct message can reach (not ``cli``, not a channel)."""
 PRIVATE_KINDS = ("private", "im")
 """Channel kinds where a digest or an alert may name customers (public and shared channels get counts)."""
 

@@ -40,6 +40,10 @@ class Message:
     """``ephemeral`` (only the asker sees it) or ``in_channel``."""
     chart: Chart | None = None
     """A picture that goes with the answer (a time series), uploaded into its thread where there is one."""
+    modal: Block | None = None
+    """A form to open (``views.open``) instead of posting; ``text`` says what to type when it cannot open."""
+    field_errors: dict[str, str] | None = None
+    """A form that cannot be saved: what is wrong, by the field's ``block_id``, shown beside each field."""
 
     def __post_init__(self) -> None:
         if len(self.blocks) > MAX_BLOCKS:

@@ -16,6 +16,7 @@ from assistant.render.blocks import (
     header,
     section,
 )
+from assistant.render.writes import card_notes
 from assistant.views.cards import CustomerCard
 from assistant.views.insights import Candidates
 from assistant.views.policy import FULL, MASKED, mask_email, mask_phone
@@ -77,10 +78,12 @@ def _contact(customer: object, level: str) -> list[str]:
     return ([f"*E-mail*\n{escape(email)}"] if email else []) + ([f"*Phone*\n{escape(phone)}"] if phone else [])
 
 
-def card(view: CustomerCard, level: str = MASKED) -> Message:
-    """The customer card: profile, orders, value, segment and cluster, scores with why, products to offer.
+def card(view: CustomerCard, level: str = MASKED, can_write: bool = False) -> Message:
+    """The customer card: profile, orders, value, segment and cluster, scores with why, products to offer,
+    the latest notes.
 
-    ``level`` (``assistant.views.policy``) decides whether contact details are shown in full or masked.
+    ``level`` (``assistant.views.policy``) decides whether contact details and notes' text are shown;
+    ``can_write`` adds the Add note and Assign buttons for those who may use them.
     """
     c, outlook, totals = view.customer, view.outlook, view.totals
     score, run = outlook.score, outlook.run
@@ -107,11 +110,18 @@ def card(view: CustomerCard, level: str = MASKED) -> Message:
         recs = [f"{r.rank}. *{escape(r.description or r.sku)}* ({escape(r.sku)}): {escape(r.reason)}"
                 for r in view.recommendations.itertuples()]
         blocks.append(section("*Offer next*\n" + "\n".join(recs)))
+    blocks += card_notes(c, view.notes, view.note_count, level == FULL)
     blocks.append(context(f"As of {run.as_of:%Y-%m-%d} (analytics run {run.id})" if run else
                           "No analytics yet: run `crm-bot refresh`."))
-    blocks.append(actions(button("Orders", "customer.orders", f"{c.external_id}|0"),
-                          button("Why?", "customer.why", c.external_id),
-                          button("Recommend", "customer.recommend", c.external_id)))
+    buttons = [button("Orders", "customer.orders", f"{c.external_id}|0"),
+               button("Why?", "customer.why", c.external_id),
+               button("Recommend", "customer.recommend", c.external_id)]
+    if view.note_count:
+        buttons.append(button("Notes", "customer.notes", f"{c.external_id}|0"))
+    if can_write:
+        buttons += [button("Add note", "customer.add_note", c.external_id),
+                    button("Assign", "customer.assign", c.external_id)]
+    blocks.append(actions(*buttons))
     orders = int(str(totals.get("orders") or 0))
     text = f"Customer {_who(c)}: {segment}, {words.count(orders, 'order')}, net value " \
            f"{_money(totals.get('net_value'), currency)}"

@@ -26,18 +26,20 @@ from assistant.commands import ask
 from assistant.commands.answer import answer
 from assistant.commands.base import Context, Request, UsageError, clean_text
 from assistant.commands.insights import home
-from assistant.commands.registry import BUTTONS, route
+from assistant.commands.registry import BUTTONS, FORMS, route
 from assistant.errors import UserFacingError
 from assistant.ops.settings import Settings
 from assistant.render.blocks import Chart, Message, section
+from assistant.render.writes import form_result
 from assistant.slack.groups import UserGroups
+from assistant.slack.people import SlackPeople
 from assistant.slack.places import ChannelKinds
 from assistant.slack.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 
-PERSONAL_COMMANDS = ("/customer", "/crm recommend")
-"""Answers about one customer: in a channel they go to the asker only (ephemeral)."""
+PERSONAL_COMMANDS = ("/customer", "/crm recommend", "/crm note", "/crm notes", "/crm assign")
+"""Answers about one customer (and previews of writes): in a channel they go to the asker only (ephemeral)."""
 
 
 def _is_direct(event: dict[str, Any]) -> bool:
@@ -108,6 +110,27 @@ def upload_chart(client: WebClient, channel: str, thread: str, chart: Chart) -> 
                                filename=chart.filename, title=chart.title[:250])
     except SlackApiError as exc:
         log.warning("could not upload the chart of an answer in %s: %s", channel, exc.response.get("error"))
+
+
+def open_form(client: WebClient, trigger_id: str, message: Message, respond: Respond) -> None:
+    """Open the message's form; when Slack will not (the click's trigger expired after 3 s, or
+    anything else), say in a message what to type instead."""
+    try:
+        client.views_open(trigger_id=trigger_id, view=message.modal or {})
+    except SlackApiError as exc:
+        log.warning("could not open a form (%s); answering with a message instead", exc.response.get("error"))
+        respond(text=message.text, response_type="ephemeral", replace_original=False)
+
+
+def form_values(view: dict[str, Any]) -> dict[str, str]:
+    """A submitted view's values by ``block_id``: the text typed, the user, date, time or option picked."""
+    values: dict[str, str] = {}
+    for block_id, inputs in ((view.get("state") or {}).get("values") or {}).items():
+        for state in inputs.values():
+            picked = (state.get("value") or state.get("selected_user") or state.get("selected_date")
+                      or state.get("selected_time") or (state.get("selected_option") or {}).get("value"))
+            values[block_id] = str(picked or "")
+    return values
 
 
 def rate_limit_middleware(limiter: RateLimiter) -> Middleware:
@@ -181,6 +204,29 @@ def answer_message_event(context: Context, place_of: Callable[[str], str], event
         upload_chart(client, request.channel_id, thread, message.chart)
 
 
+def register_forms(app: App, context: Context) -> None:
+    """The forms (modals): a submission is checked and written before its acknowledgement, so a
+    wrong field is shown beside it (``response_action: errors``) and the form then shows what was done."""
+    @app.view(re.compile(r"^crm\."))
+    def submit_form(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        callback = str(view.get("callback_id", ""))
+        if callback not in FORMS:
+            ack()
+            return
+        request = Request(user_id=body.get("user", {}).get("id", ""), channel_id="", text=view.get("private_metadata",
+                          ""), fields=form_values(view), source=f"view:{view.get('id', '')}")
+        message = answer(FORMS[callback], request, context, "form " + callback)
+        if message.field_errors:
+            ack(response_action="errors", errors=message.field_errors)
+        else:
+            ack(response_action="update", view=form_result(message))
+
+    @app.view_closed(re.compile(r"^crm\."))
+    def close_form(ack: Ack, view: dict[str, Any]) -> None:
+        ack()  # nothing was written: a form writes only when submitted
+        log.info("form %s closed without saving", view.get("callback_id"))
+
+
 def build_app(context: Context, client: WebClient, signing_secret: str, socket_mode: bool = False,
               executor: Executor | None = None, limiter: RateLimiter | None = None) -> App:
     """The Bolt app with every command, button and mention handler registered.
@@ -189,7 +235,8 @@ def build_app(context: Context, client: WebClient, signing_secret: str, socket_m
     ``limiter`` caps each user's commands, buttons and questions (default: 30 a minute).
     """
     place_of = channel_places(client)
-    context = replace(context, channel_kind=place_of, groups_of=context.groups_of or UserGroups(client))
+    context = replace(context, channel_kind=place_of, groups_of=context.groups_of or UserGroups(client),
+                      people=context.people or SlackPeople(client))
     app = App(client=client, signing_secret=signing_secret, token_verification_enabled=False,
               request_verification_enabled=not socket_mode, logger=log, listener_executor=executor)
 
@@ -220,13 +267,20 @@ def build_app(context: Context, client: WebClient, signing_secret: str, socket_m
     app.command(re.compile(r"^/", re.IGNORECASE))(slash)
 
     @app.action(re.compile(r"^(customer|crm)\."))
-    def command_button(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+    def command_button(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond,
+                       client: WebClient) -> None:
         ack()
         key = _button_key(action["action_id"])
         request = Request(user_id=body.get("user", {}).get("id", ""),
                           channel_id=(body.get("channel") or {}).get("id", ""), text=action.get("value", ""))
-        if key in BUTTONS:
-            _send(respond, answer(BUTTONS[key], request, context, "button " + key))
+        if key not in BUTTONS:
+            return
+        message = answer(BUTTONS[key], request, context, "button " + key)
+        if message.modal is not None:
+            open_form(client, str(body.get("trigger_id", "")), message, respond)
+        else:
+            _send(respond, message)
+
 
     @app.action(re.compile(rf"^{re.escape(ask.ASK_ACTION)}\."))
     def reading_button(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
@@ -240,6 +294,7 @@ def build_app(context: Context, client: WebClient, signing_secret: str, socket_m
     def converse(event: dict[str, Any], client: WebClient) -> None:
         answer_message_event(context, place_of, event, client)
 
+    register_forms(app, context)
     app.event("app_mention")(converse)
 
     @app.event("message")

@@ -19,7 +19,7 @@ from rich.console import Console
 from assistant.commands.base import Context
 from assistant.slack.app import build_app, make_client
 from assistant.slack.console_render import CONSOLE_USER, Reply, render
-from assistant.slack.fake import BOT_USER, FakeSlack
+from assistant.slack.fake import BOT_USER, FakeSlack, OpenView
 from assistant.slack.ratelimit import RateLimiter
 from assistant.slack.server import RunningServer, start_in_background
 from assistant.views import examples
@@ -55,6 +55,8 @@ class ConsoleSession:
             self.fake.add_usergroup(group_id, handle, members)
         self.recent: deque[Reply] = deque(maxlen=LIVE_REPLIES)
         self._numbers = itertools.count(1)
+        self.form: OpenView | None = None
+        """A form the bot opened (a modal): the next line typed fills it in, ``cancel`` closes it."""
 
     def close(self) -> None:
         self.server.stop()
@@ -76,11 +78,18 @@ class ConsoleSession:
     def send(self, line: str) -> Reply:
         """Deliver one line as Slack would and return the bot's answer."""
         line = line.strip()
+        if self.form is not None and not line.startswith("/"):
+            return self._fill(self.form, line)
         button = self._button(line)
         responses = len(self.fake.calls_to("response_url"))
         if button is not None:
+            opened = len(self.fake.calls_to("views.open"))
             self.fake.click(self.server.url, self.secret, button["action_id"], button.get("value", ""),
                             button["text"]["text"], channel_id="D0CONSOLE")
+            calls = self.fake.wait_for(lambda c: sum(x.method == "response_url" for x in c) > responses
+                                       or sum(x.method == "views.open" for x in c) > opened, REPLY_TIMEOUT)
+            if sum(x.method == "views.open" for x in calls) > opened:
+                return self._show_form(self.fake.opened_views(CONSOLE_USER)[-1])
             return self._wait("response_url", responses)
         if line.startswith("/"):
             command, _, text = line.partition(" ")
@@ -96,6 +105,33 @@ class ConsoleSession:
         self.fake.mention(self.server.url, self.secret, self.fake.linkify(line.removeprefix("@crm").strip()),
                           channel_id="D0CONSOLE")
         return self._wait("chat.postMessage", posts)
+
+    def _show_form(self, form: OpenView) -> Reply:
+        self.form = form
+        title = form.view.get("title", {}).get("text", "Form")
+        hint = {"type": "context", "elements": [{"type": "mrkdwn", "text": "Type it on the next line and press "
+                                                 "Enter to submit, or type `cancel`."}]}
+        return Reply(text=title, blocks=[{"type": "header", "text": {"type": "plain_text", "text": title}},
+                                         *form.view.get("blocks", []), hint])
+
+    def _fill(self, form: OpenView, line: str) -> Reply:
+        """The line typed into the form's field, submitted as Slack would; or the form closed."""
+        if line.lower() == "cancel":
+            self.form = None
+            self.fake.close_view(self.server.url, self.secret, form.id)
+            return Reply(text="Form closed; nothing was saved.")
+        field = next(b for b in form.view["blocks"] if b.get("type") == "input")
+        value = line
+        if field["element"]["type"] == "users_select":  # "@jane" picked from Slack's list is her member id
+            value = self.fake.linkify(line).removeprefix("<@").split("|")[0].rstrip(">")
+        answer = self.fake.submit_view(self.server.url, self.secret, form.id, {field["block_id"]: value})
+        if answer.get("response_action") == "errors":
+            problems = " ".join(answer.get("errors", {}).values())
+            return Reply(text=problems + " (type it again, or `cancel`)")
+        self.form = None
+        if answer.get("response_action") == "update":
+            return self._keep(Reply(text="", blocks=answer["view"].get("blocks", [])))
+        return Reply(text="Saved.")
 
     def _button(self, line: str) -> dict[str, Any] | None:
         """The live button ``line`` presses: its number (``2``, ``[2]``) or its label, newest reply first."""

@@ -54,6 +54,8 @@ def render(reply: Reply, out: Console, unlinkify: Callable[[str], str] = lambda 
                 out.print("  " + show(item["text"]).replace("\n", ": ", 1))
         elif kind == "context":
             out.print("[dim]" + " ".join(show(e.get("text", "")) for e in block["elements"]) + "[/dim]")
+        elif kind == "input":
+            out.print(f"[bold]{escape(block['label']['text'])}:[/bold] [dim](the form's field)[/dim]")
         elif kind == "divider":
             out.print("[dim]" + "-" * 40 + "[/dim]")
     if reply.buttons:  # numbered where they can be pressed (the console), else just named

@@ -7,6 +7,10 @@ mints ``response_url``s (5 uses each, as Slack allows), and can deliver slash co
 clicks and mentions to the bot over HTTP, signed with the signing secret exactly as Slack signs,
 or over Socket Mode: ``apps.connections.open`` hands out a ``ws://`` URL of a real WebSocket
 server here that says ``hello``, sends envelopes and records the bot's acknowledgements.
+
+Forms: ``views.open`` and ``views.push`` take a trigger_id the fake handed out with a click or a
+command, once, within 3 s (else ``expired_trigger_id``), and check the view with slack_sdk's
+models; ``submit_view`` and ``close_view`` deliver ``view_submission`` and ``view_closed``.
 """
 
 from __future__ import annotations
@@ -24,12 +28,14 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import Server, ServerConnection, serve
 
@@ -38,6 +44,13 @@ from assistant.slack.doctor import REQUIRED_SCOPES
 BOT_USER = "UCRMBOT01"
 TEAM = "T0001"
 RESPONSE_URL_USES = 5
+TRIGGER_SECONDS = 3.0
+"""A trigger_id (from a click or a command) opens a view only this long after it was issued, once."""
+VIEW_STACK = 3
+"""Slack keeps at most three views in a modal's stack (``views.push`` beyond: ``push_limit_reached``)."""
+INPUT_TYPES = {"plain_text_input": "value", "users_select": "selected_user", "datepicker": "selected_date",
+               "timepicker": "selected_time", "static_select": "selected_option"}
+"""The form elements the fake can fill in on a submission, with the state key Slack reports each under."""
 
 
 @dataclass
@@ -95,6 +108,30 @@ def sign(secret: str, timestamp: str, body: str) -> str:
     return f"v0={digest}"
 
 
+def _view_problem(view: dict[str, Any]) -> str | None:
+    """Slack's ``invalid_arguments`` check of a view, done with slack_sdk's View model and the blocks'."""
+    try:
+        View(**view).validate_json()
+    except (SlackObjectFormationError, TypeError, KeyError, AttributeError) as exc:
+        return f"invalid view: {exc}"
+    if view.get("type") == "modal" and len(view.get("blocks") or []) > 100:
+        return "a modal holds at most 100 blocks"
+    return _blocks_problem((view.get("blocks") or [])[:50]) if view.get("blocks") else None
+
+
+@dataclass
+class OpenView:
+    """A modal the bot opened for a user: its stack position, hash and what it shows now."""
+
+    id: str
+    user: str
+    view: dict[str, Any]
+    hash: str
+    root: str
+    previous: str | None = None
+    closed: bool = False
+
+
 def _blocks_problem(blocks: Any) -> str | None:
     """Slack's ``invalid_blocks`` check, done with slack_sdk's own Block Kit models."""
     if blocks in (None, "", []):
@@ -129,6 +166,13 @@ class FakeSlack:
         self.revoked: set[str] = set()
         """Tokens Slack no longer accepts (``invalid_auth``), as after a reinstall or a typo."""
         self._upload_names: dict[str, str] = {}
+        self.triggers: dict[str, tuple[float, str]] = {}
+        """trigger_id -> (when it was issued, whose click or command); used ones are removed."""
+        self.views: dict[str, OpenView] = {}
+        self.trigger_age = 0.0
+        """How old each trigger_id is when the bot receives it (set above 3 s: a bot too slow to open forms)."""
+        self.last_answers: list[dict[str, Any]] = []
+        """The bot's answers to each delivery of the last ``submit_view``."""
         self._response_urls: dict[str, int] = {}
         self._ts = itertools.count(1)
         self._changed = threading.Condition()
@@ -142,9 +186,13 @@ class FakeSlack:
     def add_channel(self, channel_id: str, name: str, kind: str = "public", members: set[str] | None = None) -> None:
         self.channels[channel_id] = Channel(channel_id, name, kind, set(members or ()))
 
-    def add_user(self, user_id: str, name: str, tz: str = "Europe/London") -> None:
+    def add_user(self, user_id: str, name: str, tz: str = "Europe/London", deleted: bool = False,
+                 is_bot: bool = False) -> None:
+        """A workspace member (``users.info``): ``tz`` is their time zone, ``deleted`` a deactivated account."""
         self.users[user_id] = {"id": user_id, "name": name, "real_name": name.title(), "tz": tz,
-                               "is_bot": False, "profile": {"display_name": name}}
+                               "is_bot": is_bot, "deleted": deleted, "profile": {"display_name": name}}
+
+
 
     def add_usergroup(self, group_id: str, handle: str, users: set[str]) -> None:
         self.usergroups[group_id] = {"id": group_id, "team_id": TEAM, "handle": handle, "name": handle.title(),
@@ -473,6 +521,149 @@ class FakeSlack:
         return {"ok": True, "view": {"id": f"V{uuid.uuid4().hex[:10].upper()}", "type": view.get("type", "home"),
                                      "blocks": view.get("blocks", [])}}
 
+    # -- views (modals) ------------------------------------------------------------------------
+    def _new_trigger(self, user_id: str) -> str:
+        trigger = f"{int(time.time())}.1.{uuid.uuid4().hex[:12]}"
+        self.triggers[trigger] = (time.monotonic() - self.trigger_age, user_id)
+        return trigger
+
+    def _take_trigger(self, trigger: str) -> tuple[str | None, str | None]:
+        """(the user the trigger belongs to, or the error Slack gives for it)."""
+        issued = self.triggers.pop(trigger, None)
+        if issued is None:
+            return None, "invalid_trigger_id" if trigger else "invalid_arguments"
+        if time.monotonic() - issued[0] > TRIGGER_SECONDS:
+            return None, "expired_trigger_id"
+        return issued[1], None
+
+    @staticmethod
+    def _view_of(params: dict[str, Any]) -> dict[str, Any]:
+        view = params.get("view")
+        return json.loads(view) if isinstance(view, str) else dict(view or {})
+
+    def _shown(self, opened: OpenView) -> dict[str, Any]:
+        return {"id": opened.id, "team_id": TEAM, "app_id": "ACRMBOT01", "bot_id": "BCRMBOT01",
+                "hash": opened.hash, "root_view_id": opened.root, "previous_view_id": opened.previous,
+                "state": {"values": {}}, "private_metadata": "", "callback_id": "", "external_id": "",
+                **opened.view}
+
+    def _api_views_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        view = self._view_of(params)
+        problem = _view_problem(view)
+        if problem:
+            return {"ok": False, "error": "invalid_arguments", "response_metadata": {"messages": [problem]}}
+        user, error = self._take_trigger(str(params.get("trigger_id") or ""))
+        if error or user is None:
+            return {"ok": False, "error": error}
+        view_id = f"V{uuid.uuid4().hex[:10].upper()}"
+        with self._changed:
+            self.views[view_id] = OpenView(view_id, user, view, uuid.uuid4().hex[:16], view_id)
+        return {"ok": True, "view": self._shown(self.views[view_id])}
+
+    def _api_views_push(self, params: dict[str, Any]) -> dict[str, Any]:
+        view = self._view_of(params)
+        problem = _view_problem(view)
+        if problem:
+            return {"ok": False, "error": "invalid_arguments", "response_metadata": {"messages": [problem]}}
+        user, error = self._take_trigger(str(params.get("trigger_id") or ""))
+        if error or user is None:
+            return {"ok": False, "error": error}
+        top = next((v for v in reversed(self.views.values()) if v.user == user and not v.closed), None)
+        if top is None:
+            return {"ok": False, "error": "view_not_found"}
+        depth = sum(1 for v in self.views.values() if v.root == top.root and not v.closed)
+        if depth >= VIEW_STACK:
+            return {"ok": False, "error": "push_limit_reached"}
+        view_id = f"V{uuid.uuid4().hex[:10].upper()}"
+        with self._changed:
+            self.views[view_id] = OpenView(view_id, user, view, uuid.uuid4().hex[:16], top.root, top.id)
+        return {"ok": True, "view": self._shown(self.views[view_id])}
+
+    def _api_views_update(self, params: dict[str, Any]) -> dict[str, Any]:
+        view = self._view_of(params)
+        problem = _view_problem(view)
+        if problem:
+            return {"ok": False, "error": "invalid_arguments", "response_metadata": {"messages": [problem]}}
+        external = str(params.get("external_id") or "")
+        opened = self.views.get(str(params.get("view_id") or "")) or next(
+            (v for v in self.views.values() if external and v.view.get("external_id") == external), None)
+        if opened is None or opened.closed:
+            return {"ok": False, "error": "not_found"}
+        if params.get("hash") and params["hash"] != opened.hash:
+            return {"ok": False, "error": "hash_conflict"}
+        with self._changed:
+            opened.view, opened.hash = view, uuid.uuid4().hex[:16]
+        return {"ok": True, "view": self._shown(opened)}
+
+    def fill_in(self, view_id: str, values: dict[str, str]) -> dict[str, Any]:
+        """The view's state as Slack reports it on submission, with ``values`` (by block_id) typed or picked."""
+        opened = self.views[view_id]
+        state: dict[str, dict[str, Any]] = {}
+        for block in opened.view.get("blocks") or []:
+            if block.get("type") != "input" or block.get("block_id") not in values:
+                continue
+            element = block["element"]
+            key = INPUT_TYPES[element["type"]]
+            value: Any = values[block["block_id"]]
+            if key == "selected_option":
+                value = {"text": {"type": "plain_text", "text": value}, "value": value}
+            state[block["block_id"]] = {element["action_id"]: {"type": element["type"], key: value}}
+        return state
+
+    def view_payload(self, view_id: str, values: dict[str, str], kind: str = "view_submission") -> dict[str, Any]:
+        """A ``view_submission`` (or ``view_closed``) payload for a view the bot opened."""
+        opened = self.views[view_id]
+        shown = {**self._shown(opened), "state": {"values": self.fill_in(view_id, values)}}
+        payload: dict[str, Any] = {
+            "type": kind, "team": {"id": TEAM, "domain": "example"}, "api_app_id": "ACRMBOT01",
+            "token": "unused-legacy-token", "is_enterprise_install": False, "enterprise": None,
+            "user": {"id": opened.user, "username": self.users.get(opened.user, {}).get("name", "someone"),
+                     "name": self.users.get(opened.user, {}).get("name", "someone"), "team_id": TEAM},
+            "view": shown}
+        if kind == "view_submission":
+            payload.update(trigger_id=self._new_trigger(opened.user), response_urls=[])
+        else:
+            payload["is_cleared"] = False
+        return payload
+
+    def submit_view(self, bot_url: str, secret: str, view_id: str, values: dict[str, str],
+                    deliveries: int = 1) -> dict[str, Any]:
+        """Press the form's submit button: POST a signed ``view_submission``; returns the bot's answer
+        (``response_action`` ``errors`` keeps the form open, ``update`` replaces it, nothing closes it).
+        ``deliveries`` > 1 sends the same submission that many times at once (a double click)."""
+        body = urllib.parse.urlencode({"payload": json.dumps(self.view_payload(view_id, values))})
+        with ThreadPoolExecutor(deliveries) as pool:
+            replies = list(pool.map(lambda _: self._deliver(bot_url, secret, body, "application/x-www-form-urlencoded"),
+                                    range(deliveries)))
+        answers = []
+        for status, text in replies:
+            if status != 200:
+                raise AssertionError(f"the bot answered a view_submission with HTTP {status}: {text[:200]}")
+            answers.append(json.loads(text) if text.strip() else {})
+        answer = answers[-1]
+        opened = self.views[view_id]
+        with self._changed:
+            if answer.get("response_action") == "update":
+                opened.view, opened.hash = answer["view"], uuid.uuid4().hex[:16]
+            elif answer.get("response_action") != "errors":
+                opened.closed = True
+            self._changed.notify_all()
+        self.last_answers = answers
+        return answer
+
+    def close_view(self, bot_url: str, secret: str, view_id: str) -> tuple[int, str]:
+        """Press the form's Cancel: POST a signed ``view_closed`` (the view asked for ``notify_on_close``)."""
+        opened = self.views[view_id]
+        opened.closed = True
+        if not opened.view.get("notify_on_close"):
+            return 200, ""
+        body = urllib.parse.urlencode({"payload": json.dumps(self.view_payload(view_id, {}, "view_closed"))})
+        return self._deliver(bot_url, secret, body, "application/x-www-form-urlencoded")
+
+    def opened_views(self, user_id: str | None = None) -> list[OpenView]:
+        """The views the bot opened (for ``user_id``), oldest first."""
+        return [v for v in self.views.values() if user_id is None or v.user == user_id]
+
     def _api_users_info(self, params: dict[str, Any]) -> dict[str, Any]:
         user = self.users.get(str(params.get("user")))
         return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
@@ -566,6 +757,8 @@ class FakeSlack:
             if target.startswith("@"):
                 user = self.users.get(target[1:])
                 return "@" + (user["name"] if user else label or target[1:])
+            if target.startswith("!date^"):  # a time in the reader's zone; the fallback here
+                return label or target
             if target.startswith("!subteam^"):
                 return label or "@" + self.usergroups.get(target[9:], {}).get("handle", target[9:])
             if target.startswith("!"):
@@ -582,7 +775,7 @@ class FakeSlack:
                 "user_id": user_id, "user_name": self.users.get(user_id, {}).get("name", "someone"),
                 "command": command, "text": text, "api_app_id": "ACRMBOT01",
                 "response_url": response_url or self.new_response_url(),
-                "trigger_id": f"{int(time.time())}.1.{uuid.uuid4().hex[:8]}"}
+                "trigger_id": self._new_trigger(user_id)}
 
     def click_payload(self, action_id: str, value: str, label: str = "", user_id: str = "U0ADMIN01",
                       channel_id: str = "C0GENERAL") -> dict[str, Any]:
@@ -590,7 +783,7 @@ class FakeSlack:
         now = f"{time.time():.6f}"
         return {"type": "block_actions", "user": {"id": user_id}, "api_app_id": "ACRMBOT01",
                 "container": {"type": "message", "message_ts": now, "channel_id": channel_id, "is_ephemeral": True},
-                "trigger_id": f"{int(time.time())}.1.{uuid.uuid4().hex[:8]}", "team": {"id": TEAM},
+                "trigger_id": self._new_trigger(user_id), "team": {"id": TEAM},
                 "channel": {"id": channel_id}, "state": {"values": {}}, "response_url": self.new_response_url(),
                 "actions": [{"action_id": action_id, "block_id": "b1", "value": value, "type": "button",
                              "text": {"type": "plain_text", "text": label or action_id}, "action_ts": now}]}

@@ -14,9 +14,10 @@ from sqlalchemy.orm import Session
 from analytics import words
 from assistant.views.insights import Candidates, resolve_customer
 from assistant.views.predictions import ExplainView, explain_customer
-from db import orders, predictions, snapshots
+from db import notes, orders, predictions, snapshots
 from db.models import Customer
 from db.snapshot_models import CustomerScore
+from db.work_models import CustomerNote
 
 
 @dataclass
@@ -28,6 +29,9 @@ class CustomerCard:
     totals: dict[str, object]
     cluster: str | None = None
     recommendations: pd.DataFrame = field(default_factory=pd.DataFrame)
+    notes: list[CustomerNote] = field(default_factory=list)
+    """The latest few notes, newest first (shown where the customer is shown in full)."""
+    note_count: int = 0
 
 
 def cluster_line(score: CustomerScore, group: str, currency: str | None) -> str:
@@ -39,6 +43,9 @@ def cluster_line(score: CustomerScore, group: str, currency: str | None) -> str:
     return f"cluster {score.cluster}: {group}. This customer: {own}"
 
 
+CARD_NOTES = 2
+
+
 def customer_card(session: Session, text: str) -> CustomerCard | Candidates:
     """The card for the customer ``text`` names, from the latest completed snapshot."""
     found = resolve_customer(session, text)
@@ -48,7 +55,9 @@ def customer_card(session: Session, text: str) -> CustomerCard | Candidates:
     builder = predictions.latest_builder_models(session)
     outlook = explain_customer(session, found, run, builder)
     card = CustomerCard(customer=found, outlook=outlook,
-                        totals=orders.customer_totals(session, found.id, run.as_of if run else None))
+                        totals=orders.customer_totals(session, found.id, run.as_of if run else None),
+                        notes=notes.notes_of(session, found.id, CARD_NOTES),
+                        note_count=notes.note_count(session, found.id))
     if run is not None:
         score = outlook.score
         if score is not None and score.cluster is not None:

@@ -11,7 +11,15 @@ privileged role granted to one of their Slack user groups (admin, manager, rep, 
 viewer, in that order); else ``CRM_DEFAULT_ROLE``.
 
 *full*: names, ids and contact details; *masked*: names and ids, e-mail ``j***@example.com``,
-phone only its last two digits; *aggregates*: counts and shares, no names or ids.
+phone only its last two digits; *aggregates*: counts and shares, no names or ids.  Notes are
+read at *full* only: where a customer is masked, the answer says how many notes there are.
+
+Who may write (wherever they ask; previews and forms are seen by the asker only):
+
+| write                         | admin, manager | rep                       | marketer, viewer |
+|-------------------------------|----------------|---------------------------|------------------|
+| a note about a customer       | yes            | on the accounts they own  | no               |
+| a customer's owner            | yes            | to hand over their own    | no               |
 """
 
 from __future__ import annotations
@@ -133,3 +141,15 @@ def mask_phone(phone: str | None) -> str | None:
         return phone
     digits = [c for c in phone if c.isdigit()]
     return "******" + "".join(digits[-2:])
+
+
+def require_writer(viewer: Viewer, owner: str | None, admins: Iterable[str], what: str) -> None:
+    """Refuse, in words, a write about a customer the viewer may not make (the table above)."""
+    if viewer.role in ("admin", "manager") or (viewer.role == "rep" and owner == viewer.user_id):
+        return
+    if viewer.role == "rep":
+        raise UserFacingError(f"{what} is for the account's owner, managers and admins; this account is "
+                              f"{'not yours' if owner else 'not assigned to you'}. Ask a manager, or "
+                              f"{admins_phrase(admins)}.")
+    raise UserFacingError(f"your role ({viewer.role}) cannot write to the CRM; {what} needs the rep (on own "
+                          f"accounts), manager or admin role. Ask {admins_phrase(admins)}.")

@@ -165,7 +165,8 @@ def test_channels_and_people_are_typed_as_names_in_the_console(console: ConsoleS
 def test_any_visible_button_can_be_pressed_by_number_or_label(console: ConsoleSession, demo_store: Engine) -> None:
     card = _answered(console, demo_store, "/customer 12748")
     labels = [b["text"]["text"] for b in card.buttons]
-    assert labels == ["Orders", "Why?", "Recommend"] and len(set(card.numbers)) == 3
+    assert labels[:3] == ["Orders", "Why?", "Recommend"] and {"Add note", "Assign"} <= set(labels)
+    assert len(set(card.numbers)) == len(labels)
     orders = _answered(console, demo_store, "Orders")
     assert "Orders 1-10 of 12748" in orders.text
     assert "Why: customer 12748" in _answers(console, demo_store, "Why?")  # the card's, though Orders came after
@@ -183,3 +184,17 @@ def test_the_demo_says_its_sample_is_historical_like_the_doctor_and_the_digest(d
     assert said is not None, doctor.stdout
     assert said.group(0) in re.sub(r"\s+", " ", digest.stdout).replace("Latest", "latest"), digest.stdout
     assert "check that imports are still running" not in digest.stdout
+
+
+def test_the_console_fills_in_the_add_note_form_and_the_card_then_shows_the_note(console: ConsoleSession,
+                                                                                 demo_store: Engine) -> None:
+    _answered(console, demo_store, "/customer 12748")
+    form = console.send("Add note")
+    assert "Add a note" in form.text and console.form is not None
+    assert "at most" in console.send("x" * 3001).text and console.form is not None  # shown beside the field
+    saved = console.send("asked for the spring catalogue")
+    assert "Saved your note on 12748" in _shown(saved) and console.form is None
+    card = _answered(console, demo_store, "/customer 12748")
+    assert "asked for the spring catalogue" in _shown(card) and "Notes" in [b["text"]["text"] for b in card.buttons]
+    console.send("Assign")
+    assert "Form closed" in console.send("cancel").text

@@ -32,6 +32,7 @@ from assistant.jobs.refresh.run import RefreshSummary
 from assistant.render.blocks import Message
 from db.access_models import AuditEntry, UserRole
 from db.models import Customer, Order, OrderLine
+from db.work_models import CustomerNote, PendingWrite
 
 ADMIN, MANAGER, REP, MARKETER, VIEWER = "U0ADMIN99", "U0MANAGER", "U0REPONE1", "U0MARKET1", "U0VIEWER1"
 USERS = {"admin": ADMIN, "manager": MANAGER, "rep": REP, "marketer": MARKETER, "viewer": VIEWER}
@@ -42,6 +43,8 @@ FULL_EMAIL = re.compile(r"zq(\d+)@example\.org")
 MASKED_EMAIL = re.compile(r"z\*\*\*@example\.org")
 FULL_PHONE = re.compile(r"\+44 7700 9(\d+)")
 MASKED_PHONE = re.compile(r"\*{6}\d\d")
+NOTE_TEXT = re.compile(r"Zq secret note (\d+)")
+"""The text of the note each probed customer 12748 and 12557 has: shown where contact details may be."""
 CUSTOMER_ID = re.compile(r"(?:Customer |/customer |• |\*|[Ff]or |\b\d{1,2}\. )(1[2-8]\d{3})\b")
 """Where replies put a customer id: a card's title, a suggested command, a list item (bulleted or
 numbered, as in a ranking), bold, "for"."""
@@ -57,6 +60,11 @@ def owned(external_id: str) -> bool:
 
 def may_see_individuals(role: str, place: str) -> bool:
     return role != "viewer" and place not in ("public", "shared")
+
+
+def may_write(role: str, external_id: str) -> bool:
+    """Notes and owners: managers and admins on anyone, a rep on the accounts they own."""
+    return role in ("admin", "manager") or (role == "rep" and owned(external_id))
 
 
 def may_see_contact_details(role: str, place: str, external_id: str) -> bool:
@@ -79,6 +87,8 @@ TEMPLATES = {  # every command, with the places its arguments go
     "/crm admin": ["grant {p} rep", "grant <@U0VIEWER1> {p}", "revoke {p}", "audit --customer {p}",
                    "audit --since {p}", "{p}"],
     "/crm ask": ["{p}", "revenue in {p}", "top 5 customers in {p}", "tell me about {p}", "what goes with {p}"],
+    "/crm note": ["{p} called", "12748 {p}", "\"{p}\" called"], "/crm notes": ["{p}"],
+    "/crm assign": ["{p} <@U0MANAGER>", "12748 {p}"],
 }
 
 WORDS = st.sampled_from([
@@ -108,11 +118,17 @@ def probed(refreshed: tuple[Engine, RefreshSummary, RefreshSummary]) -> Iterator
             name=literal("Zq Person ") + Customer.external_id, email=literal("zq") + Customer.external_id
             + literal("@example.org"), phone=literal("+44 7700 9") + Customer.external_id))
         session.execute(update(Customer).where(Customer.external_id.like("%7")).values(owner=REP))
+        for ref in ("12748", "12557"):
+            session.add(CustomerNote(customer_id=session.scalar(select(Customer.id).where(Customer.external_id == ref)),
+                                     author=MANAGER, written_at=datetime(2026, 11, 2), text=f"Zq secret note {ref}",
+                                     source_key=f"probe:{ref}"))
         session.commit()
     _reset_roles(engine)
     yield Context(session_factory=sessionmaker(engine), clock=datetime.now, admins=frozenset({ADMIN}))
     with Session(engine) as session:
         session.execute(update(Customer).values(name=None, email=None, phone=None, owner=None))
+        session.execute(delete(CustomerNote))
+        session.execute(delete(PendingWrite))
         session.execute(delete(UserRole))
         session.execute(delete(AuditEntry))
         session.commit()
@@ -154,10 +170,10 @@ def check_reply(message: Message, role: str, place: str, typed: str) -> None:
     for raw in message.blocks:
         Block.parse(raw).validate_json()  # type: ignore[union-attr]
     if not may_see_individuals(role, place):
-        for pattern in (NAME, FULL_EMAIL, MASKED_EMAIL, FULL_PHONE, MASKED_PHONE, CUSTOMER_ID):
+        for pattern in (NAME, FULL_EMAIL, MASKED_EMAIL, FULL_PHONE, MASKED_PHONE, CUSTOMER_ID, NOTE_TEXT):
             assert not pattern.search(shown), f"{pattern.pattern} disclosed to {where}"
         return
-    for pattern in (FULL_EMAIL, FULL_PHONE):
+    for pattern in (FULL_EMAIL, FULL_PHONE, NOTE_TEXT):
         for found in pattern.finditer(shown):
             assert may_see_contact_details(role, place, found.group(1)), f"{found.group(0)} disclosed to {where}"
 
@@ -206,10 +222,14 @@ TYPICAL = {  # every command as people use it
     "/crm model-health": [""], "/crm help": [""], "/crm digest": ["preview", "list all"], "/crm alert": ["list"],
     "/crm admin": ["roles", "audit", "audit --customer 12748"],
     "/crm ask": ["revenue last month by country", "top 5 customers", "tell me about 12748", "profit"],
+    "/crm note": ["12748 called about the invoice", "12557 left a voicemail"], "/crm notes": ["12748", "12557"],
+    "/crm assign": ["12748 <@U0MANAGER>", "12557 <@U0ADMIN99>"],
 }
 PERSONAL = {"/customer 12748", "/customer 12347", "/customer Zq Person 127", "/crm recommend 12748",
-            "/crm ask top 5 customers", "/crm ask tell me about 12748"}
+            "/crm ask top 5 customers", "/crm ask tell me about 12748", "/crm notes 12748", "/crm notes 12557"}
 """Answers about individual customers: refused where the table says aggregates only."""
+WRITES = {"/crm note", "/crm assign"}
+"""Shown as a preview (Save / Cancel) exactly where the asker may see the customer and may write."""
 
 
 @pytest.mark.parametrize("role", sorted(USERS))
@@ -226,14 +246,23 @@ def test_every_command_as_every_role_in_every_place_follows_the_table(probed: Co
                 if asked in PERSONAL:
                     named = NAME.search(shown) or CUSTOMER_ID.search(shown)
                     assert bool(named) == may_see_individuals(role, place), (role, place, asked)
+                if name in WRITES:
+                    previewed = "Nothing is written until" in shown
+                    assert previewed == (may_see_individuals(role, place) and may_write(role, text.split()[0])), (
+                        role, place, asked, shown[:200])
                 if command == "/crm" and sub == "admin":
                     assert ("needs the admin role" in shown) == (role != "admin"), (role, place, asked)
         home_tab = answer(home, Request(USERS[role], "", ""), probed)
         check_reply(home_tab, role, "ephemeral", "")
         assert bool(NAME.search(json.dumps(home_tab.blocks))) == (role == "rep"), role  # the rep owns a tenth
-        for action, value in (("customer.orders", "12347|0"), ("customer.why", "12347"), ("crm.atrisk", "")):
+        for action, value in (("customer.orders", "12347|0"), ("customer.why", "12347"), ("crm.atrisk", ""),
+                              ("customer.notes", "12557|0"), ("customer.notes", "12748|0"),
+                              ("customer.add_note", "12557"), ("customer.assign", "12748"), ("crm.save", "f" * 32)):
             message = answer(BUTTONS[action], Request(USERS[role], "C0SOMEWHERE", value, place=place), probed)
             check_reply(message, role, place, "")
+            if action in ("customer.add_note", "customer.assign"):  # a form opens only for who may write
+                assert (message.modal is not None) == (may_see_individuals(role, place)
+                                                       and may_write(role, value)), (role, place, action)
 
 
 def test_the_oracle_sees_disclosures(probed: Context) -> None:
@@ -244,6 +273,12 @@ def test_the_oracle_sees_disclosures(probed: Context) -> None:
     for role, place in (("admin", "public"), ("viewer", "ephemeral"), ("rep", "ephemeral"), ("marketer", "im")):
         with pytest.raises(AssertionError, match="disclosed"):
             check_reply(card, role, place, "")
+    notes = _reply(probed, MANAGER, "im", "/crm", "notes 12748")
+    assert NOTE_TEXT.search(notes.text + json.dumps(notes.blocks)), "the probe note must reach the notes page"
+    assert NOTE_TEXT.search(json.dumps(card.blocks)), "and the card"
+    for role, place in (("manager", "private"), ("marketer", "im"), ("rep", "ephemeral")):
+        with pytest.raises(AssertionError, match="disclosed"):
+            check_reply(notes, role, place, "")
 
 
 def _store_counts(engine: Engine) -> tuple[int, ...]:

@@ -240,3 +240,26 @@ def test_scores_export_every_customer_with_reasons_for_a_campaign_tool(demo_fold
     nowhere = crm_bot("scores", "--target", "purchase", "--csv", "missing/x.csv", cwd=demo_folder)
     assert nowhere.returncode == 2 and "the folder missing does not exist" in nowhere.stderr
     assert not (demo_folder / "x.csv").exists() and not list(demo_folder.glob(".*.csv.*"))
+
+
+def test_owners_from_the_terminal_one_at_a_time_and_from_a_file(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}"}
+    (tmp_path / "people.csv").write_text("customer_id,name\n12347,Arne\n12348,Bea\n12349,Cy\n12350,Di\n")
+    assert crm_bot("import", "customers", "people.csv", cwd=tmp_path, env=env).returncode == 0
+    one = crm_bot("customer", "assign", "12347", "U0JANE001", cwd=tmp_path, env=env)
+    assert one.returncode == 0 and "12347 (Arne) is now owned by" in one.stdout, one.stderr
+    wrong = crm_bot("customer", "assign", "12347", "jane", cwd=tmp_path, env=env)
+    assert wrong.returncode == 2 and "is not a Slack member id" in wrong.stderr
+    (tmp_path / "owners.csv").write_text("Customer_ID,owner,region\n12347,U0JANE001,north\n12348.0,U0SAM0001,south\n"
+                                         "12349,rep@example.com,west\n99999,U0SAM0001,east\n12350,not a person,x\n")
+    bulk = crm_bot("import", "owners", "owners.csv", cwd=tmp_path, env=env)
+    assert bulk.returncode == 1
+    assert "2 accounts handed over, 1 already with that owner, 2 rows rejected" in bulk.stdout
+    assert "line 5: 99999: no such customer" in bulk.stderr and "line 6: 12350" in bulk.stderr
+    again = crm_bot("import", "owners", "owners.csv", cwd=tmp_path, env=env)
+    assert "0 accounts handed over, 3 already with that owner" in again.stdout
+    (tmp_path / "bad.csv").write_text("id,who\n1,2\n")
+    missing = crm_bot("import", "owners", "bad.csv", cwd=tmp_path, env=env)
+    assert missing.returncode == 2 and "has no customer_id and no owner column" in missing.stderr
+    audit = crm_bot("audit", "--customer", "12348", cwd=tmp_path, env=env).stdout
+    assert "assignment: owner changed" in audit
