@@ -91,13 +91,8 @@ writing.APPLY["note"] = _apply_preview
 
 
 def open_form(request: Request, context: Context) -> Message:
-    """Button "Add note": the form, for those who may write; the message says what to type if it cannot open."""
-    with context.session_factory() as session:
-        writing.may_ask(session, request, context, WHAT)
-        customer = writing.subject(session, request.text)
-        writing.writer(session, request, context, customer, WHAT)
-        return Message(text=f"The note form could not open in time; type `/crm note {customer.external_id} WHAT "
-                            "HAPPENED` instead.", modal=render.note_form(customer))
+    """Button "Add note": the form, for those who may write."""
+    return writing.form(request, context, WHAT, "/crm note {id} WHAT HAPPENED", render.note_form)
 
 
 def submit_form(request: Request, context: Context) -> Message:

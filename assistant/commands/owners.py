@@ -86,12 +86,7 @@ writing.APPLY["assign"] = _apply_preview
 
 def open_form(request: Request, context: Context) -> Message:
     """Button "Assign": the form with a user picker, for those who may hand the account over."""
-    with context.session_factory() as session:
-        writing.may_ask(session, request, context, WHAT)
-        customer = writing.subject(session, request.text)
-        writing.writer(session, request, context, customer, WHAT)
-        return Message(text=f"The form could not open in time; type `/crm assign {customer.external_id} @name` "
-                            "instead.", modal=render.assign_form(customer))
+    return writing.form(request, context, WHAT, "/crm assign {id} @name", render.assign_form)
 
 
 def submit_form(request: Request, context: Context) -> Message:

@@ -8,6 +8,7 @@ view (its id is the note's ``source_key``).  Each write and its audit entry comm
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -51,6 +52,18 @@ def writer(session: Session, request: Request, context: Context, customer: Custo
     me = context.viewer(session, request)
     policy.require_writer(me, customer.owner, sorted(context.admins), what)
     return me
+
+
+def form(request: Request, context: Context, what: str, typed_instead: str,
+         build: Callable[[Customer], dict[str, Any]]) -> Message:
+    """A button's form about the customer ``request.text`` names, for those who may make the write;
+    its text says what to type (``typed_instead`` with ``{id}``) when the form cannot open."""
+    with context.session_factory() as session:
+        may_ask(session, request, context, what)
+        customer = subject(session, request.text)
+        writer(session, request, context, customer, what)
+        return Message(text=f"The form could not open in time; type `{typed_instead.format(id=customer.external_id)}`"
+                            " instead.", modal=build(customer))
 
 
 Apply = Callable[[Session, PendingWrite, Customer, Request, Context], Message]

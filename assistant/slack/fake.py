@@ -547,27 +547,28 @@ class FakeSlack:
                 "state": {"values": {}}, "private_metadata": "", "callback_id": "", "external_id": "",
                 **opened.view}
 
-    def _api_views_open(self, params: dict[str, Any]) -> dict[str, Any]:
+    def _opening(self, params: dict[str, Any]) -> tuple[dict[str, Any], str, dict[str, Any] | None]:
+        """A view to open or push: the view, whose trigger it is, and Slack's refusal (if any)."""
         view = self._view_of(params)
         problem = _view_problem(view)
         if problem:
-            return {"ok": False, "error": "invalid_arguments", "response_metadata": {"messages": [problem]}}
+            return view, "", {"ok": False, "error": "invalid_arguments", "response_metadata": {"messages": [problem]}}
         user, error = self._take_trigger(str(params.get("trigger_id") or ""))
-        if error or user is None:
-            return {"ok": False, "error": error}
+        return view, user or "", {"ok": False, "error": error} if error or user is None else None
+
+    def _api_views_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        view, user, refusal = self._opening(params)
+        if refusal:
+            return refusal
         view_id = f"V{uuid.uuid4().hex[:10].upper()}"
         with self._changed:
             self.views[view_id] = OpenView(view_id, user, view, uuid.uuid4().hex[:16], view_id)
         return {"ok": True, "view": self._shown(self.views[view_id])}
 
     def _api_views_push(self, params: dict[str, Any]) -> dict[str, Any]:
-        view = self._view_of(params)
-        problem = _view_problem(view)
-        if problem:
-            return {"ok": False, "error": "invalid_arguments", "response_metadata": {"messages": [problem]}}
-        user, error = self._take_trigger(str(params.get("trigger_id") or ""))
-        if error or user is None:
-            return {"ok": False, "error": error}
+        view, user, refusal = self._opening(params)
+        if refusal:
+            return refusal
         top = next((v for v in reversed(self.views.values()) if v.user == user and not v.closed), None)
         if top is None:
             return {"ok": False, "error": "view_not_found"}
