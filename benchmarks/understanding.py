@@ -32,7 +32,7 @@ from db import migrate
 from db.engine import make_engine
 from db.importers import ImportOptions, import_file
 from db.sample import ONLINE_RETAIL_SAMPLE
-from tests.assistant.understanding.phrasings import all_phrasings, matches
+from tests.assistant.understanding.phrasings import all_phrasings, matches, understand
 
 
 def main() -> None:
@@ -63,7 +63,7 @@ def score(vocabulary: Vocabulary, args: argparse.Namespace) -> None:
     seconds, misses = [], []
     for phrasing in phrasings:
         started = time.perf_counter()
-        understood = read(phrasing.text, vocabulary)
+        understood = understand(phrasing.text, vocabulary)
         seconds.append(time.perf_counter() - started)
         ok, said = matches(understood, phrasing.expected)
         total[phrasing.intent] += 1

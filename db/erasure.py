@@ -5,7 +5,7 @@ figures need without them:
 
 * the customer row (name, e-mail, phone, owner, attributes) is deleted;
 * their scores, lifetimes, predictions (with explanations) and recommendations in every run,
-  alerts that named them, notes about them and unsaved previews of writes about them are deleted;
+  alerts that named them, notes and follow-ups about them and unsaved previews of writes about them are deleted;
 * their orders stay as guest orders (no customer), so revenue and order counts do not change;
 * segment, cluster and rule statistics of past runs are counts over many customers and stay;
 * audit entries about them stay (who saw their data, when, where) with their id replaced by a
@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from db import access, erased
+from db import access, erased, follow_ups
 from db.access_models import AuditEntry, ErasedCustomer
 from db.bulk import rows_affected
 from db.digest_models import AlertDelivery, AlertRule
@@ -122,6 +122,11 @@ def export_customer(session: Session, external_id: str, now: datetime) -> dict[s
             {"at": _iso(n.written_at), "author": n.author, "text": n.text}
             for n in session.scalars(select(CustomerNote).where(CustomerNote.customer_id == customer.id)
                                      .order_by(CustomerNote.written_at, CustomerNote.id))],
+        "follow_ups": [
+            {"created_at": _iso(f.created_at), "by": f.created_by, "owner": f.owner, "due": _iso(f.due_at),
+             "timezone": f.timezone, "text": f.text, "state": f.state, "done_at": _iso(f.done_at),
+             "reminder": f.reminder, "reminded_at": _iso(f.sent_at)}
+            for f in follow_ups.of_customer(session, customer.id)],
         "recommendations": [
             {"run": r.run_id, "rank": r.rank, "product": r.sku, "reason": r.reason, "confidence": r.confidence}
             for r in session.scalars(select(Recommendation).where(Recommendation.customer_id == customer.id)
@@ -201,6 +206,7 @@ def erase_customer(session: Session, external_id: str, by: str, now: datetime) -
         count(name, session.execute(delete(table).where(table.customer_id == customer.id)))
     count("alerts", session.execute(delete(AlertDelivery).where(AlertDelivery.id.in_(alert_ids))))
     count("notes", session.execute(delete(CustomerNote).where(CustomerNote.customer_id == customer.id)))
+    removed["follow_ups"] = follow_ups.forget_customer(session, customer.id)
     count("previews", session.execute(delete(PendingWrite).where(PendingWrite.customer_ref == customer.external_id)))
     count("orders_kept_as_guest_orders", session.execute(
         update(Order).where(Order.customer_id == customer.id).values(customer_id=None)))

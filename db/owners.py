@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from db import access
+from db import access, follow_ups
 from db.models import Customer
 
 MEMBER_ID = re.compile(r"^[UW][A-Z0-9]{6,}$")
@@ -23,9 +23,12 @@ def valid_owner(owner: str) -> bool:
 
 def assign(session: Session, customer: Customer, owner: str, by: str, channel_id: str, now: datetime,
            how: str) -> str | None:
-    """Make ``owner`` the customer's owner, audited (committed by the caller); returns the previous owner."""
+    """Make ``owner`` the customer's owner, audited (committed by the caller); returns the previous owner.
+    The previous owner's open follow-ups about the account go to the new owner with it."""
     previous = customer.owner
     customer.owner = owner
+    moved = follow_ups.move_owner(session, customer.id, previous, owner)
     access.record(session, at=now, user_id=by, channel_id=channel_id, action="assignment", what="owner changed",
-                  customer_ref=customer.external_id, detail={"from": previous, "to": owner, "how": how})
+                  customer_ref=customer.external_id,
+                  detail={"from": previous, "to": owner, "how": how, "follow_ups_moved": moved})
     return previous

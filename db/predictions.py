@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, delete, func, or_, select
+from sqlalchemy import Connection, Label, Select, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from db.bulk import new_id
@@ -136,21 +136,26 @@ def sharing_probability(session: Session, model_id: int, probability: float) -> 
                                      CustomerPrediction.probability == probability)) or 0)
 
 
-def at_risk(session: Session, run_id: int, model_id: int | None, use_p_alive: bool, segment: str | None = None,
-            limit: int = 10, owner: str | None = None, offset: int = 0, country: str | None = None) -> pd.DataFrame:
-    """The customers with the most value at stake: 12-month value x churn risk, highest first, in SQL.
+Rows = Select[*tuple[Any, ...]]
+"""A query of rows of any columns."""
+
+
+def at_risk_query(run_id: int, model_id: int | None, use_p_alive: bool, segment: str | None = None,
+                  owner: str | None = None, country: str | None = None) -> tuple[Rows, Label[Any]]:
+    """Every customer of ``run_id`` by value at stake (12-month value x churn risk), highest first,
+    and the churn risk column.
 
     Churn risk is ``1 - P(alive)`` when the lifetime model identifies drop-out, otherwise the
     chance of no order in the horizon (``1 - purchase propensity`` of ``model_id``).
     """
     if use_p_alive or model_id is None:
-        risk = 1 - CustomerLifetime.p_alive
+        risk = (1 - CustomerLifetime.p_alive).label("risk")
         query = select(Customer.external_id, Customer.name, Customer.owner, CustomerScore.segment,
-                       CustomerLifetime.clv_micros, risk.label("risk"))
+                       CustomerLifetime.clv_micros, risk)
     else:
-        risk = 1 - CustomerPrediction.probability
+        risk = (1 - CustomerPrediction.probability).label("risk")
         query = (select(Customer.external_id, Customer.name, Customer.owner, CustomerScore.segment,
-                        CustomerLifetime.clv_micros, risk.label("risk"))
+                        CustomerLifetime.clv_micros, risk)
                  .join(CustomerPrediction, (CustomerPrediction.customer_id == CustomerLifetime.customer_id)
                        & (CustomerPrediction.model_id == model_id)))
     query = (query.select_from(CustomerLifetime)
@@ -164,9 +169,14 @@ def at_risk(session: Session, run_id: int, model_id: int | None, use_p_alive: bo
         query = query.where(Customer.owner == owner)
     if country is not None:
         query = query.where(Customer.country == country)
-    query = (query.order_by((CustomerLifetime.clv_micros * risk).desc(), Customer.external_id)
-             .offset(offset).limit(limit))
-    frame = pd.DataFrame(session.execute(query).all(),
+    return query.order_by((CustomerLifetime.clv_micros * risk.element).desc(), Customer.external_id), risk
+
+
+def at_risk(session: Session, run_id: int, model_id: int | None, use_p_alive: bool, segment: str | None = None,
+            limit: int = 10, owner: str | None = None, offset: int = 0, country: str | None = None) -> pd.DataFrame:
+    """A page of the customers with the most value at stake (``at_risk_query``), in SQL."""
+    query, _ = at_risk_query(run_id, model_id, use_p_alive, segment, owner, country)
+    frame = pd.DataFrame(session.execute(query.offset(offset).limit(limit)).all(),
                          columns=["customer_ref", "name", "owner", "segment", "clv_micros", "risk"])
     frame["value_at_stake"] = frame["clv_micros"] / 1e6 * frame["risk"]
     return frame

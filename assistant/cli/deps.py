@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from assistant.commands.understanding.language_model import LanguageModel
     from assistant.jobs.alerts import AlertSender
     from assistant.jobs.delivery import Deliverer
+    from assistant.jobs.reminders import ReminderSender
     from assistant.jobs.scheduler import ScheduledRefresh
     from assistant.slack.poster import SlackPoster
 
@@ -154,6 +155,15 @@ def alert_sender(deps: Deps, poster: SlackPoster) -> AlertSender:
     from assistant.jobs.alerts import AlertSender
 
     return AlertSender(make_session_factory(deps.engine), poster)
+
+
+def reminder_sender(deps: Deps, poster: SlackPoster) -> ReminderSender:
+    """Follow-up reminders to their owners' direct messages, with the configured grace and lease."""
+    from assistant.jobs.reminders import ReminderSender
+
+    return ReminderSender(make_session_factory(deps.engine), poster,
+                          grace=timedelta(minutes=deps.settings.reminder_grace_minutes),
+                          lease=timedelta(seconds=deps.settings.digest_lease_seconds))
 
 
 def deliverer(deps: Deps, poster: SlackPoster) -> Deliverer:

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import os
-import tempfile
-from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -16,10 +12,18 @@ import typer
 from analytics.builder_limits import DEFAULT_BUDGET_SECONDS
 from analytics.rules import ENGINES, RuleParams
 from assistant.cli import terminal, terminal_predictions
-from assistant.cli.deps import Deps, console, deps_of, errors, store_session
+from assistant.cli.deps import CLI_USER, Deps, console, deps_of, errors, runner_context, store_session
+from assistant.commands import insights as insight_commands
+from assistant.commands.answer import answer
+from assistant.commands.base import Request
 from assistant.errors import UserFacingError
+from assistant.jobs.exports import write_csv_atomically
 from assistant.jobs.refresh.inputs import RefreshParams
+from assistant.slack.console_render import Reply
+from assistant.slack.console_render import render as render_reply
 from assistant.views.insights import clusters_view, recommend_view, rules_view, segments_view
+from assistant.views.list_exports import ListExport, list_export
+from assistant.views.policy import Viewer
 from assistant.views.predictions import explain_view, model_health
 from assistant.views.score_exports import EXPORT_COLUMNS, score_export
 
@@ -77,12 +81,49 @@ def refresh(
                                                     annual_discount=discount, rules=rules), explain_plan)
 
 
+CSV_OPTION = typer.Option("--csv", help="Write the whole list (every customer, all fields) to this CSV file "
+                                         "for a campaign tool (replaced if it exists).", dir_okay=False)
+TERMINAL = Viewer(CLI_USER, "admin", "im")
+"""Who runs the command line: this installation's operator, who sees everything."""
+
+
+def _export(listed: ListExport, path: Path) -> None:
+    written = write_csv_atomically(path, listed.columns, listed.rows)
+    console.print(f"{written:,} customers written to {path} ({listed.title}).", highlight=False)
+
+
 def segments(ctx: typer.Context,
              name: Annotated[str | None, typer.Argument(help="A segment, e.g. 'At risk', to see its profile "
-                                                             "and most valuable customers.")] = None) -> None:
+                                                             "and most valuable customers.")] = None,
+             csv_path: Annotated[Path | None, CSV_OPTION] = None) -> None:
     """RFM segments of the latest refresh: size, value share, movement, suggested action."""
     with store_session(ctx) as session:
-        console.print(terminal.segments(segments_view(session, name)))
+        view = segments_view(session, name)
+        if csv_path is None:
+            console.print(terminal.segments(view))
+            return
+        if view.segment is None:
+            raise UserFacingError("say which segment to export: `crm-bot segments \"At risk\" --csv FILE`")
+        _export(list_export(session, TERMINAL, "segment", view.segment), csv_path)
+
+
+def atrisk(ctx: typer.Context,
+           segment: Annotated[str | None, typer.Argument(help="Only this segment, e.g. Champions.")] = None,
+           country: Annotated[str | None, typer.Option(help="Only customers in this country.")] = None,
+           top: Annotated[int, typer.Option(min=1, max=50, help="How many to print.")] = 10,
+           csv_path: Annotated[Path | None, CSV_OPTION] = None) -> None:
+    """The customers with the most value at stake (12-month value x churn risk), or all of them as CSV."""
+    deps = deps_of(ctx)
+    typed = " ".join([f'"{segment}"' if segment else "", f"--top {top}",
+                      f'--country "{country}"' if country else ""]).strip()
+    if csv_path is None:
+        message = answer(insight_commands.at_risk, Request(CLI_USER, "", typed), runner_context(deps, CLI_USER))
+        render_reply(Reply(message.text, message.blocks), console)
+        return
+    found_segment, _, found_country = insight_commands.at_risk_args(typed)
+    with store_session(ctx) as session:
+        country_name = insight_commands.country_in_store(session, found_country)
+        _export(list_export(session, TERMINAL, "atrisk", found_segment, country_name), csv_path)
 
 
 def clusters(ctx: typer.Context) -> None:
@@ -151,30 +192,9 @@ def scores(ctx: typer.Context,
     console.print(f"{written:,} customers written to {csv_path} ({export.meaning}).", highlight=False)
 
 
-def write_csv_atomically(path: Path, header: tuple[str, ...], rows: Iterable[tuple[object, ...]]) -> int:
-    """Write ``rows`` under ``header`` to ``path`` through a temporary file beside it, so a failure
-    never leaves a half-written file behind; the number of rows written."""
-    if not path.parent.is_dir():
-        raise UserFacingError(f"cannot write {path}: the folder {path.parent} does not exist")
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    count = 0
-    try:
-        with os.fdopen(handle, "w", newline="", encoding="utf-8") as out:
-            writer = csv.writer(out)
-            writer.writerow(header)
-            for row in rows:
-                writer.writerow(row)
-                count += 1
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return count
-
-
 def register(app: typer.Typer) -> None:
     """Add these commands to the root app."""
-    for command in (refresh, segments, clusters, rules, recommend, explain):
+    for command in (refresh, segments, atrisk, clusters, rules, recommend, explain):
         app.command()(command)
     app.command("model-health")(model_health_command)
     app.command()(train)

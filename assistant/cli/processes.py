@@ -19,6 +19,7 @@ from assistant.cli.deps import (
     deps_of,
     errors,
     language_model,
+    reminder_sender,
     runner_context,
     scheduled_refresh,
 )
@@ -72,7 +73,8 @@ def serve(ctx: typer.Context) -> None:
     if settings.scheduler_in_serve:
         poster = SlackPoster(client)
         background = make_scheduler(deliverer(deps, poster), alert_sender(deps, poster),
-                                    settings.scheduler_tick_seconds, blocking=False, refresh=scheduled_refresh(deps))
+                                    settings.scheduler_tick_seconds, blocking=False, refresh=scheduled_refresh(deps),
+                                    reminders=reminder_sender(deps, poster))
         background.start()
         errors.print(f"Digest scheduler running in this process (every {settings.scheduler_tick_seconds} s).")
     _answer_slack(deps, client, probes, background)
@@ -116,7 +118,7 @@ def _answer_slack(deps: Deps, client: WebClient, probes: Probes, background: Bas
 
 
 def scheduler(ctx: typer.Context) -> None:
-    """Post digests and alerts when they are due (run one or several; each digest is posted once)."""
+    """Post digests, alerts and follow-up reminders when they are due (run one or several; each is posted once)."""
     from assistant.jobs.scheduler import make_scheduler
     from assistant.ops.probes import Probes, start_probes
     from assistant.slack.app import client_from_settings
@@ -126,12 +128,12 @@ def scheduler(ctx: typer.Context) -> None:
     tick = deps.settings.scheduler_tick_seconds
     poster = SlackPoster(client_from_settings(deps.settings))
     running = make_scheduler(deliverer(deps, poster), alert_sender(deps, poster), tick, blocking=True,
-                             refresh=scheduled_refresh(deps))
+                             refresh=scheduled_refresh(deps), reminders=reminder_sender(deps, poster))
     if deps.settings.health_port:
         start_probes(Probes(deps.engine), deps.settings.health_port)
     # SIGTERM (docker stop, kubectl): let the tick in flight finish its posts, then exit.
     signal.signal(signal.SIGTERM, lambda *_: running.shutdown(wait=True))
-    errors.print(f"Digest scheduler: looking for due digests and alerts every {tick} s. Ctrl-C stops.")
+    errors.print(f"Scheduler: looking for due digests, alerts and reminders every {tick} s. Ctrl-C stops.")
     with suppress(KeyboardInterrupt):
         running.start()
 

@@ -8,15 +8,17 @@ from sqlalchemy.orm import Session
 
 from analytics.rfm import SEGMENTS
 from assistant.commands.base import Context, Parser, Request, UsageError
+from assistant.commands.follow_ups import shown_in_full
 from assistant.commands.parsing import no_arguments, words
 from assistant.errors import UserFacingError
+from assistant.render import follow_ups as render_follow_ups
 from assistant.render import insights as render
-from assistant.render.blocks import Message, section
+from assistant.render.blocks import Block, Message, section
 from assistant.render.blocks import context as context_block
 from assistant.views import examples, policy
 from assistant.views.insights import RulesView, find_products, rules_view, segments_view
 from assistant.views.predictions import model_health as model_health_view
-from db import customers, predictions, snapshots
+from db import customers, follow_ups, predictions, snapshots
 
 
 def _segment_name(words: list[str], prog: str) -> str | None:
@@ -45,7 +47,7 @@ def segments_args(text: str) -> tuple[str | None, str | None]:
     return _segment_name(args.segment, "/segments"), " ".join(args.country) if args.country else None
 
 
-def _country(session: Session, typed: str | None) -> str | None:
+def country_in_store(session: Session, typed: str | None) -> str | None:
     """The stored country a user means, or a usage error naming the close ones."""
     if typed is None:
         return None
@@ -64,7 +66,7 @@ def segments(request: Request, context: Context) -> Message:
     typed, offset = _paged(request.text)
     segment, country_typed = segments_args(typed)
     with context.session_factory() as session:
-        country = _country(session, country_typed)
+        country = country_in_store(session, country_typed)
         view = segments_view(session, segment, render.LIST_PAGE + 1, offset, country)
         me = context.viewer(session, request)
         if view.members is not None and policy.list_level(me) == policy.AGGREGATES:
@@ -143,8 +145,8 @@ def at_risk(request: Request, context: Context) -> Message:
 
 
 def home(request: Request, context: Context) -> Message:
-    """The App Home tab: the accounts the user owns with the most value at stake (if their role
-    may see individual customers)."""
+    """The App Home tab: the user's open follow-ups, then the accounts they own with the most value
+    at stake (if their role may see individual customers)."""
     try:
         with context.session_factory() as session:
             me = context.viewer(session, request)
@@ -158,14 +160,34 @@ def home(request: Request, context: Context) -> Message:
         intro = ("*Your accounts*\nNo customers are assigned to you. Account owners come from the `owner` column "
                  "of `crm-bot import customers` (your Slack member id or e-mail).")
         message.blocks = []
-    return Message(text=message.text, blocks=[section(intro), *message.blocks[1:],
-                                              context_block("Try `/customer ID`, `/crm atrisk`, `/crm help`.")])
+    tasks = _my_follow_ups(context, request)
+    return Message(text=message.text, blocks=[*tasks, section(intro), *message.blocks[1:],
+                                              context_block("Try `/customer ID`, `/crm tasks`, `/crm atrisk`, "
+                                                            "`/crm help`.")])
+
+
+HOME_FOLLOW_UPS = 5
+
+
+def _my_follow_ups(context: Context, request: Request) -> list[Block]:
+    """The App Home's open follow-ups (for roles that may see individual customers)."""
+    with context.session_factory() as session:
+        me = context.viewer(session, request)
+        if policy.list_level(me) == policy.AGGREGATES:
+            return []
+        total = follow_ups.open_count(session, request.user_id)
+        rows = shown_in_full(me, follow_ups.open_of(session, request.user_id, HOME_FOLLOW_UPS)) if total else []
+        for _, customer, _ in rows:
+            request.disclosures.append({"what": "follow-ups", "customer_ref": customer.external_id,
+                                        "detail": {"fields": ["id", "name", "follow-up"], "role": me.role,
+                                                   "place": "home"}})
+        return render_follow_ups.home_follow_ups(rows, context.now(), total)
 
 
 def _at_risk(context: Context, segment: str | None, top: int, owner: str | None = None, offset: int = 0,
              country_typed: str | None = None, typed: str | None = None) -> Message:
     with context.session_factory() as session:
-        country = _country(session, country_typed)
+        country = country_in_store(session, country_typed)
         run = snapshots.latest_run(session)
         if run is None:
             raise UserFacingError("no analytics yet: run `crm-bot refresh` (or `crm-bot demo`) first")

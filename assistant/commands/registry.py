@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
-from assistant.commands import admin, alerts, ask, customer, digest, insights, notes, owners, writing
+from assistant.commands import (
+    admin,
+    alerts,
+    ask,
+    customer,
+    digest,
+    exports,
+    follow_ups,
+    insights,
+    notes,
+    owners,
+    writing,
+)
 from assistant.commands.base import CommandSpec, Context, Request, UsageError
+from assistant.render import follow_ups as render_follow_ups
+from assistant.render import insights as render_insights
 from assistant.render import writes as render_writes
 from assistant.render.blocks import Message
-from assistant.render.insights import help_message
 from assistant.views import examples
 
 SLASH_COMMANDS = ("/customer", "/segments", "/crm")
 
 
 def _help(request: Request, context: Context) -> Message:
-    return help_message(list(COMMANDS.values()))
+    return render_insights.help_message(list(COMMANDS.values()))
 
 
 COMMANDS: dict[str, CommandSpec] = {spec.name: spec for spec in (
@@ -34,6 +47,12 @@ COMMANDS: dict[str, CommandSpec] = {spec.name: spec for spec in (
                 (f"/crm notes {examples.CUSTOMER}",), notes.check_notes),
     CommandSpec("/crm assign", "hand a customer to a new owner (managers and admins; reps their own accounts); "
                 "the owner's DM gets the account's alerts", owners.USAGE, owners.run, (), owners.check),
+    CommandSpec("/crm remind", "a follow-up: a direct message at that time (your Slack time zone) with Done and "
+                "Snooze (shown first, set when you press Save)", follow_ups.USAGE, follow_ups.run,
+                (f"/crm remind me to call {examples.CUSTOMER} friday 10:00",
+                 f"/crm remind me in 3 days about {examples.CUSTOMER}"), follow_ups.check),
+    CommandSpec("/crm tasks", "your open follow-ups, overdue first, each with Done", follow_ups.TASKS_USAGE,
+                follow_ups.tasks, ("/crm tasks",), follow_ups.check_tasks),
     CommandSpec("/crm atrisk", "the customers with the most value at stake (value x churn risk)",
                 insights.COMMAND_USAGE["/crm atrisk"], insights.at_risk,
                 ("/crm atrisk Champions --top 5", "/crm atrisk --country France"),
@@ -61,10 +80,14 @@ BUTTONS = {"customer.orders": customer.orders_page, "customer.why": customer.why
            "customer.recommend": customer.recommend, "customer.pick": customer.run, "crm.rules": insights.rules,
            "crm.segments": insights.segments, "crm.atrisk": insights.at_risk, "customer.notes": notes.page,
            "customer.add_note": notes.open_form, "customer.assign": owners.open_form, "crm.save": writing.save,
-           "crm.cancel": writing.cancel}
+           "crm.cancel": writing.cancel, "customer.follow_up": follow_ups.open_form,
+           render_follow_ups.DONE_ACTION: follow_ups.done, render_follow_ups.SNOOZE_DAY_ACTION: follow_ups.snooze_day,
+           render_follow_ups.SNOOZE_WEEK_ACTION: follow_ups.snooze_week,
+           render_follow_ups.TASKS_ACTION: follow_ups.tasks, render_insights.EXPORT_ACTION: exports.export}
 """Button action id (prefix) -> runner; the button's value becomes the request text."""
 
-FORMS = {render_writes.NOTE_FORM: notes.submit_form, render_writes.ASSIGN_FORM: owners.submit_form}
+FORMS = {render_writes.NOTE_FORM: notes.submit_form, render_writes.ASSIGN_FORM: owners.submit_form,
+         render_follow_ups.FOLLOW_UP_FORM: follow_ups.submit_form}
 """A modal's ``callback_id`` -> what submitting it does (``Request.fields`` holds its values)."""
 
 

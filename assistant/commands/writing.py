@@ -70,7 +70,7 @@ Apply = Callable[[Session, PendingWrite, Customer, Request, Context], Message]
 """Carries out a saved preview of one kind, in the caller's transaction."""
 APPLY: dict[str, Apply] = {}
 """Kind of preview -> what Save does (filled by the modules that make previews)."""
-WHAT = {"note": "the note", "assign": "the change of owner"}
+WHAT = {"note": "the note", "assign": "the change of owner", "follow_up": "the follow-up"}
 
 
 def save(request: Request, context: Context) -> Message:

@@ -54,3 +54,7 @@ class Poster(Protocol):
 
     def tell(self, user: str, text: str) -> None:
         """A direct message to ``user``."""
+
+    def direct_channel(self, user: str) -> str:
+        """The id of the app's direct-message conversation with ``user`` (where ``post`` and ``find``
+        reach them).  Raises ``PostError`` (permanent when the user is gone or deactivated)."""

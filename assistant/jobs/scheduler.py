@@ -1,4 +1,5 @@
-"""The scheduler: APScheduler 3 ticking the digest deliverer, the alert sender and the scheduled refresh.
+"""The scheduler: APScheduler 3 ticking the digest deliverer, the alert sender, the follow-up
+reminders and the scheduled refresh.
 
 One interval job looks at every subscription each tick rather than one cron job per
 subscription: subscriptions change from Slack at any time and several replicas may run the
@@ -21,14 +22,16 @@ from apscheduler.triggers.interval import IntervalTrigger
 from assistant.jobs.alerts import AlertSender
 from assistant.jobs.delivery import Deliverer
 from assistant.jobs.refresh.run import RefreshBusy
+from assistant.jobs.reminders import ReminderSender
 from assistant.jobs.schedule import zone
-from assistant.ops.metrics import ALERTS, DIGESTS
+from assistant.ops.metrics import ALERTS, DIGESTS, REMINDERS
 
 log = logging.getLogger(__name__)
 
 
-def tick(deliverer: Deliverer, alert_sender: AlertSender) -> None:
-    """One tick: digests that are due, then alerts; a failure is logged and the next tick retries."""
+def tick(deliverer: Deliverer, alert_sender: AlertSender, reminders: ReminderSender | None = None) -> None:
+    """One tick: digests that are due, then alerts, then reminders; a failure is logged and the next
+    tick retries."""
     try:
         report = deliverer.run_due()
         for result in ("posted", "reconciled", "skipped", "failed", "retrying"):
@@ -45,6 +48,16 @@ def tick(deliverer: Deliverer, alert_sender: AlertSender) -> None:
             log.info("alerts: %s sent, %s held back", sent.sent, sent.folded)
     except Exception:
         log.exception("alert tick failed; retrying next tick")
+    if reminders is None:
+        return
+    try:
+        done = reminders.run()
+        for result in ("sent", "reconciled", "missed", "failed", "retrying"):
+            REMINDERS.labels(result).inc(len(getattr(done, result)))
+        if done.sent or done.reconciled or done.missed or done.failed or done.retrying:
+            log.info("reminders: %s", done.summary())
+    except Exception:
+        log.exception("reminder tick failed; retrying next tick")
 
 
 @dataclass(frozen=True)
@@ -68,12 +81,12 @@ def refresh_now(refresh: ScheduledRefresh) -> None:
 
 
 def make_scheduler(deliverer: Deliverer, alert_sender: AlertSender, tick_seconds: int, blocking: bool,
-                   refresh: ScheduledRefresh | None = None) -> BaseScheduler:
+                   refresh: ScheduledRefresh | None = None, reminders: ReminderSender | None = None) -> BaseScheduler:
     """A scheduler that runs ``tick`` every ``tick_seconds`` (first tick at start) and, if given,
     the refresh on its own schedule."""
     scheduler: BaseScheduler = (BlockingScheduler if blocking else BackgroundScheduler)(timezone=UTC)
-    scheduler.add_job(tick, IntervalTrigger(seconds=tick_seconds), args=[deliverer, alert_sender], id="digests",
-                      coalesce=True, max_instances=1, misfire_grace_time=tick_seconds,
+    scheduler.add_job(tick, IntervalTrigger(seconds=tick_seconds), args=[deliverer, alert_sender, reminders],
+                      id="digests", coalesce=True, max_instances=1, misfire_grace_time=tick_seconds,
                       next_run_time=datetime.now(UTC))
     if refresh is not None:
         scheduler.add_job(refresh_now, CronTrigger.from_crontab(refresh.crontab, timezone=zone(refresh.timezone)),

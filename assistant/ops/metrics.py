@@ -20,6 +20,8 @@ COMMAND_SECONDS = Histogram("crm_command_seconds", "Time to build an answer (aft
                             buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 DIGESTS = Counter("crm_digest_deliveries_total", "Digest deliveries by result", ["result"])
 ALERTS = Counter("crm_alerts_total", "Alerts by result (sent, held back)", ["result"])
+REMINDERS = Counter("crm_reminders_total", "Follow-up reminders by result (sent, reconciled, missed, failed, "
+                    "retrying)", ["result"])
 LANGUAGE_MODEL = Counter("crm_language_model_requests_total", "Questions sent to the optional language model, by "
                          "outcome (read, bad reply, unreachable)", ["outcome"])
 

@@ -72,6 +72,11 @@ class Settings(BaseSettings):
                                     description="A digest that could not be posted (bot not in the channel, "
                                                 "channel archived) is tried again every minute for this long "
                                                 "after its time, so fixing the cause brings it.")
+    reminder_grace_minutes: int = Field(60, ge=0, le=10_080, alias="CRM_REMINDER_GRACE_MINUTES",
+                                        description="A follow-up reminder owed while the scheduler was down is "
+                                                    "still sent this long after its time; later it is marked "
+                                                    "missed and listed by /crm tasks. Its claims use "
+                                                    "CRM_DIGEST_LEASE_SECONDS.")
     refresh_schedule: str = Field("", alias="CRM_REFRESH_SCHEDULE",
                                   description="Crontab line for the scheduler's analytics refresh, in CRM_TIMEZONE "
                                               "(e.g. `0 2 * * *`, nightly at 02:00); empty: no scheduled refresh.")

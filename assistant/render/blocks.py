@@ -8,6 +8,7 @@ button label, 2,000 of a button value.  Long lists are paginated by the renderer
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 MAX_BLOCKS = 50
@@ -30,6 +31,16 @@ class Chart:
     title: str
 
 
+@dataclass(frozen=True)
+class FileToSend:
+    """A file for the asker's direct messages (a list export), written to a temporary ``path``."""
+
+    path: Path
+    filename: str
+    title: str
+    comment: str
+
+
 @dataclass
 class Message:
     """What the bot says: a plain-text fallback (notifications, screen readers) plus blocks."""
@@ -44,6 +55,10 @@ class Message:
     """A form to open (``views.open``) instead of posting; ``text`` says what to type when it cannot open."""
     field_errors: dict[str, str] | None = None
     """A form that cannot be saved: what is wrong, by the field's ``block_id``, shown beside each field."""
+    file: FileToSend | None = None
+    """Sent to the asker's direct messages (never to a channel) before ``text`` is shown; then deleted."""
+    replace: bool = False
+    """A button's answer that takes the place of the message clicked (a reminder once Done: its buttons go)."""
 
     def __post_init__(self) -> None:
         if len(self.blocks) > MAX_BLOCKS:

@@ -83,7 +83,7 @@ def card(view: CustomerCard, level: str = MASKED, can_write: bool = False) -> Me
     the latest notes.
 
     ``level`` (``assistant.views.policy``) decides whether contact details and notes' text are shown;
-    ``can_write`` adds the Add note and Assign buttons for those who may use them.
+    ``can_write`` adds the Add note, Follow up and Assign buttons for those who may use them.
     """
     c, outlook, totals = view.customer, view.outlook, view.totals
     score, run = outlook.score, outlook.run
@@ -120,6 +120,7 @@ def card(view: CustomerCard, level: str = MASKED, can_write: bool = False) -> Me
         buttons.append(button("Notes", "customer.notes", f"{c.external_id}|0"))
     if can_write:
         buttons += [button("Add note", "customer.add_note", c.external_id),
+                    button("Follow up", "customer.follow_up", c.external_id),
                     button("Assign", "customer.assign", c.external_id)]
     blocks.append(actions(*buttons))
     orders = int(str(totals.get("orders") or 0))

@@ -49,6 +49,16 @@ def _profile(row: pd.Series, view: SegmentsView) -> str:
     return line + "."
 
 
+EXPORT_ACTION = "crm.export"
+"""The Export CSV button; its value is ``KIND|FIRST|SECOND`` (``segment|Champions|Germany``, ``atrisk||France``)."""
+
+
+def export_button(kind: str, first: str | None = None, second: str | None = None, label: str = "Export CSV"
+                  ) -> Block:
+    """A button that sends the whole list as a CSV to the clicker's direct messages."""
+    return button(label, EXPORT_ACTION, f"{kind}|{first or ''}|{second or ''}")
+
+
 def _members_page(view: SegmentsView, more: str | None) -> list[Block]:
     if view.members_hidden:
         return [context("Members are not listed here: ask in a direct message (reps, managers and admins).")]
@@ -62,8 +72,8 @@ def _members_page(view: SegmentsView, more: str | None) -> list[Block]:
              + (f", {escape(m.country)}" if m.country and not view.country else "")
              for i, m in enumerate(shown.itertuples(), view.offset + 1)]
     blocks = sections(lines, heading="*Most valuable members*")
-    if more is not None and len(members) > LIST_PAGE:
-        blocks.append(actions(button("More", "crm.segments", more)))
+    buttons = [button("More", "crm.segments", more)] if more is not None and len(members) > LIST_PAGE else []
+    blocks.append(actions(*buttons, export_button("segment", view.segment, view.country)))
     return blocks
 
 
@@ -99,6 +109,8 @@ def segments(view: SegmentsView, more: str | None = None) -> Message:
     blocks = [header(f"Segments{where} as of {view.run.as_of:%Y-%m-%d}"), *sections(rows)]
     blocks.append(context("`/segments NAME` for a segment's profile and most valuable members"
                           + ("; `--country COUNTRY` for one country." if not view.country else ".")))
+    if view.country:  # the country's customers, sent to whoever clicks (at their level, in their DM)
+        blocks.append(actions(export_button("country", None, view.country, f"Export {view.country[:40]} as CSV")))
     return Message(text=f"Segments{where}: " + ", ".join(f"{r.segment} {r.customers:,}" for r in table.itertuples()),
                    blocks=blocks)
 
@@ -181,8 +193,8 @@ def at_risk(frame: pd.DataFrame, segment: str | None, meaning: str, offset: int 
              for i, r in enumerate(frame.itertuples(), offset + 1)]
     blocks = [header(f"Accounts at risk{where}"), *sections(lines),
               context(f"Ranked by 12-month value x churn risk ({meaning}).")]
-    if more is not None:
-        blocks.append(actions(button("More", "crm.atrisk", more)))
+    buttons = [button("More", "crm.atrisk", more)] if more is not None else []
+    blocks.append(actions(*buttons, export_button("atrisk", segment, country)))
     return Message(text=f"Accounts at risk{where}: " + "; ".join(lines[:3]), blocks=blocks)
 
 
@@ -208,8 +220,11 @@ def model_health(items: list[ModelHealth]) -> Message:
             if m.warnings:
                 line += "\n:warning: " + "\n:warning: ".join(escape(w) for w in m.warnings)
         texts.append(line)
-        if len(blocks) < MAX_BLOCKS - 1:
-            blocks.append(section(line))
+        if len(blocks) < MAX_BLOCKS - 2:
+            block = section(line)
+            if m.status == "trained" and m.run_id is None:  # a builder target: its scores for a campaign
+                block["accessory"] = export_button("scores", m.target, None, "Export scores")
+            blocks.append(block)
     blocks.append(context("Full tables: `crm-bot model-health` in a terminal."))
     return Message(text=" | ".join(texts), blocks=blocks)
 

@@ -46,7 +46,8 @@ def when(at: datetime) -> str:
     return f"<!date^{stamp}^{{date_short_pretty}} {{time}}|{at:%Y-%m-%d %H:%M} UTC>"
 
 
-def _title(text: str) -> dict[str, str]:
+def modal_title(text: str) -> dict[str, str]:
+    """A modal's title within Slack's 24 characters."""
     return {"type": "plain_text", "text": text if len(text) <= TITLE_CHARS else text[:TITLE_CHARS - 1] + "\u2026"}
 
 
@@ -118,7 +119,7 @@ def notes_page(customer: object, notes: Sequence[CustomerNote], offset: int, tot
 def note_form(customer: object) -> dict[str, Any]:
     """The "Add note" modal."""
     return {"type": "modal", "callback_id": NOTE_FORM, "private_metadata": customer.external_id,  # type: ignore[attr-defined]
-            "title": _title("Add a note"), "submit": {"type": "plain_text", "text": "Save"},
+            "title": modal_title("Add a note"), "submit": {"type": "plain_text", "text": "Save"},
             "close": {"type": "plain_text", "text": "Cancel"}, "notify_on_close": True,
             "blocks": [section(f"Customer *{escape(who(customer))}*"),
                        {"type": "input", "block_id": NOTE_FIELD, "label": {"type": "plain_text", "text": "Note"},
@@ -142,7 +143,7 @@ def assign_form(customer: object) -> dict[str, Any]:
     if owner and MEMBER_ID.match(owner):
         element["initial_user"] = owner
     return {"type": "modal", "callback_id": ASSIGN_FORM, "private_metadata": customer.external_id,  # type: ignore[attr-defined]
-            "title": _title("Assign an owner"), "submit": {"type": "plain_text", "text": "Assign"},
+            "title": modal_title("Assign an owner"), "submit": {"type": "plain_text", "text": "Assign"},
             "close": {"type": "plain_text", "text": "Cancel"}, "notify_on_close": True,
             "blocks": [section(f"Customer *{escape(who(customer))}*, owner now {person(owner)}"),
                        {"type": "input", "block_id": OWNER_FIELD, "label": {"type": "plain_text", "text": "New owner"},
@@ -173,5 +174,5 @@ def cancelled(what: str) -> Message:
 
 def form_result(message: Message) -> dict[str, Any]:
     """A submitted form turned into what it did (``response_action: update``)."""
-    return {"type": "modal", "title": _title("Done"), "close": {"type": "plain_text", "text": "Close"},
+    return {"type": "modal", "title": modal_title("Done"), "close": {"type": "plain_text", "text": "Close"},
             "blocks": [b for b in message.blocks if b.get("type") != "actions"] or [section(escape(message.text))]}

@@ -29,7 +29,7 @@ from assistant.commands.insights import home
 from assistant.commands.registry import BUTTONS, FORMS, route
 from assistant.errors import UserFacingError
 from assistant.ops.settings import Settings
-from assistant.render.blocks import Chart, Message, section
+from assistant.render.blocks import Chart, Message, section, text_message
 from assistant.render.writes import form_result
 from assistant.slack.groups import UserGroups
 from assistant.slack.people import SlackPeople
@@ -38,7 +38,8 @@ from assistant.slack.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 
-PERSONAL_COMMANDS = ("/customer", "/crm recommend", "/crm note", "/crm notes", "/crm assign")
+PERSONAL_COMMANDS = ("/customer", "/crm recommend", "/crm note", "/crm notes", "/crm assign", "/crm remind",
+                     "/crm tasks")
 """Answers about one customer (and previews of writes): in a channel they go to the asker only (ephemeral)."""
 
 
@@ -70,7 +71,8 @@ Middleware = Callable[[BoltRequest, Next], BoltResponse | None]
 
 
 def _send(respond: Respond, message: Message) -> None:
-    respond(text=message.text, blocks=message.blocks, response_type=message.response_type, replace_original=False)
+    respond(text=message.text, blocks=message.blocks, response_type=message.response_type,
+            replace_original=message.replace)
 
 
 def _button_key(action_id: str) -> str:
@@ -120,6 +122,28 @@ def open_form(client: WebClient, trigger_id: str, message: Message, respond: Res
     except SlackApiError as exc:
         log.warning("could not open a form (%s); answering with a message instead", exc.response.get("error"))
         respond(text=message.text, response_type="ephemeral", replace_original=False)
+
+
+def send_file(client: WebClient, user: str, message: Message) -> Message:
+    """Upload the message's file into the asker's direct messages (never a channel), then delete it;
+    the message to show: the one given, or what went wrong and what to do."""
+    upload = message.file
+    if upload is None:
+        return message
+    try:
+        channel = client.conversations_open(users=user)["channel"]["id"]
+        client.files_upload_v2(channel=channel, file=str(upload.path), filename=upload.filename,
+                               title=upload.title[:250], initial_comment=upload.comment)
+    except SlackApiError as exc:
+        error = exc.response.get("error", "unknown_error")
+        log.warning("could not send an export to %s's direct messages: %s", user, error)
+        reason = ("the app may not upload files (reinstall it from deploy/slack-app-manifest.yml)"
+                  if error == "missing_scope" else f"Slack said {error}")
+        return text_message(f"The CSV could not be sent to your direct messages: {reason}. Nothing was shared "
+                            "anywhere else; try again in a minute.")
+    finally:
+        upload.path.unlink(missing_ok=True)
+    return message
 
 
 def form_values(view: dict[str, Any]) -> dict[str, str]:
@@ -275,7 +299,7 @@ def build_app(context: Context, client: WebClient, signing_secret: str, socket_m
                           channel_id=(body.get("channel") or {}).get("id", ""), text=action.get("value", ""))
         if key not in BUTTONS:
             return
-        message = answer(BUTTONS[key], request, context, "button " + key)
+        message = send_file(client, request.user_id, answer(BUTTONS[key], request, context, "button " + key))
         if message.modal is not None:
             open_form(client, str(body.get("trigger_id", "")), message, respond)
         else:

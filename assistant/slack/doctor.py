@@ -11,8 +11,8 @@ from assistant.errors import UserFacingError
 from assistant.ops.doctor import Check
 
 REQUIRED_SCOPES = ("app_mentions:read", "chat:write", "commands", "im:history", "users:read", "channels:read",
-                   "groups:read", "im:read", "mpim:read", "files:write", "channels:history", "groups:history",
-                   "usergroups:read")
+                   "groups:read", "im:read", "im:write", "mpim:read", "files:write", "channels:history",
+                   "groups:history", "usergroups:read")
 """The bot scopes of deploy/slack-app-manifest.yml (a test keeps the two in step)."""
 
 

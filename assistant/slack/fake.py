@@ -251,9 +251,17 @@ class FakeSlack:
         self.channels[channel_id].members.add(BOT_USER)
 
     def messages_in(self, channel_id: str) -> list[dict[str, Any]]:
-        """What was posted in a channel (top level and threads), oldest first."""
-        channel = self.channels.get(channel_id)
+        """What was posted in a channel (top level and threads), oldest first; a user id means the
+        bot's direct messages with them."""
+        channel = self.channels.get(self.dm_of(channel_id) if channel_id in self.users else channel_id)
         return list(channel.messages) if channel else []
+
+    def dm_of(self, user_id: str) -> str:
+        """The id of the app's direct-message conversation with a user (``D...``), opened if need be."""
+        dm = "D" + user_id[1:]
+        with self._changed:
+            self.channels.setdefault(dm, Channel(dm, user_id, "im", {BOT_USER, user_id}))
+        return dm
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> FakeSlack:
@@ -397,11 +405,13 @@ class FakeSlack:
     def _next_ts(self) -> str:
         return f"{int(time.time())}.{next(self._ts):06d}"
 
-    def _post_checks(self, params: dict[str, Any]) -> dict[str, Any] | None:
+    def _target(self, params: dict[str, Any]) -> str:
+        """The conversation a post goes to: a user id means the app's direct messages with them."""
         target = str(params.get("channel", ""))
-        if target in self.users:  # a user id: the app's direct-message conversation with them
-            self.channels.setdefault(target, Channel(target, target, "im", {BOT_USER, target}))
-        channel = self.channels.get(target)
+        return self.dm_of(target) if target in self.users else target
+
+    def _post_checks(self, params: dict[str, Any]) -> dict[str, Any] | None:
+        channel = self.channels.get(self._target(params))
         if channel is None or (channel.kind == "private" and BOT_USER not in channel.members):
             return {"ok": False, "error": "channel_not_found"}
         if channel.archived:
@@ -431,8 +441,9 @@ class FakeSlack:
         problem = self._post_checks(params)
         if problem:
             return problem
-        message = self._store_message(str(params["channel"]), params)
-        return {"ok": True, "channel": params["channel"], "ts": message["ts"], "message": message}
+        channel = self._target(params)
+        message = self._store_message(channel, params)
+        return {"ok": True, "channel": channel, "ts": message["ts"], "message": message}
 
     def _store_message(self, channel_id: str, params: dict[str, Any], files: list[dict[str, Any]] | None = None
                        ) -> dict[str, Any]:
@@ -494,6 +505,8 @@ class FakeSlack:
         shared = [{"id": f["id"], "title": f.get("title") or "", "name": self._upload_names.get(f["id"], f["id"]),
                    "size": len(self.uploads[f["id"]])} for f in files]
         channel_id = params.get("channel_id")
+        if channel_id in self.users:  # a conversation's id is wanted (conversations.open gives a DM's)
+            return {"ok": False, "error": "invalid_channel"}
         if channel_id:
             problem = self._post_checks({**params, "channel": channel_id, "text": "file"})
             if problem:
@@ -664,6 +677,16 @@ class FakeSlack:
     def opened_views(self, user_id: str | None = None) -> list[OpenView]:
         """The views the bot opened (for ``user_id``), oldest first."""
         return [v for v in self.views.values() if user_id is None or v.user == user_id]
+
+    def _api_conversations_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        if "im:write" not in self.scopes:
+            return {"ok": False, "error": "missing_scope", "needed": "im:write"}
+        user = str(params.get("users", "")).split(",")[0]
+        if user not in self.users:
+            return {"ok": False, "error": "user_not_found"}
+        if self.users[user].get("deleted"):
+            return {"ok": False, "error": "user_disabled"}
+        return {"ok": True, "channel": {"id": self.dm_of(user)}}
 
     def _api_users_info(self, params: dict[str, Any]) -> dict[str, Any]:
         user = self.users.get(str(params.get("user")))

@@ -34,6 +34,11 @@ ADVICE = {
     "invalid_auth": "The bot token is not valid: check SLACK_BOT_TOKEN.",
     "account_inactive": "The app was uninstalled or its token revoked: reinstall it.",
     "restricted_action": "A workspace setting stops the bot posting there.",
+    "user_disabled": "That person's Slack account is deactivated: hand their accounts to someone else with "
+                     "`/crm assign`.",
+    "user_not_found": "There is no such person in this workspace any more: hand their accounts to someone else "
+                      "with `/crm assign`.",
+    "cannot_dm_bot": "The owner is a bot, which cannot get direct messages: hand the account to a person.",
 }
 """Permanent errors, with what a person should do about each."""
 
@@ -123,6 +128,7 @@ class SlackPoster:
         self.client = WebClient(token=client.token, base_url=client.base_url, timeout=client.timeout,
                                 retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=3)])
         self._kinds = ChannelKinds(lambda channel: self._call("conversations_info", channel=channel)["channel"])
+        self._direct: dict[str, str] = {}
 
     def _call(self, method: str, within: float | None = None, **kwargs: Any) -> Any:
         """``method`` with Slack's errors as ``PostError``; with ``within``, on a client that sends
@@ -173,3 +179,9 @@ class SlackPoster:
 
     def tell(self, user: str, text: str) -> None:
         self._call("chat_postMessage", channel=user, text=text)
+
+    def direct_channel(self, user: str) -> str:
+        # A DM's id never changes, so one conversations.open per person per process.
+        if user not in self._direct:
+            self._direct[user] = str(self._call("conversations_open", users=user)["channel"]["id"])
+        return self._direct[user]

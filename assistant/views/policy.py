@@ -20,6 +20,11 @@ Who may write (wherever they ask; previews and forms are seen by the asker only)
 |-------------------------------|----------------|---------------------------|------------------|
 | a note about a customer       | yes            | on the accounts they own  | no               |
 | a customer's owner            | yes            | to hand over their own    | no               |
+| a follow-up (a reminder)      | yes            | on the accounts they own  | no               |
+
+A follow-up reminds the person who set it, in their direct messages; when the account is handed
+over, the previous owner's open follow-ups go with it.  Done and Snooze belong to the person
+reminded (and to managers and admins).
 """
 
 from __future__ import annotations

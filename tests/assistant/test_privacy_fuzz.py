@@ -30,9 +30,10 @@ from assistant.commands.registry import BUTTONS, COMMANDS, route
 from assistant.errors import UserFacingError
 from assistant.jobs.refresh.run import RefreshSummary
 from assistant.render.blocks import Message
+from db import follow_ups
 from db.access_models import AuditEntry, UserRole
 from db.models import Customer, Order, OrderLine
-from db.work_models import CustomerNote, PendingWrite
+from db.work_models import CustomerNote, FollowUp, PendingWrite
 
 ADMIN, MANAGER, REP, MARKETER, VIEWER = "U0ADMIN99", "U0MANAGER", "U0REPONE1", "U0MARKET1", "U0VIEWER1"
 USERS = {"admin": ADMIN, "manager": MANAGER, "rep": REP, "marketer": MARKETER, "viewer": VIEWER}
@@ -44,7 +45,8 @@ MASKED_EMAIL = re.compile(r"z\*\*\*@example\.org")
 FULL_PHONE = re.compile(r"\+44 7700 9(\d+)")
 MASKED_PHONE = re.compile(r"\*{6}\d\d")
 NOTE_TEXT = re.compile(r"Zq secret note (\d+)")
-"""The text of the note each probed customer 12748 and 12557 has: shown where contact details may be."""
+"""The text of the note each probed customer 12748 and 12557 has, and of the rep's follow-up on 12557:
+shown where contact details may be."""
 CUSTOMER_ID = re.compile(r"(?:Customer |/customer |• |\*|[Ff]or |\b\d{1,2}\. )(1[2-8]\d{3})\b")
 """Where replies put a customer id: a card's title, a suggested command, a list item (bulleted or
 numbered, as in a ranking), bold, "for"."""
@@ -89,6 +91,8 @@ TEMPLATES = {  # every command, with the places its arguments go
     "/crm ask": ["{p}", "revenue in {p}", "top 5 customers in {p}", "tell me about {p}", "what goes with {p}"],
     "/crm note": ["{p} called", "12748 {p}", "\"{p}\" called"], "/crm notes": ["{p}"],
     "/crm assign": ["{p} <@U0MANAGER>", "12748 {p}"],
+    "/crm remind": ["me to call {p} friday 10:00", "me {p}", "me to {p} 12748 tomorrow", "me about 12748 {p}"],
+    "/crm tasks": ["{p}"],
 }
 
 WORDS = st.sampled_from([
@@ -122,12 +126,16 @@ def probed(refreshed: tuple[Engine, RefreshSummary, RefreshSummary]) -> Iterator
             session.add(CustomerNote(customer_id=session.scalar(select(Customer.id).where(Customer.external_id == ref)),
                                      author=MANAGER, written_at=datetime(2026, 11, 2), text=f"Zq secret note {ref}",
                                      source_key=f"probe:{ref}"))
+        follow_ups.add(session, session.scalars(select(Customer).where(Customer.external_id == "12557")).one(), REP,
+                       REP, datetime(2030, 1, 7, 9), "UTC", "Zq secret note 12557", datetime(2026, 11, 2),
+                       "probe:follow-up")
         session.commit()
     _reset_roles(engine)
     yield Context(session_factory=sessionmaker(engine), clock=datetime.now, admins=frozenset({ADMIN}))
     with Session(engine) as session:
         session.execute(update(Customer).values(name=None, email=None, phone=None, owner=None))
         session.execute(delete(CustomerNote))
+        session.execute(delete(FollowUp))
         session.execute(delete(PendingWrite))
         session.execute(delete(UserRole))
         session.execute(delete(AuditEntry))
@@ -224,11 +232,12 @@ TYPICAL = {  # every command as people use it
     "/crm ask": ["revenue last month by country", "top 5 customers", "tell me about 12748", "profit"],
     "/crm note": ["12748 called about the invoice", "12557 left a voicemail"], "/crm notes": ["12748", "12557"],
     "/crm assign": ["12748 <@U0MANAGER>", "12557 <@U0ADMIN99>"],
+    "/crm remind": ["me to call 12748 friday 10:00", "me in 3 days about 12557"], "/crm tasks": [""],
 }
 PERSONAL = {"/customer 12748", "/customer 12347", "/customer Zq Person 127", "/crm recommend 12748",
             "/crm ask top 5 customers", "/crm ask tell me about 12748", "/crm notes 12748", "/crm notes 12557"}
 """Answers about individual customers: refused where the table says aggregates only."""
-WRITES = {"/crm note", "/crm assign"}
+WRITES = {"/crm note", "/crm assign", "/crm remind"}
 """Shown as a preview (Save / Cancel) exactly where the asker may see the customer and may write."""
 
 
@@ -248,7 +257,9 @@ def test_every_command_as_every_role_in_every_place_follows_the_table(probed: Co
                     assert bool(named) == may_see_individuals(role, place), (role, place, asked)
                 if name in WRITES:
                     previewed = "Nothing is written until" in shown
-                    assert previewed == (may_see_individuals(role, place) and may_write(role, text.split()[0])), (
+                    subject = re.search(r"\b1\d{4}\b", text)
+                    assert subject is not None
+                    assert previewed == (may_see_individuals(role, place) and may_write(role, subject.group())), (
                         role, place, asked, shown[:200])
                 if command == "/crm" and sub == "admin":
                     assert ("needs the admin role" in shown) == (role != "admin"), (role, place, asked)
@@ -257,12 +268,37 @@ def test_every_command_as_every_role_in_every_place_follows_the_table(probed: Co
         assert bool(NAME.search(json.dumps(home_tab.blocks))) == (role == "rep"), role  # the rep owns a tenth
         for action, value in (("customer.orders", "12347|0"), ("customer.why", "12347"), ("crm.atrisk", ""),
                               ("customer.notes", "12557|0"), ("customer.notes", "12748|0"),
-                              ("customer.add_note", "12557"), ("customer.assign", "12748"), ("crm.save", "f" * 32)):
+                              ("customer.add_note", "12557"), ("customer.assign", "12748"), ("crm.save", "f" * 32),
+                              ("customer.follow_up", "12557"), ("customer.follow_up", "12748"), ("crm.tasks", "0"),
+                              ("crm.done", "999999"), ("crm.snooze_day", "999999|x"), ("crm.snooze_week", "1|x")):
             message = answer(BUTTONS[action], Request(USERS[role], "C0SOMEWHERE", value, place=place), probed)
             check_reply(message, role, place, "")
-            if action in ("customer.add_note", "customer.assign"):  # a form opens only for who may write
+            if action in ("customer.add_note", "customer.assign", "customer.follow_up"):  # forms: for who may write
                 assert (message.modal is not None) == (may_see_individuals(role, place)
                                                        and may_write(role, value)), (role, place, action)
+        _check_export(probed, role, place)
+
+
+def _check_export(probed: Context, role: str, place: str) -> None:
+    """Export CSV sends its file to the clicker's DM, so the file follows the table's DM column
+    wherever the button was clicked; the reply itself names nobody."""
+    message = answer(BUTTONS["crm.export"], Request(USERS[role], "C0SOMEWHERE", "atrisk||", place=place), probed)
+    check_reply(message, role, place, "")
+    if role == "viewer":
+        assert message.file is None and "aggregates only" in message.text
+        return
+    assert message.file is not None
+    try:
+        shown = message.file.path.read_text(encoding="utf-8")
+    finally:
+        message.file.path.unlink()
+    assert NAME.search(shown), "the export names its customers"
+    if role in ("rep", "marketer"):
+        assert MASKED_EMAIL.search(shown), "the accounts they may not see in full are masked"
+    else:
+        assert FULL_EMAIL.search(shown), "managers and admins get every detail (the check below is not blind)"
+    for found in FULL_EMAIL.finditer(shown):
+        assert may_see_contact_details(role, "im", found.group(1)), f"{found.group(0)} exported to {role}"
 
 
 def test_the_oracle_sees_disclosures(probed: Context) -> None:

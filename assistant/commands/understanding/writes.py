@@ -1,4 +1,5 @@
-"""Writes asked for in words: "note for 12748: asked for the catalogue", "assign 12748 to @jane".
+"""Writes asked for in words: "note for 12748: asked for the catalogue", "assign 12748 to @jane",
+"remind me to call 12748 friday 10:00"; and "my follow-ups".
 
 Read before anything else, on the text as typed (a note's words are never spelling-corrected),
 and only when the customer is written as an id, an e-mail or a quoted name: "note how revenue
@@ -37,6 +38,18 @@ MAKE_OWNER = re.compile(PLEASE + r"make\s+" + OWNER + r"\s+(?:the\s+)?(?:new\s+)
                         r"(?:customer\s+|account\s+)?" + WHO + r"\s*[.!]?$", FLAGS)
 
 
+REMIND = re.compile(PLEASE + r"(?:remind|ping|nudge)\s+me\s+(?P<rest>\S.*)$", FLAGS)
+SET_FOLLOW_UP = re.compile(PLEASE + r"(?:set|add|create|schedule|make|put in)\s+(?:a\s+|an\s+)?"
+                           r"(?:follow[- ]?up|reminder|task|call-?back)\s+(?:for|on|with|about|to call|to ring)\s+"
+                           r"(?P<rest>\S.*)$", FLAGS)
+FOLLOW_UP_WITH = re.compile(PLEASE + r"(?P<verb>follow[- ]?up|call back|check in)\s+(?:with|on)\s+(?P<rest>\S.*)$",
+                            FLAGS)
+MY_TASKS = re.compile(PLEASE + r"(?:(?:show|list|what are|what's|whats|give me|open|see)\s+)?(?:me\s+)?(?:all\s+)?"
+                      r"(?:my|our)\s+(?:open\s+|overdue\s+|due\s+)?(?:tasks|follow[- ]?ups|reminders|to-?dos)"
+                      r"(?:\s+please|\s+pls)?\s*\??$"
+                      r"|^what (?:do i have|have i got) (?:to do|due)(?: today| this week)?\s*\??$", FLAGS)
+
+
 def _who(match: re.Match[str], group: str = "who") -> str:
     """The customer as ``/crm note`` and ``/crm assign`` read it (a quoted name keeps straight quotes)."""
     who = match.group(group).lstrip("#")
@@ -53,6 +66,17 @@ def reading(text: str) -> Understanding | None:
     note = NOTE.match(typed)
     if note:
         return _note(_who(note), note.group("text").strip())
+    remind = REMIND.match(typed) or SET_FOLLOW_UP.match(typed)
+    if remind:
+        rest = remind.group("rest").strip()
+        return Understanding(Reading("/crm remind", f"me {'' if remind.re is REMIND else 'about '}{rest}",
+                                     "Set a follow-up"), intent="remind")
+    follow = FOLLOW_UP_WITH.match(typed)
+    if follow:
+        return Understanding(Reading("/crm remind", f"me to {follow.group('verb').lower()} with "
+                                     f"{follow.group('rest').strip()}", "Set a follow-up"), intent="remind")
+    if MY_TASKS.match(typed):
+        return Understanding(Reading("/crm tasks", "", "Your open follow-ups"), intent="tasks")
     notes = READ_NOTES.match(typed)
     if notes:
         who = _who(notes, "who" if notes.group("who") else "who2")

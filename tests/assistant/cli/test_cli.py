@@ -242,6 +242,28 @@ def test_scores_export_every_customer_with_reasons_for_a_campaign_tool(demo_fold
     assert not (demo_folder / "x.csv").exists() and not list(demo_folder.glob(".*.csv.*"))
 
 
+def test_lists_export_for_campaigns_at_the_terminal(demo_folder: Path) -> None:
+    listed = crm_bot("atrisk", "--top", "3", cwd=demo_folder)
+    assert listed.returncode == 0 and "Accounts at risk" in listed.stdout and "3." in listed.stdout, listed.stderr
+    at_risk = crm_bot("atrisk", "--csv", "atrisk.csv", cwd=demo_folder)
+    assert at_risk.returncode == 0 and "customers written to atrisk.csv (Accounts at risk" in at_risk.stdout
+    rows = list(csv.DictReader((demo_folder / "atrisk.csv").open(encoding="utf-8")))
+    assert list(rows[0])[:3] == ["customer_id", "name", "email"] and len(rows) > 500
+    champions = crm_bot("segments", "champions", "--csv", "champions.csv", cwd=demo_folder)
+    assert champions.returncode == 0, champions.stderr
+    members = list(csv.DictReader((demo_folder / "champions.csv").open(encoding="utf-8")))
+    assert members and {r["segment"] for r in members} == {"Champions"}
+    in_france = crm_bot("atrisk", "Champions", "--country", "france", "--csv", "fr.csv", cwd=demo_folder)
+    assert in_france.returncode == 0, in_france.stderr
+    french = list(csv.DictReader((demo_folder / "fr.csv").open(encoding="utf-8")))
+    assert french and {(r["segment"], r["country"]) for r in french} == {("Champions", "France")}
+    nowhere = crm_bot("atrisk", "--country", "Atlantis", "--csv", "none.csv", cwd=demo_folder)
+    assert nowhere.returncode == 2 and "no customers in 'Atlantis'" in nowhere.stderr
+    whole = crm_bot("segments", "--csv", "all.csv", cwd=demo_folder)
+    assert whole.returncode == 2 and "say which segment" in whole.stderr
+    assert not (demo_folder / "none.csv").exists() and not (demo_folder / "all.csv").exists()
+
+
 def test_owners_from_the_terminal_one_at_a_time_and_from_a_file(tmp_path: Path) -> None:
     env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}"}
     (tmp_path / "people.csv").write_text("customer_id,name\n12347,Arne\n12348,Bea\n12349,Cy\n12350,Di\n")

@@ -244,9 +244,11 @@ def test_the_scheduler_process_posts_what_is_due_and_stops_cleanly_on_sigterm(st
 
 
 @pytest.mark.parametrize(("kill_at", "what"), [
-    ("conversations.info", "claimed, nothing posted"),
+    # The two steps whose crash leaves something in Slack unrecorded run by default; the others
+    # (nothing posted yet; posted and recorded) are the same takeover with less to reconcile.
+    pytest.param("conversations.info", "claimed, nothing posted", marks=pytest.mark.full_length),
     ("chat.postMessage", "posted, not recorded"),
-    ("files.getUploadURLExternal", "posted and recorded, no chart"),
+    pytest.param("files.getUploadURLExternal", "posted and recorded, no chart", marks=pytest.mark.full_length),
     ("files.completeUploadExternal", "chart uploaded, not recorded"),
 ])
 def test_killing_the_scheduler_at_any_step_still_posts_exactly_once(store: Engine, fake: FakeSlack, kill_at: str,

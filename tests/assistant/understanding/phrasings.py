@@ -12,7 +12,11 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.commands.understanding.reader import Understanding
+from assistant.commands.follow_ups import split as split_reminder
+from assistant.commands.understanding import writes
+from assistant.commands.understanding.reader import Understanding, read
+from assistant.commands.understanding.vocabulary import Vocabulary
+from assistant.errors import UserFacingError
 from assistant.views.metrics import ASKER
 
 SOURCE = Path(__file__).with_name("phrasings.toml")
@@ -59,8 +63,8 @@ def variants(phrasings: list[Phrasing], seed: int = 15) -> list[Phrasing]:
         text: str | None = {"mention": f"<@UCRMBOT01> {p.text}", "lower": p.text.lower(),
                             "polite": f"could you tell me {p.text.rstrip('?')} please?" if p.intent == "metric"
                             else f"{p.text.rstrip('?')} please", "upper": p.text.upper()}.get(kind)
-        if kind == "typo":
-            text = _typo(p.text, rng)
+        if kind == "typo":  # a note keeps its words as typed: a slip in one is the note's, not a misreading
+            text = _typo(p.text, rng) if p.intent != "note" else None
         if text is not None and text != p.text:
             out.append(Phrasing(text, p.expected, p.intent, p.held_out, kind))
     return out
@@ -71,9 +75,20 @@ def all_phrasings() -> list[Phrasing]:
     return written + variants(written)
 
 
+def understand(text: str, vocabulary: Vocabulary) -> Understanding:
+    """What the bot makes of a message outside a conversation: a write it asks for, else the reader's reading."""
+    return writes.reading(text) or read(text, vocabulary)
+
+
 def _said(understood: Understanding) -> str:
     if understood.reading is None:
         return "ask"
+    if understood.reading.command == "/crm remind":
+        try:
+            parts = split_reminder(understood.reading.text)
+        except UserFacingError as exc:
+            return f"remind refused: {exc}"
+        return f"remind {parts.customer} | {parts.task} | {parts.when}"
     if understood.reading.command != "/crm ask":
         return " ".join(f"{understood.reading.command} {understood.reading.text}".split())
     q = understood.question

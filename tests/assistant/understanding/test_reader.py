@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from assistant.commands.understanding.reader import read
 from assistant.commands.understanding.vocabulary import Vocabulary, load
 from assistant.jobs.refresh.run import RefreshSummary
-from tests.assistant.understanding.phrasings import all_phrasings, matches
+from tests.assistant.understanding.phrasings import all_phrasings, matches, understand
 from tests.assistant.understanding.phrasings import load as load_phrasings
 
 
@@ -40,7 +40,7 @@ def test_phrasings_read_correctly_and_rarely_ask_back(vocabulary: Vocabulary) ->
     wrong, asked = [], 0
     by_intent: Counter[str] = Counter()
     for phrasing in tuned:
-        understood = read(phrasing.text, vocabulary)
+        understood = understand(phrasing.text, vocabulary)
         ok, said = matches(understood, phrasing.expected)
         asked += understood.reading is None and phrasing.expected != "ask"
         if not ok:
