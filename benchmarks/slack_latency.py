@@ -1,12 +1,17 @@
-"""Benchmark: ack and full-reply latency of `/customer` over HTTP, with concurrent users.
+"""Benchmark: ack and full-reply latency of `/customer` over HTTP, with concurrent users; or, with
+``--form``, how soon a form opens after a click on the card's Add note button.
 
     DATABASE_URL=sqlite:///retail.db python benchmarks/slack_latency.py [--users 20] [--requests 25]
+    DATABASE_URL=sqlite:///retail.db python benchmarks/slack_latency.py --form    # views.open after the click
 
 Runs `crm-bot serve` (HTTP mode, waitress) as its own process, pointed at the local fake Slack
 that runs here with the load generator, as a workspace would be: two processes on loopback.
 Each simulated user sends signed `/customer ID` requests for random scored customers of the
 latest run: the ack is the HTTP round trip of the command; the reply is from sending until the
-card arrives at its response_url.  Prints p50/p95/p99 of both and the bot's peak memory.
+card arrives at its response_url.  Prints p50/p95/p99 of both and the bot's peak memory.  With
+``--form`` the reply is the bot's ``views.open`` call for that person (Slack allows 3 s from the
+click to open a form with its trigger); the simulated users are admins (``CRM_ADMINS``), who may
+write about anyone.
 """
 
 from __future__ import annotations
@@ -62,6 +67,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=25, help="per user")
     parser.add_argument("--think-ms", type=float, default=0.0,
                         help="mean pause of each user between requests (exponential); 0 = back to back")
+    parser.add_argument("--form", action="store_true",
+                        help="click Add note on a card instead of /customer; measure until views.open")
     parser.add_argument("--replicas", type=int, default=1,
                         help="bot processes, each on its own port; requests spread across them as a load "
                              "balancer would")
@@ -73,7 +80,8 @@ def main() -> None:
         for _ in range(args.replicas):
             port = _free_port()
             env = {**os.environ, "SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": SECRET,
-                   "SLACK_API_URL": fake.url, "CRM_HTTP_PORT": str(port), "CRM_HEALTH_PORT": "0"}
+                   "SLACK_API_URL": fake.url, "CRM_HTTP_PORT": str(port), "CRM_HEALTH_PORT": "0",
+                   "CRM_ADMINS": ",".join(_user(i) for i in range(args.users))}
             env.pop("SLACK_APP_TOKEN", None)
             bots.append(subprocess.Popen([str(Path(sys.executable).parent / "crm-bot"), "serve"], env=env,
                                          stderr=subprocess.DEVNULL))
@@ -93,6 +101,10 @@ def main() -> None:
             bot.send_signal(signal.SIGTERM)
             bot.wait(timeout=60)
     _report(engine.url.render_as_string(hide_password=True), run_id, len(ids), args, load, wall, peaks)
+
+
+def _user(seed: int) -> str:
+    return f"U0LOAD{seed:04d}"  # each simulated user is a person
 
 
 class Load:
@@ -119,18 +131,27 @@ class Load:
                 time.sleep(rng.expovariate(1000.0 / args.think_ms))
             reply_url = fake.new_response_url()
             key = reply_url.rsplit("/", 1)[1]
+            user = _user(seed)
+            opened = len(fake.opened_views(user))
             started = time.perf_counter()
             try:
-                status, _ = fake.send_command(bot_url, SECRET, "/customer", rng.choice(ids), response_url=reply_url,
-                                              user_id=f"U0LOAD{seed:04d}")  # each simulated user is a person
+                if args.form:
+                    status, _ = fake.click(bot_url, SECRET, "customer.add_note", rng.choice(ids), user_id=user)
+                else:
+                    status, _ = fake.send_command(bot_url, SECRET, "/customer", rng.choice(ids),
+                                                  response_url=reply_url, user_id=user)
             except OSError as exc:
                 self.fail(type(exc).__name__)
                 continue
             acked = time.perf_counter()
             try:
-                fake.wait_for(lambda calls, key=key: any(c.params.get("response_url") == key for c in calls), 30)
+                if args.form:
+                    fake.wait_for(lambda _, user=user, opened=opened: len(fake.opened_views(user)) > opened, 30)
+                else:
+                    fake.wait_for(lambda calls, key=key: any(c.params.get("response_url") == key for c in calls),
+                                  30)
             except TimeoutError:
-                self.fail("no reply")
+                self.fail("no form" if args.form else "no reply")
                 continue
             if status != 200:
                 self.fail(f"HTTP {status}")
@@ -145,11 +166,12 @@ def _report(store: str, run_id: int, sampled: int, args: argparse.Namespace, loa
     acks, replies, errors = load.acks, load.replies, load.errors
     print(f"store: {store}; run {run_id}; {sampled:,} customers sampled")
     pause = f" (mean pause {args.think_ms:.0f} ms)" if args.think_ms else " (back to back)"
-    print(f"{args.users} users x {args.requests} /customer requests{pause}, {args.replicas} bot process(es): "
+    what = "Add note clicks" if args.form else "/customer requests"
+    print(f"{args.users} users x {args.requests} {what}{pause}, {args.replicas} bot process(es): "
           f"{len(replies)} answered, "
           f"{load.failures} failed, {wall:.1f} s ({len(replies) / wall:.1f} replies/s)"
           + (f"; errors: {errors}" if errors else ""))
-    for name, values in (("ack", acks), ("reply", replies)):
+    for name, values in (("ack", acks), ("form" if args.form else "reply", replies)):
         print(f"{name:5}  p50 {percentile(values, 50) * 1000:6.0f} ms  p95 {percentile(values, 95) * 1000:6.0f} ms  "
               f"p99 {percentile(values, 99) * 1000:6.0f} ms  max {max(values) * 1000:6.0f} ms")
     print("bot process peak memory (VmHWM): " + ", ".join(f"{peak:.0f} MB" for peak in peaks))

@@ -1,12 +1,14 @@
 """Follow-ups and the claim protocol that delivers each reminder exactly once.
 
-A reminder goes ``waiting`` -> ``claimed`` -> ``sent`` (or ``missed``, ``failed``).  ``claim`` is
-a compare-and-set on (``reminder``, ``attempts``): of two schedulers one wins, and a claim whose
-lease ran out (its scheduler died, or gave up on a transient error) is taken over by one at a
-time; the taker must look for the token in the owner's direct messages before posting again
-(``assistant.jobs.reminders``).  Snoozing starts a new reminder with a new token.  The functions
-that deliver commit their own short transactions; the ones a person's click calls (``add``,
-``mark_done``, ``snooze``) leave the commit to the caller, who audits in the same transaction.
+A reminder goes ``waiting`` -> ``claimed`` -> ``sent`` (or ``missed``, ``failed``).  ``claim_due``
+claims a batch in one statement (``FOR UPDATE SKIP LOCKED`` on PostgreSQL): of two schedulers
+each reminder goes to one, and a claim whose lease ran out (its scheduler died, or gave up on a
+transient error) is taken over with ``attempts`` + 1, so the taker looks for the token in the
+owner's direct messages before posting again (``assistant.jobs.reminders``); ``fence`` checks the
+claim is still held just before each post.  Snoozing starts a new reminder with a new token.  The
+functions that deliver commit their own short transactions (``record_sent`` commits with its
+audit entry); the ones a person's click calls (``add``, ``mark_done``, ``snooze``) leave the
+commit to the caller, who audits in the same transaction.
 """
 
 from __future__ import annotations
@@ -88,29 +90,25 @@ def _claimable(now: datetime) -> ColumnElement[bool]:
                     and_(FollowUp.reminder == "claimed", FollowUp.lease_until <= now)))
 
 
-@dataclass(frozen=True)
-class Due:
-    """A reminder owed now, as it was read (the claim compares these)."""
-
-    id: int
-    owner: str
-    due_at: datetime
-    reminder: str
-    attempts: int
-
-
-def due(session: Session, now: datetime, limit: int) -> list[Due]:
-    """Reminders owed at ``now``, oldest due first."""
-    return [Due(*row) for row in session.execute(
-        select(FollowUp.id, FollowUp.owner, FollowUp.due_at, FollowUp.reminder, FollowUp.attempts)
-        .where(_claimable(now)).order_by(FollowUp.due_at, FollowUp.id).limit(limit)).all()]
+def mark_missed(session: Session, due_before: datetime, why: str) -> list[int]:
+    """Reminders still waiting although due before ``due_before`` (the scheduler was down): missed,
+    with the reason, never sent late.  Their ids."""
+    missed = session.execute(
+        update(FollowUp).where(FollowUp.state == "open", FollowUp.reminder == "waiting",
+                               FollowUp.due_at < due_before)
+        .values(reminder="missed", detail=why[:500]).returning(FollowUp.id)
+        .execution_options(synchronize_session=False)).scalars().all()
+    session.commit()
+    return list(missed)
 
 
 @dataclass(frozen=True)
 class ReminderClaim:
-    """The right to send one reminder."""
+    """The right to send one reminder, as the claim left it."""
 
     id: int
+    owner: str
+    due_at: datetime
     token: str
     attempts: int
     first_claimed_at: datetime
@@ -121,20 +119,30 @@ class ReminderClaim:
         return self.attempts > 1
 
 
-def claim(session: Session, seen: Due, worker: str, now: datetime, lease: timedelta) -> ReminderClaim | None:
-    """Claim the reminder for ``worker`` if it is still as ``seen`` and still owed; else ``None``."""
+def claim_due(session: Session, worker: str, now: datetime, lease: timedelta, limit: int) -> list[ReminderClaim]:
+    """Claim up to ``limit`` reminders owed at ``now`` for ``worker`` in one statement, oldest due
+    first.  On PostgreSQL the rows are picked ``FOR UPDATE SKIP LOCKED``, so schedulers claiming at
+    the same moment take different reminders; SQLite runs one writer at a time.  A reminder whose
+    earlier claim ran out is taken over (``attempts`` + 1: the taker reconciles)."""
+    owed = (select(FollowUp.id).where(_claimable(now)).order_by(FollowUp.due_at, FollowUp.id).limit(limit)
+            .with_for_update(skip_locked=True))
     taken = session.execute(
-        update(FollowUp).where(FollowUp.id == seen.id, FollowUp.reminder == seen.reminder,
-                               FollowUp.attempts == seen.attempts, _claimable(now))
-        .values(reminder="claimed", claimed_by=worker, lease_until=now + lease, attempts=seen.attempts + 1,
+        update(FollowUp).where(FollowUp.id.in_(owed.scalar_subquery()), _claimable(now))
+        .values(reminder="claimed", claimed_by=worker, lease_until=now + lease, attempts=FollowUp.attempts + 1,
                 first_claimed_at=func.coalesce(FollowUp.first_claimed_at, now))
-        .execution_options(synchronize_session=False))
+        .returning(FollowUp.id, FollowUp.owner, FollowUp.due_at, FollowUp.token, FollowUp.attempts,
+                   FollowUp.first_claimed_at)
+        .execution_options(synchronize_session=False)).all()
     session.commit()
-    if rows_affected(taken) != 1:
-        return None
-    token, first = session.execute(select(FollowUp.token, FollowUp.first_claimed_at)
-                                   .where(FollowUp.id == seen.id)).one()
-    return ReminderClaim(seen.id, token, seen.attempts + 1, first or now)
+    return sorted((ReminderClaim(i, owner, due, token, attempts, first or now)
+                   for i, owner, due, token, attempts, first in taken), key=lambda c: (c.due_at, c.id))
+
+
+def with_customers(session: Session, ids: list[int]) -> dict[int, tuple[FollowUp, Customer]]:
+    """Follow-ups by id, each with its customer, in one query (those erased meanwhile are absent)."""
+    return {f.id: (f, c) for f, c in session.execute(
+        select(FollowUp, Customer).join(Customer, Customer.id == FollowUp.customer_id).where(FollowUp.id.in_(ids))
+        .execution_options(populate_existing=True)).all()}
 
 
 def _held(claim: ReminderClaim, worker: str) -> ColumnElement[bool]:
@@ -151,11 +159,10 @@ def fence(session: Session, claim: ReminderClaim, worker: str, lease_until: date
 
 
 def record_sent(session: Session, follow_up_id: int, channel: str, ts: str, now: datetime) -> None:
-    """The reminder is in the owner's messages (idempotent)."""
+    """The reminder is in the owner's messages (idempotent; committed by the caller, with its audit entry)."""
     session.execute(update(FollowUp).where(FollowUp.id == follow_up_id)
                     .values(reminder="sent", message_channel=channel, message_ts=ts, sent_at=now, detail=None)
                     .execution_options(synchronize_session=False))
-    session.commit()
 
 
 def release(session: Session, claim: ReminderClaim, worker: str, retry_at: datetime, why: str) -> None:
@@ -165,13 +172,10 @@ def release(session: Session, claim: ReminderClaim, worker: str, retry_at: datet
     session.commit()
 
 
-def give_up(session: Session, follow_up_id: int, reminder: str, why: str, claim: ReminderClaim | None = None,
-            worker: str = "") -> bool:
-    """Mark the reminder ``missed`` or ``failed`` with the reason (the task stays open and listed);
-    only if it is still waiting, or still held by ``claim``."""
-    where = _held(claim, worker) if claim is not None else and_(FollowUp.id == follow_up_id,
-                                                                  FollowUp.reminder == "waiting")
-    done = session.execute(update(FollowUp).where(where).values(reminder=reminder, detail=why[:500])
+def give_up(session: Session, claim: ReminderClaim, worker: str, reminder: str, why: str) -> bool:
+    """Mark the reminder ``missed`` or ``failed`` with the reason (the task stays open and listed),
+    if ``worker`` still holds ``claim``."""
+    done = session.execute(update(FollowUp).where(_held(claim, worker)).values(reminder=reminder, detail=why[:500])
                            .execution_options(synchronize_session=False))
     session.commit()
     return rows_affected(done) == 1

@@ -9,8 +9,9 @@ more than ``grace`` after its time (crm-bot was down) is marked missed instead o
 ``/crm tasks`` lists it.  Transient errors give the claim back; permanent ones (the owner's
 account is deactivated) mark it failed, with the reason, also listed.
 
-Many reminders due in the same minute are sent one owner after another in turn, each owner's
-messages paced (``Pacer``), and the pass goes on until nothing it may send is owed.
+Many reminders due in the same minute are claimed a batch at a time (schedulers claiming together
+take different ones) and sent one owner after another in turn, each owner's messages paced
+(``Pacer``); the pass goes on until nothing it may send is owed.
 """
 
 from __future__ import annotations
@@ -26,12 +27,13 @@ from sqlalchemy.orm import Session
 from assistant.jobs.claims import LeaseTimes
 from assistant.jobs.delivery import Pacer
 from assistant.jobs.poster import MEMBER_ID, Poster, PostError
+from assistant.render.blocks import Message
 from assistant.render.follow_ups import reminder_message
-from assistant.views.follow_ups import customer_line
+from assistant.views.follow_ups import customer_lines
 from db import access, follow_ups
 from db.clock import Clock, store_time, utc_now
 from db.digests import SessionFactory
-from db.follow_ups import Due, ReminderClaim
+from db.follow_ups import ReminderClaim
 from db.locks import process_name
 
 log = logging.getLogger(__name__)
@@ -40,7 +42,7 @@ METADATA_EVENT = "crm_follow_up"
 LEASE = timedelta(minutes=2)
 GRACE = timedelta(hours=1)
 """A reminder found later than this after its time is marked missed, not sent (``CRM_REMINDER_GRACE_MINUTES``)."""
-BATCH = 500
+BATCH = 50
 
 
 @dataclass
@@ -53,20 +55,20 @@ class ReminderReport:
     failed: list[int] = field(default_factory=list)
     retrying: list[int] = field(default_factory=list)
     lost: list[int] = field(default_factory=list)
-    """Claims another scheduler took first or took over (nothing posted by this one)."""
+    """Claims another scheduler took over before this one posted (it posted nothing)."""
 
     def summary(self) -> str:
         return (f"{len(self.sent)} sent, {len(self.reconciled)} found already sent, {len(self.missed)} missed, "
                 f"{len(self.failed)} failed, {len(self.retrying)} to retry")
 
 
-def in_turn(owed: list[Due]) -> list[Due]:
+def in_turn(claims: list[ReminderClaim]) -> list[ReminderClaim]:
     """Owners in turn (one reminder each, then the next of each...), so pacing one owner's
     messages does not hold everyone else's back."""
-    by_owner: dict[str, list[Due]] = defaultdict(list)
-    for due in owed:
-        by_owner[due.owner].append(due)
-    return [d for d in chain.from_iterable(zip_longest(*by_owner.values())) if d is not None]
+    by_owner: dict[str, list[ReminderClaim]] = defaultdict(list)
+    for claim in claims:
+        by_owner[claim.owner].append(claim)
+    return [c for c in chain.from_iterable(zip_longest(*by_owner.values())) if c is not None]
 
 
 @dataclass
@@ -81,52 +83,59 @@ class ReminderSender:
     worker: str = field(default_factory=process_name)
     pacer: Pacer = field(default_factory=Pacer)
     batch: int = BATCH
+    """Reminders claimed at a time: each is fenced again just before its post, so one that waits
+    in the batch past its lease is left to whoever took it over."""
 
     @property
     def times(self) -> LeaseTimes:
         return LeaseTimes(self.lease)
 
     def run(self) -> ReminderReport:
-        """Send every reminder owed now, once each."""
+        """Send every reminder owed now, once each, a batch of claims at a time."""
         report = ReminderReport()
         with self.session_factory() as session:
             while True:
                 now = store_time(self.clock())
-                owed = follow_ups.due(session, now, self.batch)
-                done_before = len(report.sent) + len(report.reconciled) + len(report.missed) + len(report.failed)
-                for due in in_turn(owed):
-                    self._deliver(session, due, report)
-                done_now = len(report.sent) + len(report.reconciled) + len(report.missed) + len(report.failed)
-                if len(owed) < self.batch or done_now == done_before:
-                    return report  # nothing more owed, or what is left is held by others
+                missed = follow_ups.mark_missed(session, now - self.grace, f"crm-bot was not running at its time "
+                                                f"(sent only within {self.grace} of it), so it was not sent late")
+                if missed:
+                    log.warning("%s reminders missed (due more than %s before the scheduler ran)", len(missed),
+                                self.grace)
+                report.missed += missed
+                claims = follow_ups.claim_due(session, self.worker, now, self.lease, self.batch)
+                if not claims:
+                    return report
+                messages = self._messages(session, claims)
+                for claim in in_turn(claims):
+                    self._deliver(session, claim, messages.get(claim.id), report)
 
-    def _deliver(self, session: Session, due: Due, report: ReminderReport) -> None:
-        now = store_time(self.clock())
-        late = now - due.due_at > self.grace
-        if late and due.reminder == "waiting":
-            if follow_ups.give_up(session, due.id, "missed", f"due {due.due_at:%Y-%m-%d %H:%M} UTC; crm-bot was not "
-                                  f"running then (more than {self.grace} before it ran), so it was not sent late"):
-                log.warning("reminder %s missed (due %s UTC, over the grace period)", due.id, due.due_at)
-                report.missed.append(due.id)
-            return
-        claim = follow_ups.claim(session, due, self.worker, now, self.lease)
-        if claim is None:
-            report.lost.append(due.id)
+    def _messages(self, session: Session, claims: list[ReminderClaim]) -> dict[int, tuple[Message, str]]:
+        """Each claimed reminder's message and customer id, read for the whole batch; no transaction
+        stays open across the posts."""
+        found = follow_ups.with_customers(session, [c.id for c in claims])
+        lines = customer_lines(session, [customer.id for _, customer in found.values()])
+        messages = {i: (reminder_message(f, c, lines[c.id]), c.external_id) for i, (f, c) in found.items()}
+        session.commit()
+        return messages
+
+    def _deliver(self, session: Session, claim: ReminderClaim, message: tuple[Message, str] | None,
+                 report: ReminderReport) -> None:
+        if message is None:  # erased with its customer after the claim
             return
         try:
-            channel = self._channel(due.owner)
+            channel = self._channel(claim.owner)
             if claim.must_reconcile and self._reconciled(session, claim, channel, report):
                 return
         except PostError as exc:
             self._failed(session, claim, exc, report)
             return
-        if late:  # a crashed attempt that never posted, found too late
-            follow_ups.give_up(session, due.id, "missed", f"due {due.due_at:%Y-%m-%d %H:%M} UTC; not sent within "
-                               f"{self.grace}", claim, self.worker)
-            report.missed.append(due.id)
+        if store_time(self.clock()) - claim.due_at > self.grace:  # a crashed attempt that never posted, found late
+            follow_ups.give_up(session, claim, self.worker, "missed", f"due {claim.due_at:%Y-%m-%d %H:%M} UTC; "
+                               f"not sent within {self.grace}")
+            report.missed.append(claim.id)
             return
         try:
-            self._post(session, claim, channel, report)
+            self._post(session, claim, channel, *message, report)
         except PostError as exc:
             self._failed(session, claim, exc, report)
 
@@ -141,16 +150,12 @@ class ReminderSender:
         if ts is None:
             return False
         follow_ups.record_sent(session, claim.id, channel, ts, store_time(self.clock()))
+        session.commit()
         report.reconciled.append(claim.id)
         return True
 
-    def _post(self, session: Session, claim: ReminderClaim, channel: str, report: ReminderReport) -> None:
-        found = follow_ups.get(session, claim.id)
-        if found is None:  # erased with its customer after the claim
-            return
-        follow_up, customer = found
-        message = reminder_message(follow_up, customer, customer_line(session, customer))
-        session.commit()  # no transaction stays open across the post
+    def _post(self, session: Session, claim: ReminderClaim, channel: str, message: Message, customer_ref: str,
+              report: ReminderReport) -> None:
         metadata = {"event_type": METADATA_EVENT, "event_payload": {"follow_up": claim.id, "token": claim.token}}
         self.pacer.wait(channel)
         if not follow_ups.fence(session, claim, self.worker, store_time(self.clock()) + self.times.cover):
@@ -161,8 +166,8 @@ class ReminderSender:
         at = store_time(self.clock())
         follow_ups.record_sent(session, claim.id, channel, ts, at)
         access.record(session, at=at, user_id="crm-bot", channel_id=channel, action="reminder",
-                      what="follow-up reminder", customer_ref=customer.external_id,
-                      detail={"follow_up": claim.id, "ts": ts, "to": follow_up.owner})
+                      what="follow-up reminder", customer_ref=customer_ref,
+                      detail={"follow_up": claim.id, "ts": ts, "to": claim.owner})
         session.commit()
         report.sent.append(claim.id)
 
@@ -174,7 +179,7 @@ class ReminderSender:
             report.retrying.append(claim.id)
             return
         why = f"{exc.code}" + (f": {exc.advice}" if exc.advice else "")
-        follow_ups.give_up(session, claim.id, "failed", why, claim, self.worker)
+        follow_ups.give_up(session, claim, self.worker, "failed", why)
         log.warning("reminder %s could not be sent: %s", claim.id, exc.code)
         report.failed.append(claim.id)
 
