@@ -25,13 +25,15 @@ from assistant.jobs.refresh.run import RefreshBusy
 from assistant.jobs.reminders import ReminderSender
 from assistant.jobs.schedule import zone
 from assistant.ops.metrics import ALERTS, DIGESTS, REMINDERS
+from db import pending_writes
+from db.clock import store_time
 
 log = logging.getLogger(__name__)
 
 
 def tick(deliverer: Deliverer, alert_sender: AlertSender, reminders: ReminderSender | None = None) -> None:
-    """One tick: digests that are due, then alerts, then reminders; a failure is logged and the next
-    tick retries."""
+    """One tick: digests that are due, then alerts, old previews, reminders; a failure is logged and
+    the next tick retries."""
     try:
         report = deliverer.run_due()
         for result in ("posted", "reconciled", "skipped", "failed", "retrying"):
@@ -48,6 +50,12 @@ def tick(deliverer: Deliverer, alert_sender: AlertSender, reminders: ReminderSen
             log.info("alerts: %s sent, %s held back", sent.sent, sent.folded)
     except Exception:
         log.exception("alert tick failed; retrying next tick")
+    try:
+        pruned = prune_previews(deliverer)
+        if pruned:
+            log.info("%s unsaved previews older than a day deleted", pruned)
+    except Exception:
+        log.exception("pruning previews failed; retrying next tick")
     if reminders is None:
         return
     try:
@@ -58,6 +66,15 @@ def tick(deliverer: Deliverer, alert_sender: AlertSender, reminders: ReminderSen
             log.info("reminders: %s", done.summary())
     except Exception:
         log.exception("reminder tick failed; retrying next tick")
+
+
+def prune_previews(deliverer: Deliverer) -> int:
+    """Previews of writes nobody saved within a day are no longer saved; their text (a note's
+    words) is not kept longer than that."""
+    with deliverer.session_factory() as session:
+        pruned = pending_writes.prune(session, store_time(deliverer.clock()))
+        session.commit()
+        return pruned
 
 
 @dataclass(frozen=True)

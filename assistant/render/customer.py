@@ -16,7 +16,7 @@ from assistant.render.blocks import (
     header,
     section,
 )
-from assistant.render.writes import card_notes
+from assistant.render.writes import card_notes, who
 from assistant.views.cards import CustomerCard
 from assistant.views.insights import Candidates
 from assistant.views.policy import FULL, MASKED, mask_email, mask_phone
@@ -25,21 +25,16 @@ from assistant.views.predictions import ExplainView
 ORDERS_PAGE = 10
 
 
-def _who(customer: object) -> str:
-    name = getattr(customer, "name", None)
-    return f"{customer.external_id}" + (f" ({name})" if name else "")  # type: ignore[attr-defined]
-
-
 def _money(value: object, currency: str | None) -> str:
     return words.money(float(value), currency, 2) if value is not None else "-"  # type: ignore[arg-type]
 
 
 def candidates(found: Candidates) -> Message:
     """Several matches, or a near miss ("did you mean"): a short list with one button each."""
-    lines = [f"*{escape(_who(c))}*, {escape(c.country or 'country unknown')}" for c in found.customers]
-    buttons = actions(*[button(_who(c)[:75], f"customer.pick.{i}", c.external_id)
+    lines = [f"*{escape(who(c))}*, {escape(c.country or 'country unknown')}" for c in found.customers]
+    buttons = actions(*[button(who(c)[:75], f"customer.pick.{i}", c.external_id)
                         for i, c in enumerate(found.customers)])
-    who = ", ".join(_who(c) for c in found.customers)
+    who = ", ".join(who(c) for c in found.customers)
     if not found.exact:
         return Message(text=f"No customer {found.query[:80]!r}; did you mean {who}?",
                        blocks=[section(f"No customer *{escape(found.query[:80])}*; did you mean:\n" + "\n".join(lines)),
@@ -100,7 +95,7 @@ def card(view: CustomerCard, level: str = MASKED, can_write: bool = False) -> Me
     if c.owner:
         facts.append(f"*Owner*\n{escape(c.owner)}")
     facts += _contact(c, level)
-    blocks = [header(f"Customer {_who(c)}"), fields_section(facts[:10])]
+    blocks = [header(f"Customer {who(c)}"), fields_section(facts[:10])]
     if view.cluster:
         blocks.append(context(escape(view.cluster[0].upper() + view.cluster[1:])))
     lines = _score_lines(outlook)
@@ -124,7 +119,7 @@ def card(view: CustomerCard, level: str = MASKED, can_write: bool = False) -> Me
                     button("Assign", "customer.assign", c.external_id)]
     blocks.append(actions(*buttons))
     orders = int(str(totals.get("orders") or 0))
-    text = f"Customer {_who(c)}: {segment}, {words.count(orders, 'order')}, net value " \
+    text = f"Customer {who(c)}: {segment}, {words.count(orders, 'order')}, net value " \
            f"{_money(totals.get('net_value'), currency)}"
     if outlook.propensity is not None and outlook.propensity[1] is not None:
         text += f"; {outlook.propensity[1].explanation}"
@@ -135,22 +130,22 @@ def orders_page(customer: object, frame: pd.DataFrame, offset: int, more: bool,
                 currency: str | None = None) -> Message:
     """A page of a customer's orders, newest first, with a "More" button when there are more."""
     if frame.empty:
-        return Message(text=f"No orders for {_who(customer)}.",
-                       blocks=[section(f"No orders for {escape(_who(customer))}.")])
+        return Message(text=f"No orders for {who(customer)}.",
+                       blocks=[section(f"No orders for {escape(who(customer))}.")])
     rows = [f"`{escape(r.order_ref)}` {r.ordered_at:%Y-%m-%d}  {r.kind}  {words.count(r.lines, 'line')}  "
             f"{_money(r.value, currency)}"
             for r in frame.itertuples()]
-    blocks = [section(f"*Orders of {escape(_who(customer))}* ({offset + 1}-{offset + len(frame)}, newest first)\n"
+    blocks = [section(f"*Orders of {escape(who(customer))}* ({offset + 1}-{offset + len(frame)}, newest first)\n"
                       + "\n".join(rows))]
     if more:
         blocks.append(actions(button("More", "customer.orders",
                                      f"{customer.external_id}|{offset + len(frame)}")))  # type: ignore[attr-defined]
-    return Message(text=f"Orders {offset + 1}-{offset + len(frame)} of {_who(customer)}", blocks=blocks)
+    return Message(text=f"Orders {offset + 1}-{offset + len(frame)} of {who(customer)}", blocks=blocks)
 
 
 def why(outlook: ExplainView) -> Message:
     """The full explanation: every stored factor of every score, with its push."""
-    blocks = [header(f"Why: customer {_who(outlook.customer)}")]
+    blocks = [header(f"Why: customer {who(outlook.customer)}")]
     text_lines = []
     models = ([outlook.propensity] if outlook.propensity else []) + outlook.builder
     for model, prediction in models:

@@ -126,12 +126,13 @@ def test_a_thousand_reminders_due_in_one_minute_reach_two_racing_schedulers_once
         tokens = [m["metadata"]["event_payload"]["token"] for m in _reminders(fake, person)]
         assert len(tokens) == per_owner == len(set(tokens))
     assert {r.reminder for r in _rows(engine)} == {"sent"}
+    gaps = []
     for pacer in pacers:  # each scheduler let at most one post a conversation through per interval
         by_channel: dict[str, list[float]] = defaultdict(list)
         for channel, at in pacer.passed:
             by_channel[channel].append(at)
-        gaps = [b - a for times in by_channel.values() for a, b in pairwise(times)]
-        assert gaps and min(gaps) >= interval * 0.95
+        gaps += [b - a for times in by_channel.values() for a, b in pairwise(times)]
+    assert gaps and min(gaps) >= interval * 0.95  # (one scheduler may have claimed nearly everything)
     # Owners take turns, so a thousand reminders are not a thousand pacing waits in a row.
     assert took < owners * per_owner * interval, took
 

@@ -138,6 +138,9 @@ def test_scores_export_and_bad_or_empty_lists_say_what_is_wrong(bot: Bot) -> Non
     bot.click("scores|churn|", MANAGER)
     rows = bot.files(MANAGER)[-1]
     assert list(rows[0])[:2] == ["customer_id", "score"] and len(rows) == _scored(bot.engine)
+    bot.click("atrisk|Champions|France", MANAGER)
+    french = bot.files(MANAGER)[-1]
+    assert french and {(r["segment"], r["country"]) for r in french} == {("Champions", "France")}
     assert "no segment 'Nobody'" in bot.click("segment|Nobody|", MANAGER)["text"]
     assert "nothing to export" in bot.click("country||Atlantis", MANAGER)["text"]
     assert "names no list" in bot.click("drop table|x|", MANAGER)["text"]

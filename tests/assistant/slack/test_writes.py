@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from slack_sdk.models.views import View
 from sqlalchemy import Engine, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from assistant.jobs.delivery import Deliverer
+from assistant.jobs.scheduler import prune_previews
+from assistant.slack.app import make_client
+from assistant.slack.poster import SlackPoster
 from db import erasure
 from db.access_models import AuditEntry
 from db.work_models import CustomerNote, PendingWrite
@@ -221,3 +226,16 @@ def test_erasure_takes_notes_and_previews_with_it_and_a_late_click_says_so(bot: 
     bot.click("customer.add_note", "12748", user=ADMIN)
     assert "was erased on 2026-12-03" in _text(bot.reply(before + 4))
     assert bot.fake.calls_to("views.open") == []
+
+
+def test_the_scheduler_deletes_previews_nobody_saved_within_a_day(bot: Bot) -> None:
+    before = bot.replies()
+    bot.command("note 12748 left a voicemail", user=REP)
+    bot.reply(before)
+    poster = SlackPoster(make_client("xoxb-test", bot.fake.url))
+    soon = Deliverer(sessionmaker(bot.engine), poster, clock=lambda: NOW + timedelta(hours=23))
+    assert prune_previews(soon) == 0
+    later = Deliverer(sessionmaker(bot.engine), poster, clock=lambda: NOW + timedelta(days=1, minutes=1))
+    assert prune_previews(later) == 1
+    with Session(bot.engine) as session:
+        assert session.scalar(select(func.count()).select_from(PendingWrite)) == 0
