@@ -68,10 +68,11 @@ def temporal(token: str) -> bool:
                            or word in LEADING or word in INSIDE or bool(TIME_TOKEN.match(word)))
 
 
-def _opens(token: str) -> bool:
-    """A time phrase starts with something that is a time on its own, or a word like "in"."""
+def _opens(token: str, following: str = "") -> bool:
+    """A time phrase starts with something that is a time on its own, or a word like "in" (not one
+    right before another: in "check in in 10 days" the first "in" is the task's)."""
     word = _word(token)
-    return temporal(token) and word not in INSIDE
+    return temporal(token) and word not in INSIDE and not (word in LEADING and _word(following) in LEADING)
 
 
 def _closes(token: str) -> bool:
@@ -199,7 +200,8 @@ def time_span(words: list[str], now: datetime) -> tuple[int, int] | None:
     ("call 12748 *friday 10:00* about the quote"), preferring the later of two equally long."""
     parser = DateDataParser(languages=["en"], settings={**SETTINGS, "RELATIVE_BASE": now.replace(tzinfo=None)})
     spans = [(i, j) for i in range(len(words)) for j in range(i + 1, min(len(words), i + MAX_PHRASE_WORDS) + 1)
-             if _opens(words[i]) and _closes(words[j - 1]) and all(temporal(w) for w in words[i:j])]
+             if _opens(words[i], words[i + 1] if i + 1 < j else "") and _closes(words[j - 1])
+             and all(temporal(w) for w in words[i:j])]
     for i, j in sorted(spans, key=lambda s: (s[1] - s[0], s[0]), reverse=True):
         phrase = HOUR_ONLY.sub(lambda m: f"{m.group(1)} {m.group(2)}:00", " ".join(map(_word, words[i:j])))
         if impossible_date(phrase) or parser.get_date_data(phrase).date_obj is not None:

@@ -44,8 +44,10 @@ SET_FOLLOW_UP = re.compile(PLEASE + r"(?:set|add|create|schedule|make|put in)\s+
                            r"(?P<rest>\S.*)$", FLAGS)
 FOLLOW_UP_WITH = re.compile(PLEASE + r"(?P<verb>follow[- ]?up|call back|check in)\s+(?:with|on)\s+(?P<rest>\S.*)$",
                             FLAGS)
-MY_TASKS = re.compile(PLEASE + r"(?:(?:show|list|what are|what's|whats|give me|open|see)\s+)?(?:me\s+)?(?:all\s+)?"
-                      r"(?:my|our)\s+(?:open\s+|overdue\s+|due\s+)?(?:tasks|follow[- ]?ups|reminders|to-?dos)"
+MY_TASKS = re.compile(PLEASE + r"(?:(?:show|list|what are|what's|whats|what is|give me|open|see)\s+)?(?:me\s+)?"
+                      r"(?:all\s+)?(?:on\s+)?"
+                      r"(?:my|our)\s+(?:open\s+|overdue\s+|due\s+)?(?:tasks|follow[- ]?ups|reminders|to-?dos|"
+                      r"to-?do list|task list)"
                       r"(?:\s+please|\s+pls)?\s*\??$"
                       r"|^what (?:do i have|have i got) (?:to do|due)(?: today| this week)?\s*\??$", FLAGS)
 
