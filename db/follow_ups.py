@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from db.bulk import rows_affected
 from db.models import Customer
+from db.notes import add_once
 from db.work_models import FollowUp
 
 
@@ -30,21 +30,10 @@ def add(session: Session, customer: Customer, owner: str, created_by: str, due_a
         text: str, now: datetime, source_key: str) -> tuple[FollowUp, bool]:
     """Make the follow-up (flushed, committed by the caller) and True; or, when ``source_key``
     already made one (a form submitted twice), that one and False."""
-    earlier = session.scalar(select(FollowUp).where(FollowUp.source_key == source_key))
-    if earlier is not None:
-        return earlier, False
-    row = FollowUp(customer_id=customer.id, owner=owner[:32], created_by=created_by[:32], created_at=now,
-                   due_at=due_at, timezone=timezone[:64], text=text, source_key=source_key[:80], state="open",
-                   reminder="waiting", token=str(uuid.uuid4()), attempts=0)
-    try:
-        with session.begin_nested():  # a concurrent twin commits first: the unique key decides
-            session.add(row)
-    except IntegrityError:
-        found = session.scalar(select(FollowUp).where(FollowUp.source_key == source_key))
-        if found is None:
-            raise
-        return found, False
-    return row, True
+    return add_once(session, FollowUp(customer_id=customer.id, owner=owner[:32], created_by=created_by[:32],
+                                      created_at=now, due_at=due_at, timezone=timezone[:64], text=text,
+                                      source_key=source_key[:80], state="open", reminder="waiting",
+                                      token=str(uuid.uuid4()), attempts=0))
 
 
 def open_of(session: Session, owner: str, limit: int, offset: int = 0) -> list[tuple[FollowUp, Customer]]:

@@ -8,7 +8,6 @@ said, a follow-up is a preview first (Save writes it); the form writes on submit
 from __future__ import annotations
 
 import re
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -179,14 +178,8 @@ def submit_form(request: Request, context: Context) -> Message:
     except UserFacingError as exc:
         raise FieldError(render.DATE_FIELD, str(exc)) from None
     with context.session_factory() as session:
-        try:
-            writing.may_ask(session, request, context, WHAT)
-            customer = writing.subject(session, request.text)
-            writing.writer(session, request, context, customer, WHAT)
-        except UserFacingError as exc:
-            raise FieldError(render.TASK_FIELD, str(exc)) from None
-        message = _write(session, customer, task, due.utc, due.zone, request, context,
-                         request.source or f"form:{uuid.uuid4().hex}")
+        customer = writing.form_subject(session, request, context, WHAT, render.TASK_FIELD)
+        message = _write(session, customer, task, due.utc, due.zone, request, context, writing.form_source(request))
         session.commit()
         return message
 

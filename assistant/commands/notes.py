@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-import uuid
 
 from sqlalchemy.orm import Session
 
 from assistant.commands import writing
 from assistant.commands.base import Context, Request, UsageError
-from assistant.errors import FieldError, UserFacingError
+from assistant.errors import FieldError
 from assistant.render import writes as render
 from assistant.render.blocks import Message
 from assistant.views import examples, policy
@@ -102,13 +101,8 @@ def submit_form(request: Request, context: Context) -> Message:
     if problem:
         raise FieldError(render.NOTE_FIELD, problem)
     with context.session_factory() as session:
-        try:
-            writing.may_ask(session, request, context, WHAT)
-            customer = writing.subject(session, request.text)
-            writing.writer(session, request, context, customer, WHAT)
-        except UserFacingError as exc:
-            raise FieldError(render.NOTE_FIELD, str(exc)) from None
-        message = _write(session, customer, note, request, context, request.source or f"form:{uuid.uuid4().hex}")
+        customer = writing.form_subject(session, request, context, WHAT, render.NOTE_FIELD)
+        message = _write(session, customer, note, request, context, writing.form_source(request))
         session.commit()
         return message
 

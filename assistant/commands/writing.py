@@ -7,13 +7,14 @@ view (its id is the note's ``source_key``).  Each write and its audit entry comm
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from assistant.commands.base import Context, Request
-from assistant.errors import UserFacingError
+from assistant.errors import FieldError, UserFacingError
 from assistant.render import writes as render
 from assistant.render.blocks import Message
 from assistant.views import policy
@@ -64,6 +65,23 @@ def form(request: Request, context: Context, what: str, typed_instead: str,
         writer(session, request, context, customer, what)
         return Message(text=f"The form could not open in time; type `{typed_instead.format(id=customer.external_id)}`"
                             " instead.", modal=build(customer))
+
+
+def form_subject(session: Session, request: Request, context: Context, what: str, field: str) -> Customer:
+    """The customer a submitted form is about (its ``private_metadata``), if the person may still
+    make this write; any refusal is shown beside ``field``, where they can read it."""
+    try:
+        may_ask(session, request, context, what)
+        customer = subject(session, request.text)
+        writer(session, request, context, customer, what)
+    except UserFacingError as exc:
+        raise FieldError(field, str(exc)) from None
+    return customer
+
+
+def form_source(request: Request) -> str:
+    """What makes a form's write happen once: its view id (a random key where there is none)."""
+    return request.source or f"form:{uuid.uuid4().hex}"
 
 
 Apply = Callable[[Session, PendingWrite, Customer, Request, Context], Message]
