@@ -34,12 +34,12 @@ def candidates(found: Candidates) -> Message:
     lines = [f"*{escape(who(c))}*, {escape(c.country or 'country unknown')}" for c in found.customers]
     buttons = actions(*[button(who(c)[:75], f"customer.pick.{i}", c.external_id)
                         for i, c in enumerate(found.customers)])
-    who = ", ".join(who(c) for c in found.customers)
+    named = ", ".join(who(c) for c in found.customers)
     if not found.exact:
-        return Message(text=f"No customer {found.query[:80]!r}; did you mean {who}?",
+        return Message(text=f"No customer {found.query[:80]!r}; did you mean {named}?",
                        blocks=[section(f"No customer *{escape(found.query[:80])}*; did you mean:\n" + "\n".join(lines)),
                                buttons])
-    return Message(text=f"{len(found.customers)} customers match {found.query[:80]!r}: {who}",
+    return Message(text=f"{len(found.customers)} customers match {found.query[:80]!r}: {named}",
                    blocks=[section(f"{len(found.customers)} customers match *{escape(found.query[:80])}*; pick one:\n"
                                    + "\n".join(lines)), buttons])
 
