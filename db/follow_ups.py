@@ -52,12 +52,6 @@ def open_count(session: Session, owner: str, before: datetime | None = None) -> 
     return int(session.scalar(query) or 0)
 
 
-def next_open(session: Session, customer_id: int) -> FollowUp | None:
-    """The customer's soonest open follow-up (shown on the card)."""
-    return session.scalar(select(FollowUp).where(FollowUp.customer_id == customer_id, FollowUp.state == "open")
-                          .order_by(FollowUp.due_at, FollowUp.id).limit(1))
-
-
 def of_customer(session: Session, customer_id: int) -> list[FollowUp]:
     """Every follow-up about the customer, oldest first (for the data-subject export)."""
     return list(session.scalars(select(FollowUp).where(FollowUp.customer_id == customer_id)

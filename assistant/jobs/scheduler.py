@@ -32,40 +32,48 @@ log = logging.getLogger(__name__)
 
 
 def tick(deliverer: Deliverer, alert_sender: AlertSender, reminders: ReminderSender | None = None) -> None:
-    """One tick: digests that are due, then alerts, old previews, reminders; a failure is logged and
-    the next tick retries."""
-    try:
-        report = deliverer.run_due()
-        for result in ("posted", "reconciled", "skipped", "failed", "retrying"):
-            DIGESTS.labels(result).inc(len(getattr(report, result)))
-        if report.posted or report.reconciled or report.failed or report.retrying or report.skipped:
-            log.info("digests: %s", report.summary())
-    except Exception:  # the scheduler must outlive a bad tick (database briefly down...)
-        log.exception("digest tick failed; retrying next tick")
-    try:
-        sent = alert_sender.run()
-        ALERTS.labels("sent").inc(sent.sent)
-        ALERTS.labels("held_back").inc(sent.folded)
-        if sent.sent or sent.folded:
-            log.info("alerts: %s sent, %s held back", sent.sent, sent.folded)
-    except Exception:
-        log.exception("alert tick failed; retrying next tick")
-    try:
-        pruned = prune_previews(deliverer)
-        if pruned:
-            log.info("%s unsaved previews older than a day deleted", pruned)
-    except Exception:
-        log.exception("pruning previews failed; retrying next tick")
-    if reminders is None:
-        return
-    try:
-        done = reminders.run()
-        for result in ("sent", "reconciled", "missed", "failed", "retrying"):
-            REMINDERS.labels(result).inc(len(getattr(done, result)))
-        if done.sent or done.reconciled or done.missed or done.failed or done.retrying:
-            log.info("reminders: %s", done.summary())
-    except Exception:
-        log.exception("reminder tick failed; retrying next tick")
+    """One tick: digests that are due, then alerts, old previews, reminders; each step's failure is
+    logged and the next tick retries it (the scheduler must outlive a bad tick: database briefly down...)."""
+    steps: list[tuple[str, Callable[[], None]]] = [("digest", lambda: _digests(deliverer)),
+                                                   ("alert", lambda: _alerts(alert_sender)),
+                                                   ("preview pruning", lambda: _prune(deliverer))]
+    if reminders is not None:
+        steps.append(("reminder", lambda: _reminders(reminders)))
+    for what, step in steps:
+        try:
+            step()
+        except Exception:
+            log.exception("%s tick failed; retrying next tick", what)
+
+
+def _digests(deliverer: Deliverer) -> None:
+    report = deliverer.run_due()
+    for result in ("posted", "reconciled", "skipped", "failed", "retrying"):
+        DIGESTS.labels(result).inc(len(getattr(report, result)))
+    if report.posted or report.reconciled or report.failed or report.retrying or report.skipped:
+        log.info("digests: %s", report.summary())
+
+
+def _alerts(alert_sender: AlertSender) -> None:
+    sent = alert_sender.run()
+    ALERTS.labels("sent").inc(sent.sent)
+    ALERTS.labels("held_back").inc(sent.folded)
+    if sent.sent or sent.folded:
+        log.info("alerts: %s sent, %s held back", sent.sent, sent.folded)
+
+
+def _prune(deliverer: Deliverer) -> None:
+    pruned = prune_previews(deliverer)
+    if pruned:
+        log.info("%s unsaved previews older than a day deleted", pruned)
+
+
+def _reminders(reminders: ReminderSender) -> None:
+    done = reminders.run()
+    for result in ("sent", "reconciled", "missed", "failed", "retrying"):
+        REMINDERS.labels(result).inc(len(getattr(done, result)))
+    if done.sent or done.reconciled or done.missed or done.failed or done.retrying:
+        log.info("reminders: %s", done.summary())
 
 
 def prune_previews(deliverer: Deliverer) -> int:
