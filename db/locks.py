@@ -76,3 +76,12 @@ def held(engine: Engine | Connection, name: str, holder: str, now: datetime, lea
         yield
     finally:
         release(engine, name, holder)
+
+
+def renew(engine: Engine | Connection, name: str, holder: str, now: datetime, lease: timedelta) -> bool:
+    """Extend the lease of a lock we hold (a long job does so as it progresses); False if it is no longer ours."""
+    with Session(engine) as session:
+        renewed = session.execute(update(JobLock).where(JobLock.name == name, JobLock.holder == holder)
+                                  .values(lease_until=now + lease))
+        session.commit()
+        return rows_affected(renewed) == 1

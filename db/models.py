@@ -133,6 +133,8 @@ class Order(Base):
     status: Mapped[str | None] = mapped_column(String(32))
     """The status text of the source, where it had one."""
     country: Mapped[str | None] = mapped_column(String(80))
+    currency: Mapped[str | None] = mapped_column(String(3))
+    """ISO 4217 code of the order's prices: the source's own per order (Shopify, a sync), else its run's."""
     import_run_id: Mapped[int | None] = mapped_column(ForeignKey("import_runs.id"))
 
     customer: Mapped[Customer | None] = relationship(back_populates="orders")

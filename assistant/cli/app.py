@@ -8,7 +8,7 @@ import sys
 import typer
 from sqlalchemy.exc import OperationalError
 
-from assistant.cli import admin, ask, data, digests, insights, processes, reminders
+from assistant.cli import admin, ask, data, digests, insights, processes, reminders, sync
 from assistant.cli.deps import SCHEMA_OF_COMMAND, Run, errors
 from assistant.errors import UserFacingError
 from db.engine import DatabaseUrlError
@@ -24,7 +24,7 @@ def start_run(ctx: typer.Context) -> None:
     ctx.obj = Run(SCHEMA_OF_COMMAND.get(ctx.invoked_subcommand or "", "current"))
 
 
-for module in (data, insights, ask, digests, reminders, processes, admin):
+for module in (data, sync, insights, ask, digests, reminders, processes, admin):
     module.register(app)
 
 

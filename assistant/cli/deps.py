@@ -43,8 +43,8 @@ Schema = Literal["create", "current", "unchecked"]
 """What a command needs of the store's schema: created if the database is empty, current, or
 nothing (the ``db`` commands, the doctor and the demo look after it themselves)."""
 
-SCHEMA_OF_COMMAND: dict[str, Schema] = {"import": "create", "demo": "unchecked", "db": "unchecked",
-                                        "doctor": "unchecked"}
+SCHEMA_OF_COMMAND: dict[str, Schema] = {"import": "create", "sync": "create", "demo": "unchecked",
+                                        "db": "unchecked", "doctor": "unchecked"}
 """By top-level command; every other command needs the current schema."""
 
 

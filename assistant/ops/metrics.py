@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC
 
 from prometheus_client import Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.orm import Session
 
-from db import predictions, snapshots
+from db import predictions, snapshots, sync_states
 
 COMMANDS = Counter("crm_commands_total", "Commands, buttons and questions answered, by outcome",
                    ["command", "outcome"])
@@ -34,14 +35,19 @@ class StoreCollector(Collector):
 
     def __init__(self, session_factory: Callable[[], Session], ttl: float = 30.0) -> None:
         self.session_factory, self.ttl = session_factory, ttl
-        self._cached: tuple[float, list[GaugeMetricFamily]] | None = None
+        self._cached: tuple[float, list[GaugeMetricFamily | CounterMetricFamily]] | None = None
 
-    def _read(self) -> list[GaugeMetricFamily]:
+    def _read(self) -> list[GaugeMetricFamily | CounterMetricFamily]:
         now = time.time()
         run_age = GaugeMetricFamily("crm_analytics_run_age_seconds", "Since the latest analytics run finished")
         run_seconds = GaugeMetricFamily("crm_refresh_duration_seconds", "How long the latest refresh took")
         run_customers = GaugeMetricFamily("crm_refresh_customers", "Customers in the latest analytics run")
         model_age = GaugeMetricFamily("crm_model_age_seconds", "Since each model was trained", labels=["target"])
+        synced = CounterMetricFamily("crm_sync_rows", "Rows read from each data source", labels=["source", "part"])
+        sync_failures = CounterMetricFamily("crm_sync_failures", "Failed syncs of each data source",
+                                            labels=["source", "part"])
+        sync_failing = GaugeMetricFamily("crm_sync_failing_seconds", "Since a data source started failing "
+                                         "(0: it syncs)", labels=["source", "part"])
         with self.session_factory() as session:
             run = snapshots.latest_run(session)
             if run is not None and run.finished_at is not None:
@@ -50,9 +56,16 @@ class StoreCollector(Collector):
                 run_customers.add_metric([], float(run.input_sizes.get("customers", 0) or 0))
             for model in predictions.latest_models(session):
                 model_age.add_metric([model.target], now - model.trained_at.timestamp())
-        return [run_age, run_seconds, run_customers, model_age]
+            states = sync_states.all_states(session)
+        for state in states:
+            labels = [state.source, state.part]
+            synced.add_metric(labels, float(state.rows_total))
+            sync_failures.add_metric(labels, float(state.failures_total))
+            sync_failing.add_metric(labels, now - state.failing_since.replace(tzinfo=UTC).timestamp()
+                                    if state.failing_since else 0.0)
+        return [run_age, run_seconds, run_customers, model_age, synced, sync_failures, sync_failing]
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         if self._cached is None or time.monotonic() - self._cached[0] > self.ttl:
             try:
                 self._cached = (time.monotonic(), self._read())

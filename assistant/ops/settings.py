@@ -80,6 +80,16 @@ class Settings(BaseSettings):
     refresh_schedule: str = Field("", alias="CRM_REFRESH_SCHEDULE",
                                   description="Crontab line for the scheduler's analytics refresh, in CRM_TIMEZONE "
                                               "(e.g. `0 2 * * *`, nightly at 02:00); empty: no scheduled refresh.")
+    sources_file: Path | None = Field(None, alias="CRM_SOURCES_FILE",
+                                      description="TOML file naming the databases `crm-bot sync` reads orders and "
+                                                  "customers from (docs/syncing.md); unset: no database sources.")
+    inbox_dir: Path | None = Field(None, alias="CRM_INBOX_DIR",
+                                   description="Folder whose CSV exports `crm-bot sync` imports by their header, "
+                                               "then moves to done/ or failed/; unset: no inbox.")
+    sync_schedule: str = Field("", alias="CRM_SYNC_SCHEDULE",
+                               description="Crontab line (in CRM_TIMEZONE) for the scheduler's sync of every source "
+                                           "and the inbox, followed by a refresh when anything new arrived; empty: "
+                                           "sync only when `crm-bot sync` is run.")
     dask_scheduler: str | None = Field(None, alias="CRM_DASK_SCHEDULER", pattern="^(tcp|tls)://",
                                        description="Address of a Dask distributed scheduler (tcp://host:8786): the "
                                                    "refresh's partitioned steps run on its workers; unset: in the "
@@ -119,7 +129,7 @@ class Settings(BaseSettings):
     log_level: str = Field("WARNING", alias="CRM_LOG_LEVEL", pattern="^(DEBUG|INFO|WARNING|ERROR)$",
                            description="Python logging level.")
 
-    @field_validator("refresh_schedule")
+    @field_validator("refresh_schedule", "sync_schedule")
     @classmethod
     def _valid_crontab(cls, value: str) -> str:
         if value.strip():

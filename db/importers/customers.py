@@ -8,6 +8,7 @@ prediction builder can later learn from.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +21,16 @@ from db.importers.formats import CUSTOMER_COLUMNS
 from db.importers.order_lines import MAX_ID, Rejection
 from db.importers.report import ImportReport, RejectWriter
 from db.importers.runner import (
+    ChunkRun,
     ImportOptions,
     Progress,
     record_progress,
     recorded_run,
+    reject_path,
     skipped_as_imported,
     start_run,
 )
-from db.importers.source import inspect_file, read_chunks, resolve_columns
+from db.importers.source import RowChunk, inspect_file, read_chunks, resolve_columns
 from db.models import Customer
 from db.normalise import normalise_country, normalise_email, normalise_identifier, parse_datetime
 
@@ -103,50 +106,59 @@ def import_customer_file(engine: Engine, path: Path, options: ImportOptions, pro
     report = ImportReport(source_format="customers", source_name=str(path))
     if skipped_as_imported(engine, report, facts.sha256, options):
         return report
-    report.run_id = start_run(engine, "customers", path, facts.sha256, clock)
+    report.run_id = start_run(engine, "customers", str(path), facts.sha256, clock)
     extra_names = [h for i, h in enumerate(facts.header) if i not in positions.values()]
-    rejects = RejectWriter(options.reject_dir / f"{path.name.split('.')[0]}.run{report.run_id}.rejects.csv",
+    rejects = RejectWriter(reject_path(options, path.name, report.run_id),
                            [spec.name for spec in CUSTOMER_COLUMNS] + extra_names)
-    estimated_rows = max(facts.line_count - 1, 0)
+    run = ChunkRun(report, rejects, options, max(facts.line_count - 1, 0), progress)
     with recorded_run(engine, report, rejects, clock):
-        for chunk in read_chunks(path, facts, options.encoding, positions, CUSTOMER_COLUMNS, options.batch_rows,
-                                 keep_extra=True):
-            frame = chunk.frame
-            with engine.connect() as connection:  # per batch: an erasure during a long import holds from the next
-                erased = ErasedIds.load(connection)
-            rejected = [Rejection(line, "malformed_row", why, fields) for line, why, fields in chunk.malformed]
-            ids = normalise_identifier(frame["customer_id"])
-            created = parse_datetime(frame["created_at"], options.date_format)
-            extra_columns = [c for c in frame.columns if c.startswith("extra:")]
-            batch: list[tuple[str, dict[str, Any], dict[str, str]]] = []
-            for position, (row, line) in enumerate(zip(frame.to_dict("records"), chunk.line_numbers, strict=True)):
-                external_id = ids.iloc[position]
-                fields = [str(v) for v in row.values()]
-                if external_id is None or pd.isna(external_id):
-                    rejected.append(Rejection(line, "missing_customer_id", "", fields))
-                    continue
-                if len(external_id) > MAX_ID:
-                    rejected.append(Rejection(line, "value_too_long", f"customer id over {MAX_ID} characters",
-                                              fields))
-                    continue
-                if external_id in erased:  # the reject file must not copy the person back either
-                    rejected.append(Rejection(line, "erased_customer", "", []))
-                    continue
-                values, reason, detail = _parse_row(row, created.iloc[position])
-                if reason:
-                    rejected.append(Rejection(line, reason, detail, fields))
-                    continue
-                attributes = {c.removeprefix("extra:"): row[c] for c in extra_columns if row[c] != ""}
-                batch.append((external_id, values, attributes))
-            with engine.begin() as connection:
-                _write_batch(connection, batch, report.run_id, report)
-                report.rows_read += chunk.rows_in_chunk
-                report.rejected.update(r.reason for r in rejected)
-                record_progress(connection, report)
-            rejects.write(rejected)
-            if progress:
-                progress(report.rows_read, max(estimated_rows, report.rows_read))
+        write_customer_chunks(engine, read_chunks(path, facts, options.encoding, positions, CUSTOMER_COLUMNS,
+                                                  options.batch_rows, keep_extra=True), run)
         if extra_names:
             report.notes["attribute_columns"] = len(extra_names)
     return report
 
+
+def write_customer_chunks(engine: Engine, chunks: Iterable[RowChunk], run: ChunkRun) -> None:
+    """Check and store every chunk of customer rows, one transaction per chunk.
+
+    Columns named ``extra:NAME`` are kept as the customer's attribute ``NAME``.
+    """
+    report = run.report
+    for chunk in chunks:
+        frame = chunk.frame
+        with engine.connect() as connection:  # per batch: an erasure during a long import holds from the next
+            erased = ErasedIds.load(connection)
+        rejected = [Rejection(line, "malformed_row", why, fields) for line, why, fields in chunk.malformed]
+        ids = normalise_identifier(frame["customer_id"])
+        created = parse_datetime(frame["created_at"], run.options.date_format)
+        extra_columns = [c for c in frame.columns if c.startswith("extra:")]
+        batch: list[tuple[str, dict[str, Any], dict[str, str]]] = []
+        for position, (row, line) in enumerate(zip(frame.to_dict("records"), chunk.line_numbers, strict=True)):
+            external_id = ids.iloc[position]
+            fields = [str(v) for v in row.values()]
+            if external_id is None or pd.isna(external_id):
+                rejected.append(Rejection(line, "missing_customer_id", "", fields))
+                continue
+            if len(external_id) > MAX_ID:
+                rejected.append(Rejection(line, "value_too_long", f"customer id over {MAX_ID} characters",
+                                          fields))
+                continue
+            if external_id in erased:  # the reject file must not copy the person back either
+                rejected.append(Rejection(line, "erased_customer", "", []))
+                continue
+            values, reason, detail = _parse_row(row, created.iloc[position])
+            if reason:
+                rejected.append(Rejection(line, reason, detail, fields))
+                continue
+            attributes = {c.removeprefix("extra:"): row[c] for c in extra_columns if row[c] != ""}
+            batch.append((external_id, values, attributes))
+        with engine.begin() as connection:
+            _write_batch(connection, batch, run.run_id, report)
+            report.rows_read += chunk.rows_in_chunk
+            report.rejected.update(r.reason for r in rejected)
+            record_progress(connection, report)
+            if run.on_batch:
+                run.on_batch(connection, chunk)
+        run.rejects.write(rejected)
+        run.batch_done()

@@ -5,13 +5,15 @@ docs/importing.md documents these for users; keep the two in step.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
 from db.importers.order_lines import OrderKindRule
 from db.importers.rules import STATUS_KINDS
 from db.importers.source import ColumnSpec
+from db.models import ORDER_KINDS
 
 
 @dataclass(frozen=True)
@@ -36,10 +38,24 @@ def _online_retail_kind(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     return kind, pd.Series(None, index=frame.index, dtype=object)
 
 
-def _status_kind(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+def _status_kind(frame: pd.DataFrame, kinds: Mapping[str, str] = STATUS_KINDS) -> tuple[pd.Series, pd.Series]:
     status = frame["status"].str.strip()
-    kind = status.str.lower().map(STATUS_KINDS)
+    kind = status.str.lower().map(kinds)
     return kind.where(kind.notna(), None), status.where(status != "", None)
+
+
+def with_statuses(fmt: OrderFormat, statuses: Mapping[str, str]) -> OrderFormat:
+    """``fmt`` reading a source's own status words too (``{"wc-completed": "sale"}``), beside the
+    generic ones.  Raises ``ValueError`` for a kind that is not an order kind."""
+    wrong = {status: kind for status, kind in statuses.items() if kind not in ORDER_KINDS}
+    if wrong:
+        status, kind = next(iter(wrong.items()))
+        raise ValueError(f"status {status!r} is mapped to {kind!r}; map it to one of {', '.join(ORDER_KINDS)}")
+    kinds = {**STATUS_KINDS, **{status.strip().lower(): kind for status, kind in statuses.items()}}
+    known = ", ".join(sorted(status for status in statuses))
+    return replace(fmt, order_kind_rule=lambda frame: _status_kind(frame, kinds),
+                   bad_kind_detail=f" (not a generic status, nor one of this source's: {known})" if known
+                   else fmt.bad_kind_detail)
 
 
 ONLINE_RETAIL = OrderFormat(
@@ -71,6 +87,7 @@ GENERIC_ORDERS = OrderFormat(
         ColumnSpec("unit_price", ("price", "item_price")),
         ColumnSpec("status", ("order_status",), required=False),
         ColumnSpec("country", ("ship_country", "shipping_country"), required=False),
+        ColumnSpec("currency", ("currency_code",), required=False),
     ),
     order_kind_rule=_status_kind,
     bad_kind_detail=" (expected e.g. completed, shipped, pending, cancelled, returned, refunded)",

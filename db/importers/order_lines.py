@@ -54,6 +54,15 @@ def _map_unique(values: pd.Series, function: Callable[[str], object]) -> pd.Seri
     return pd.Series(lookup.reindex(values.to_numpy()).to_numpy(), index=values.index, dtype=object)
 
 
+def _currency_codes(frame: pd.DataFrame) -> pd.Series:
+    """Each row's ISO currency code, None where the source gives none, ``?`` where it is unreadable."""
+    if "currency" not in frame:
+        return pd.Series(None, index=frame.index, dtype=object)
+    code = frame["currency"].str.strip().str.upper()
+    readable = code.str.fullmatch(r"[A-Z]{3}")
+    return code.where(readable, "?").where(code != "", None)
+
+
 def prepare_lines(chunk: RowChunk, order_kind_rule: OrderKindRule, date_format: str | None,
                   bad_kind_detail: str = "") -> PreparedLines:
     """Parse and check every row of ``chunk``; each row is either accepted or rejected once."""
@@ -88,6 +97,9 @@ def prepare_lines(chunk: RowChunk, order_kind_rule: OrderKindRule, date_format: 
     reject(quantity.isna(), "bad_quantity", lambda f: "'" + f["quantity"] + "'")
     reject(quantity == 0, "zero_quantity", lambda f: pd.Series("0", index=f.index))
     reject(price.isna(), "bad_price", lambda f: "'" + f["unit_price"] + "'")
+    currency = _currency_codes(frame)
+    reject(currency == "?", "bad_currency",
+           lambda f: "'" + f["currency"] + "' (expected a three-letter ISO 4217 code such as EUR or USD)")
     reject(order_kind.isna(), "bad_status", lambda f: "'" + f["status"] + "'" + bad_kind_detail)
     negative_sale = (price < 0) & (order_kind != "adjustment") & (kinds != "adjustment")
     reject(negative_sale, "negative_price", lambda f: "'" + f["unit_price"] + "'")
@@ -113,6 +125,7 @@ def prepare_lines(chunk: RowChunk, order_kind_rule: OrderKindRule, date_format: 
         "country": countries.str[0],
         "country_code": countries.str[1],
         "product_kind": kinds[ok],
+        "currency": currency[ok],
     })
     accepted["category"] = categorise_lines(accepted["order_kind"], accepted["product_kind"],
                                             accepted["quantity"], accepted["price_micros"])

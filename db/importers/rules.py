@@ -24,6 +24,7 @@ REJECT_REASONS: dict[str, str] = {
     "negative_price": "negative unit price on a sale (only adjustments may be negative)",
     "value_too_long": "a value is longer than the store allows",
     "bad_status": "unknown order status",
+    "bad_currency": "currency is not a three-letter ISO code",
     "order_conflict": "order already belongs to another customer",
     "bad_customer_id": "customer id cannot be read",
     "missing_customer_id": "no customer id",
@@ -55,6 +56,7 @@ NOTES: dict[str, str] = {
     "erased_customer_lines": "lines of customers erased on request (kept as guest orders, without the person)",
     "repeated_lines": "lines repeating an identical earlier line of the same order (kept, marked)",
     "attribute_columns": "extra columns kept as customer attributes",
+    "orders_changed": "orders stored earlier whose status changed (updated, not stored twice)",
 }
 
 # Stock codes that are not merchandise.  Matched case-insensitively against the whole code.

@@ -7,7 +7,7 @@ completes the import: rows already stored are recognised by their natural keys.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +21,7 @@ from db.erased import ErasedIds
 from db.importers.formats import OrderFormat
 from db.importers.order_lines import PreparedLines, Rejection, prepare_lines
 from db.importers.report import ImportReport, RejectWriter
-from db.importers.source import ImportFileError, inspect_file, read_chunks, resolve_columns
+from db.importers.source import ImportFileError, RowChunk, inspect_file, read_chunks, resolve_columns
 from db.importers.writer import IdCache, write_order_lines
 from db.maintenance import refresh_planner_statistics
 from db.models import ImportRun
@@ -73,11 +73,11 @@ def skipped_as_imported(engine: Engine, report: ImportReport, sha256: str, optio
     return True
 
 
-def start_run(engine: Engine, source_format: str, path: Path, sha256: str, clock: Clock) -> int:
+def start_run(engine: Engine, source_format: str, source_name: str, sha256: str, clock: Clock) -> int:
     """Record a new import run and return its id."""
     with engine.begin() as connection:
         result = connection.execute(ImportRun.__table__.insert().values(
-            source_format=source_format, source_name=str(path), source_sha256=sha256,
+            source_format=source_format, source_name=source_name[:500], source_sha256=sha256,
             started_at=store_time(clock()), status="running", rows_committed=0, counts={}))
         return new_id(result)
 
@@ -149,6 +149,33 @@ def _assign_occurrence(lines: pd.DataFrame, seen: pd.Series) -> pd.Series:
     return seen.add(counts, fill_value=0).astype("int64")
 
 
+BatchHook = Callable[[Connection, RowChunk], None]
+"""Called inside each batch's transaction after its rows are written (a sync records its watermark)."""
+
+
+@dataclass
+class ChunkRun:
+    """Where a stream of row chunks goes: its report, its reject file and who hears of progress."""
+
+    report: ImportReport
+    rejects: RejectWriter
+    options: ImportOptions
+    estimated_rows: int = 0
+    progress: Progress | None = None
+    on_batch: BatchHook | None = None
+
+    @property
+    def run_id(self) -> int:
+        """The import run the rows are recorded under (started before any chunk is written)."""
+        if self.report.run_id is None:
+            raise RuntimeError("start the import run before writing its rows")
+        return self.report.run_id
+
+    def batch_done(self) -> None:
+        if self.progress:
+            self.progress(self.report.rows_read, max(self.estimated_rows, self.report.rows_read))
+
+
 def import_order_file(engine: Engine, path: Path, fmt: OrderFormat, options: ImportOptions,
                       progress: Progress | None = None, clock: Clock = utc_now) -> ImportReport:
     """Import an orders-like CSV (plain or .gz) into the store and return what happened.
@@ -161,43 +188,56 @@ def import_order_file(engine: Engine, path: Path, fmt: OrderFormat, options: Imp
     if skipped_as_imported(engine, report, facts.sha256, options):
         return report
     report.currency = fmt.currency or options.currency
-    report.run_id = start_run(engine, fmt.name, path, facts.sha256, clock)
-    stem = path.name.split(".")[0]
-    rejects = RejectWriter(options.reject_dir / f"{stem}.run{report.run_id}.rejects.csv",
-                           [spec.name for spec in fmt.columns])
+    report.run_id = start_run(engine, fmt.name, str(path), facts.sha256, clock)
+    rejects = RejectWriter(reject_path(options, path.name, report.run_id), [spec.name for spec in fmt.columns])
+    run = ChunkRun(report, rejects, options, max(facts.line_count - 1, 0), progress)
+    with recorded_run(engine, report, rejects, clock):
+        write_order_chunks(engine, read_chunks(path, facts, options.encoding, positions, fmt.columns,
+                                               options.batch_rows), fmt, run)
+    return report
+
+
+def reject_path(options: ImportOptions, name: str, run_id: int) -> Path:
+    """Where a run's rejected rows go: beside the others, named after the source and the run."""
+    return options.reject_dir / f"{name.split('.', maxsplit=1)[0]}.run{run_id}.rejects.csv"
+
+
+def write_order_chunks(engine: Engine, chunks: Iterable[RowChunk], fmt: OrderFormat, run: ChunkRun) -> None:
+    """Clean and store every chunk of order lines, one transaction per chunk (see the module doc)."""
+    report, options = run.report, run.options
     cache = IdCache()
     seen = pd.Series(dtype="int64")
-    estimated_rows = max(facts.line_count - 1, 0)
     first = True
-    with recorded_run(engine, report, rejects, clock):
-        for chunk in read_chunks(path, facts, options.encoding, positions, fmt.columns, options.batch_rows):
-            prepared = prepare_lines(chunk, fmt.order_kind_rule, options.date_format, fmt.bad_kind_detail)
-            if first:
-                _check_dates_readable(prepared, chunk.frame["date"], options)
-                report.currency = report.currency or price_currency(chunk.frame["unit_price"])
-                first = False
-            lines = prepared.accepted
-            with engine.begin() as connection:
-                # Read per batch, in its transaction: an erasure while a long import runs holds from the next batch.
-                erased_lines = _forget_erased(lines, ErasedIds.load(connection))
-                seen = _assign_occurrence(lines, seen)
-                outcome = write_order_lines(connection, lines, cache, report.run_id)
-                conflicts = set(outcome.conflicts)
-                batch_rejects = prepared.rejected + [
-                    Rejection(int(lines.at[i, "line"]), "order_conflict",
-                              f"order {lines.at[i, 'order_ref']} is stored for another customer", [])
-                    for i in sorted(conflicts)]
-                kept = lines.drop(index=list(conflicts))
-                _count_batch(report, chunk.rows_in_chunk, kept, batch_rejects, outcome.new_lines, erased_lines)
-                report.new_customers += outcome.new_customers
-                report.new_products += outcome.new_products
-                report.new_orders += outcome.new_orders
-                record_progress(connection, report)
-            cache.merge(outcome.learned)
-            rejects.write(batch_rejects)
-            if progress:
-                progress(report.rows_read, max(estimated_rows, report.rows_read))
-    return report
+    for chunk in chunks:
+        prepared = prepare_lines(chunk, fmt.order_kind_rule, options.date_format, fmt.bad_kind_detail)
+        if first and len(chunk.frame):
+            _check_dates_readable(prepared, chunk.frame["date"], options)
+            report.currency = report.currency or price_currency(chunk.frame["unit_price"])
+            first = False
+        lines = prepared.accepted
+        with engine.begin() as connection:
+            # Read per batch, in its transaction: an erasure while a long import runs holds from the next batch.
+            erased_lines = _forget_erased(lines, ErasedIds.load(connection))
+            seen = _assign_occurrence(lines, seen)
+            outcome = write_order_lines(connection, lines, cache, run.run_id, report.currency)
+            conflicts = set(outcome.conflicts)
+            batch_rejects = prepared.rejected + [
+                Rejection(int(lines.at[i, "line"]), "order_conflict",
+                          f"order {lines.at[i, 'order_ref']} is stored for another customer", [])
+                for i in sorted(conflicts)]
+            kept = lines.drop(index=list(conflicts))
+            _count_batch(report, chunk.rows_in_chunk, kept, batch_rejects, outcome.new_lines, erased_lines)
+            report.new_customers += outcome.new_customers
+            report.new_products += outcome.new_products
+            report.new_orders += outcome.new_orders
+            if outcome.changed_orders:
+                report.notes["orders_changed"] += outcome.changed_orders
+            record_progress(connection, report)
+            if run.on_batch:
+                run.on_batch(connection, chunk)
+        cache.merge(outcome.learned)
+        run.rejects.write(batch_rejects)
+        run.batch_done()
 
 
 def _forget_erased(lines: pd.DataFrame, erased: ErasedIds) -> int:

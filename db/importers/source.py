@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import Any, BinaryIO, cast
 
 import pandas as pd
 
@@ -81,6 +81,10 @@ class RowChunk:
     line_numbers: list[int]
     malformed: list[tuple[int, str, list[str]]] = field(default_factory=list)
     """Rows whose field count did not match the header: (line, reason, raw fields)."""
+    watermark: Any = None
+    """From a database source: the largest watermark value in the chunk (where the next read resumes)."""
+    null_watermarks: int = 0
+    """From a database source: rows of the chunk whose watermark is empty."""
 
     @property
     def rows_in_chunk(self) -> int:
@@ -160,6 +164,27 @@ def inspect_file(path: Path, encoding: str) -> FileFacts:
                      header=[h.strip().lstrip("\ufeff") for h in header])
 
 
+def match_columns(header: Sequence[str], specs: Sequence[ColumnSpec]) -> tuple[dict[str, int], list[ColumnSpec]]:
+    """Positions of the canonical columns found in ``header`` (loosely, see ``header_key``) and the
+    required ones missing."""
+    seen = {header_key(name): position for position, name in enumerate(header)}
+    positions: dict[str, int] = {}
+    missing: list[ColumnSpec] = []
+    for spec in specs:
+        hit = next((seen[header_key(a)] for a in spec.accepted() if header_key(a) in seen), None)
+        if hit is None:
+            if spec.required:
+                missing.append(spec)
+        else:
+            positions[spec.name] = hit
+    return positions, missing
+
+
+def describe_missing(missing: Sequence[ColumnSpec]) -> str:
+    """``sku (or product_code / stock_code); quantity (or qty)``: what a message asks for."""
+    return "; ".join(spec.name + (f" (or {' / '.join(spec.aliases)})" if spec.aliases else "") for spec in missing)
+
+
 def resolve_columns(
     header: Sequence[str],
     specs: Sequence[ColumnSpec],
@@ -172,36 +197,42 @@ def resolve_columns(
     Raises ``ImportFileError`` naming the missing columns and the ones that were found.
     """
     renamed = [renames.get(h, h) for h in header]
-    seen: dict[str, int] = {}
+    seen: set[str] = set()
     for position, name in enumerate(renamed):
         key = header_key(name)
         if key in seen:
             raise ImportFileError(f"{file_name}: column {header[position]!r} appears twice in the header; "
                                   "rename or remove one of them.")
-        seen[key] = position
+        seen.add(key)
     for old in renames:
         if old not in header:
             raise ImportFileError(f"--map {old}={renames[old]}: the file has no column {old!r} "
                                   f"(found: {', '.join(header)}).")
-    positions: dict[str, int] = {}
-    missing: list[ColumnSpec] = []
-    for spec in specs:
-        hit = next((seen[header_key(a)] for a in spec.accepted() if header_key(a) in seen), None)
-        if hit is None:
-            if spec.required:
-                missing.append(spec)
-        else:
-            positions[spec.name] = hit
+    positions, missing = match_columns(renamed, specs)
     if missing:
-        wanted = "; ".join(
-            spec.name + (f" (or {' / '.join(spec.aliases)})" if spec.aliases else "") for spec in missing
-        )
         raise ImportFileError(
-            f"{file_name}: missing required column(s): {wanted}. Found: {', '.join(header) or 'nothing'}. "
+            f"{file_name}: missing required column(s): {describe_missing(missing)}. "
+            f"Found: {', '.join(header) or 'nothing'}. "
             "If a column has another name in your export, rename it with --map FOUND=EXPECTED, "
             f"e.g. --map '{header[0] if header else 'Order Number'}={missing[0].name}'."
         )
     return positions
+
+
+def frame_of_rows(rows: Sequence[Sequence[str]], header: Sequence[str], positions: Mapping[str, int],
+                  specs: Sequence[ColumnSpec], keep_extra: bool = False) -> pd.DataFrame:
+    """Rows of strings as a frame of the canonical columns (missing optional ones empty), plus the
+    other columns as ``extra:NAME`` when ``keep_extra``."""
+    width = len(header)
+    raw = pd.DataFrame(list(rows), columns=range(width), dtype=object)
+    frame = pd.DataFrame(index=raw.index)
+    for spec in specs:
+        position = positions.get(spec.name)
+        frame[spec.name] = raw[position].str.strip() if position is not None else ""
+    if keep_extra:
+        for position in (i for i in range(width) if i not in positions.values()):
+            frame[f"extra:{header[position]}"] = raw[position].str.strip()
+    return frame
 
 
 def read_chunks(
@@ -219,17 +250,9 @@ def read_chunks(
     returned in ``RowChunk.malformed`` so the caller rejects it with its line number.
     """
     width = len(facts.header)
-    extra = [i for i in range(width) if i not in positions.values()] if keep_extra else []
 
     def to_frame(rows: list[list[str]]) -> pd.DataFrame:
-        raw = pd.DataFrame(rows, columns=range(width), dtype=object)
-        frame = pd.DataFrame(index=raw.index)
-        for spec in specs:
-            position = positions.get(spec.name)
-            frame[spec.name] = raw[position].str.strip() if position is not None else ""
-        for position in extra:
-            frame[f"extra:{facts.header[position]}"] = raw[position].str.strip()
-        return frame
+        return frame_of_rows(rows, facts.header, positions, specs, keep_extra)
 
     with _open_binary(path) as raw_file:
         text = io.TextIOWrapper(raw_file, encoding=encoding, newline="")

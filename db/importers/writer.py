@@ -66,6 +66,8 @@ class BatchOutcome:
     new_customers: int = 0
     new_products: int = 0
     new_orders: int = 0
+    changed_orders: int = 0
+    """Stored orders whose status (and so kind) changed in the source."""
     conflicts: list[int] = field(default_factory=list)
     learned: IdCache = field(default_factory=IdCache)
 
@@ -121,25 +123,29 @@ def _ensure_products(connection: Connection, lines: pd.DataFrame, cache: IdCache
 
 
 def _ensure_orders(connection: Connection, lines: pd.DataFrame, customer_ids: pd.Series, cache: IdCache,
-                   run_id: int, outcome: BatchOutcome) -> dict[str, tuple[int, int | None]]:
+                   run_id: int, currency: str | None, outcome: BatchOutcome) -> dict[str, tuple[int, int | None]]:
     known = {**cache.orders}
     frame = lines.assign(customer_id=customer_ids)
     first = frame.sort_values("line", kind="stable").groupby("order_ref", sort=False).agg(
         ordered_at=("ordered_at", "min"), order_kind=("order_kind", "first"), status=("status", "first"),
-        country=("country", "first"), customer_id=("customer_id", "first"))
+        country=("country", "first"), customer_id=("customer_id", "first"), currency=("currency", "first"))
     missing = first[~first.index.isin(list(known.keys()))]
     if not missing.empty:
         rows = [{"external_id": ref, "customer_id": None if pd.isna(r.customer_id) else int(r.customer_id),
                  "ordered_at": r.ordered_at.to_pydatetime(warn=False), "kind": r.order_kind, "status": r.status,
-                 "country": r.country, "import_run_id": run_id} for ref, r in zip(missing.index,
-                                                                                   missing.itertuples(), strict=True)]
+                 "country": r.country, "currency": r.currency or currency, "import_run_id": run_id}
+                for ref, r in zip(missing.index, missing.itertuples(), strict=True)]
         outcome.new_orders += len(insert_ignoring_conflicts(
             connection, Order.__table__, rows, returning=[Order.id]))
+        stored: dict[str, tuple[str, str | None]] = {}
         for part in _chunks(list(missing.index)):
-            for order_id, external_id, customer_id in connection.execute(
-                    select(Order.id, Order.external_id, Order.customer_id).where(Order.external_id.in_(part))):
+            for order_id, external_id, customer_id, kind, status in connection.execute(
+                    select(Order.id, Order.external_id, Order.customer_id, Order.kind, Order.status)
+                    .where(Order.external_id.in_(part))):
                 known[external_id] = (order_id, customer_id)
                 outcome.learned.orders[external_id] = (order_id, customer_id)
+                stored[external_id] = (kind, status)
+        _follow_status_changes(connection, missing, stored, known, outcome)
     # A later file may name the customer of an order stored as a guest order: attach it.
     claims = first[first["customer_id"].notna()]
     attach = [(ref, int(cid)) for ref, cid in claims["customer_id"].items() if known[ref][1] is None]
@@ -152,8 +158,24 @@ def _ensure_orders(connection: Connection, lines: pd.DataFrame, customer_ids: pd
     return known
 
 
-def write_order_lines(connection: Connection, lines: pd.DataFrame, cache: IdCache, run_id: int) -> BatchOutcome:
+def _follow_status_changes(connection: Connection, incoming: pd.DataFrame, stored: dict[str, tuple[str, str | None]],
+                           known: dict[str, tuple[int, int | None]], outcome: BatchOutcome) -> None:
+    """An order stored earlier whose source status has changed (paid, then refunded) takes the new
+    status and kind: the order is updated, never stored twice.  Rows without a status (Online
+    Retail's invoices) never change a stored order."""
+    changed = [(ref, r.order_kind, r.status) for ref, r in zip(incoming.index, incoming.itertuples(), strict=True)
+               if r.status is not None and ref in stored and stored[ref] != (r.order_kind, r.status)]
+    if changed:
+        connection.execute(update(Order.__table__).where(Order.__table__.c.id == bindparam("b_id")),
+                           [{"b_id": known[ref][0], "kind": kind, "status": status} for ref, kind, status in changed])
+        outcome.changed_orders += len(changed)
+
+
+def write_order_lines(connection: Connection, lines: pd.DataFrame, cache: IdCache, run_id: int,
+                      currency: str | None = None) -> BatchOutcome:
     """Upsert customers, products, orders and lines of one batch; count what was new.
+
+    An order takes its line's ``currency`` where the source gives one, else ``currency`` (the run's).
 
     ``lines`` holds the accepted rows of a batch with an ``occurrence`` column.  Rows whose
     order is already stored for another customer are not written; their positions are
@@ -165,7 +187,7 @@ def write_order_lines(connection: Connection, lines: pd.DataFrame, cache: IdCach
     customers = _ensure_customers(connection, lines, cache, run_id, outcome)
     products = _ensure_products(connection, lines, cache, outcome)
     customer_ids = lines["customer_ref"].map(customers)
-    orders = _ensure_orders(connection, lines, customer_ids, cache, run_id, outcome)
+    orders = _ensure_orders(connection, lines, customer_ids, cache, run_id, currency, outcome)
     order_customers = lines["order_ref"].map({ref: ids[1] for ref, ids in orders.items()})
     conflict = customer_ids.notna() & order_customers.notna() & (customer_ids != order_customers)
     outcome.conflicts = [int(i) for i in lines.index[conflict]]

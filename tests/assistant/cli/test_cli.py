@@ -279,3 +279,33 @@ def test_owners_from_the_terminal_one_at_a_time_and_from_a_file(tmp_path: Path) 
     assert missing.returncode == 2 and "has no customer_id and no owner column" in missing.stderr
     audit = crm_bot("audit", "--customer", "12348", cwd=tmp_path, env=env).stdout
     assert "assignment: owner changed" in audit
+
+
+def test_sync_from_a_shop_database_at_the_terminal(tmp_path: Path) -> None:
+    from tests.shop_database import Item, ShopDatabase
+
+    shop = ShopDatabase(make_engine(f"sqlite:///{tmp_path / 'shop.db'}"))
+    shop.add_customer(7, "ana@example.com", "Ana", "Portugal", datetime(2024, 3, 1))
+    for n in range(3):
+        shop.add_order(f"W{n}", 7, datetime(2024, 3, 2 + n), [Item("MUG", "Blue mug", 2, "4.50")],
+                       datetime(2024, 3, 2 + n, 12))
+    (tmp_path / "sources.toml").write_text(shop.sources_toml("env:SHOP_DATABASE_URL"), encoding="utf-8")
+    env = {"CRM_SOURCES_FILE": str(tmp_path / "sources.toml"), "SHOP_DATABASE_URL": f"sqlite:///{tmp_path / 'shop.db'}"}
+    first = crm_bot("sync", cwd=tmp_path, env=env)
+    assert first.returncode == 0, first.stderr
+    assert "│ shop   │ customers │         1 │   1 │" in first.stdout
+    assert "│ shop   │ orders    │         3 │   3 │" in first.stdout
+    assert "run `crm-bot refresh`" in first.stdout
+    unknown = crm_bot("sync", "--source", "erp", cwd=tmp_path, env=env)
+    assert unknown.returncode == 2 and "no source named 'erp'" in unknown.stderr and "it names shop" in unknown.stderr
+    engine = make_engine(f"sqlite:///{tmp_path / 'crm-bot.db'}")  # a sync running elsewhere
+    locks.acquire(engine, "sync", "worker-3:17", datetime.now(UTC).replace(tzinfo=None), timedelta(minutes=15))
+    busy = crm_bot("sync", cwd=tmp_path, env=env)
+    assert busy.returncode == 2 and "a sync is already running on worker-3:17" in busy.stderr
+    locks.release(engine, "sync", "worker-3:17")
+    shop.set_status("W1", "refunded", datetime(2024, 3, 9))
+    again = crm_bot("sync", "--refresh", cwd=tmp_path, env=env)
+    assert again.returncode == 0, again.stderr
+    # The refunded order updated (the order before it is read again within the overlap, unchanged).
+    assert "│ shop   │ orders    │         2 │   0 │       1 │" in again.stdout
+    assert "Analytics run 1" in again.stdout
