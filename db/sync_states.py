@@ -76,3 +76,10 @@ def failed(engine: Engine, source: str, part: str, now: datetime, error: str) ->
             failed_at=moment, failing_since=state or moment, error=error[:2000],
             failures_total=_TABLE.c.failures_total + 1))
 
+
+
+def failing(session: Session) -> list[SyncState]:
+    """The queries of sources that fail to sync now (``failing_since`` set), earliest failure first."""
+    rows = session.execute(select(_TABLE).where(_TABLE.c.failing_since.is_not(None))
+                           .order_by(_TABLE.c.failing_since, _TABLE.c.source, _TABLE.c.part)).all()
+    return [SyncState(**row._mapping) for row in rows]

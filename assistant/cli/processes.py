@@ -140,12 +140,13 @@ def scheduler(ctx: typer.Context) -> None:
 
 def doctor(ctx: typer.Context) -> None:
     """Check settings, the database, migrations, data, analytics, digests and Slack; say what to fix."""
-    from assistant.ops.doctor import Check, settings_checks, store_checks
+    from assistant.ops.doctor import Check, settings_checks, source_checks, store_checks
     from assistant.slack.app import client_from_settings
     from assistant.slack.doctor import slack_checks
 
     deps = deps_of(ctx)
     found = settings_checks(deps.settings) + store_checks(deps.engine, utc_now())
+    found += source_checks(deps.settings, deps.engine, utc_now())
     if deps.settings.slack_bot_token is not None:
         found += slack_checks(client_from_settings(deps.settings))
     model = language_model(deps.settings)

@@ -99,8 +99,8 @@ def import_progress(console: Console, label: str) -> Iterator[object]:
 def refresh_summary(summary: RefreshSummary) -> Group:
     """What a refresh computed, and what it refused to compute and why."""
     results = summary.results
-    lines = [f"Analytics run {summary.run_id} as of {summary.as_of:%Y-%m-%d %H:%M}: {summary.customers:,} customers "
-             f"with purchases scored in {summary.seconds:.1f} s."]
+    lines = [f"Analytics run {summary.run_id} as of {summary.as_of:%Y-%m-%d %H:%M}: "
+             f"{words.count(summary.customers, 'customer')} with purchases scored in {summary.seconds:.1f} s."]
     clusters = results.get("clusters", {})
     if "refused" in clusters:
         lines.append(f"Clusters: none ({clusters['refused']}).")

@@ -16,9 +16,13 @@ from sqlalchemy.orm import Session
 
 from analytics import words
 from assistant.ops.settings import Settings
-from db import digests, migrate, snapshots, stats
+from assistant.ops.sources import SourcesFileError, load_sources
+from db import digests, migrate, snapshots, stats, sync_states
 from db.clock import store_time
 from db.engine import ping
+from db.importers.sql_source import SourceError, open_source
+from db.importers.sync import query_columns
+from db.ops_models import SyncState
 
 
 @dataclass(frozen=True)
@@ -90,3 +94,46 @@ def store_checks(engine: Engine, now: datetime) -> list[Check]:
     else:
         found.append(Check("Digests", True, f"{len(subs)} subscription(s), none failing"))
     return found
+
+
+def source_checks(settings: Settings, engine: Engine, now: datetime) -> list[Check]:
+    """Each database of the sources file: reachable, its queries give the importers' columns, and when
+    it last synced (or since when it fails)."""
+    if settings.sources_file is None:
+        return []
+    try:
+        sources = load_sources(settings.sources_file)
+    except SourcesFileError as exc:
+        return [Check("Sources file", False, str(exc), "fix CRM_SOURCES_FILE (docs/syncing.md)")]
+    found = []
+    for source in sources:
+        name = f"Source {source.name}"
+        reader = open_source(source.url, min(source.options.timeout_seconds, 30), settings.timezone)
+        try:
+            for query in source.queries:
+                query_columns(reader, query)
+        except SourceError as exc:
+            found.append(Check(name, False, str(exc), f"check the source's URL ({source.reference}) and its queries"))
+            continue
+        finally:
+            reader.dispose()
+        try:
+            states = [sync_states.get(engine, source.name, q.part) for q in source.queries]
+        except SQLAlchemyError:  # the store itself is down or behind: its own check says so
+            states = [None for _ in source.queries]
+        found.append(_sync_history(name, source.reference, states, store_time(now)))
+    return found
+
+
+def _sync_history(name: str, reference: str, states: list[SyncState | None], now: datetime) -> Check:
+    reachable = f"{reference} answers and its queries return the expected columns"
+    if any(state is None or state.succeeded_at is None for state in states):
+        return Check(name, None, f"{reachable}; not synced yet", "run `crm-bot sync`")
+    failing = [state for state in states if state is not None and state.failing_since is not None]
+    if failing:
+        first = min(failing, key=lambda state: state.failing_since or now)
+        return Check(name, None, f"{reachable} now, but its {first.part} sync has failed since "
+                                 f"{first.failing_since:%Y-%m-%d %H:%M} UTC: {first.error}", "run `crm-bot sync`")
+    last = min(state.succeeded_at for state in states if state is not None and state.succeeded_at is not None)
+    hours = (now - last).total_seconds() / 3600
+    return Check(name, True, f"{reachable}; last synced {last:%Y-%m-%d %H:%M} UTC ({words.count(hours, 'hour')} ago)")

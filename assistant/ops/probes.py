@@ -2,7 +2,8 @@
 
 ``/healthz``: the process answers.  ``/readyz``: the store answers, its schema is current, and
 (in Socket Mode) the WebSocket to Slack is up; 503 with the failing checks otherwise, so a load
-balancer or Kubernetes stops sending work.  ``/metrics``: Prometheus text format.
+balancer or Kubernetes stops sending work.  It also lists each synced data source's state, which
+never makes it fail (answers come from the store, not from the shop's database).  ``/metrics``: Prometheus text format.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 from waitress import create_server
 
 from assistant.errors import UserFacingError
 from assistant.ops.metrics import StoreCollector
-from db import migrate
+from db import migrate, sync_states
 from db.engine import make_session_factory, ping
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
@@ -66,6 +68,18 @@ class Probes:
             checks["slack"] = "ok" if self.slack_connected() else "Socket Mode connection is down"
         return checks
 
+    def sources(self) -> dict[str, str]:
+        """Each synced data source's state in words.  Informational: the bot answers from the store
+        whether or not a shop's database is down, so a failing source never makes the process unready."""
+        try:
+            with Session(self.engine) as session:
+                states = sync_states.all_states(session)
+        except SQLAlchemyError:
+            return {}
+        return {f"{state.source}.{state.part}": "ok" if state.failing_since is None else
+                f"failing since {state.failing_since:%Y-%m-%d %H:%M} UTC: {(state.error or '')[:200]}"
+                for state in states}
+
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path == "/healthz":
@@ -73,7 +87,10 @@ class Probes:
         if path == "/readyz":
             checks = self.readiness()
             ready = all(v == "ok" for v in checks.values())
-            return self._json(start_response, 200 if ready else 503, {"ready": ready, "checks": checks})
+            body: dict[str, Any] = {"ready": ready, "checks": checks}
+            if checks.get("database") == "ok":
+                body["sources"] = self.sources()
+            return self._json(start_response, 200 if ready else 503, body)
         if path == "/metrics":
             return self._metrics(environ, start_response)
         return self._json(start_response, 404, {"error": "try /healthz, /readyz or /metrics"})

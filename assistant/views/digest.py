@@ -27,7 +27,7 @@ from analytics.digest import (
 )
 from analytics.rfm import SEGMENTS
 from assistant.errors import UserFacingError
-from db import customers, kpis, predictions, snapshots, stats
+from db import customers, kpis, predictions, snapshots, stats, sync_states
 from db.clock import store_time, utc_now
 from db.snapshot_models import AnalyticsRun
 
@@ -118,6 +118,10 @@ def _quality(session: Session, now: datetime, cadence: str) -> list[str]:
         if read and guests:
             line += f"; {guests / read:.0%} of lines have no customer id (in revenue, not in customer figures)"
         lines.append(line + ".")
+    for state in sync_states.failing(session):
+        lines.append(f"Source {state.source} ({state.part}) has failed to sync since "
+                     f"{state.failing_since:%Y-%m-%d %H:%M} UTC: its new orders are not in this digest "
+                     "(`crm-bot doctor` says why).")
     latest = snapshots.last_sale_at(session)
     if latest is not None and (now - latest).days > 2 * PERIOD_DAYS[cadence]:
         sample = stats.holds_only_the_sample(session)
