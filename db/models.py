@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -70,6 +72,9 @@ class ImportRun(Base):
     error: Mapped[str | None] = mapped_column(Text)
     currency: Mapped[str | None] = mapped_column(String(3))
     """ISO 4217 code of the file's prices, where known (the format's, ``--currency``, or its price symbols)."""
+    changed: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    """Whether the run added or changed anything (a sync every few minutes mostly does not): only such
+    runs make the rollups stale and call for a refresh."""
 
     __table_args__ = (
         CheckConstraint("status IN ('running', 'completed', 'failed')", name="status"),

@@ -93,9 +93,19 @@ def _slow_price(text: str) -> float:
     return float(to_micros(value))
 
 
+_TIME_WITH_OFFSET = r"^(.*\d:\d\d(?::\d\d(?:\.\d+)?)?)\s*(?:Z|[+-]\d\d:?\d\d)$"
+"""A time followed by its UTC offset (``2024-03-10 14:22:05 -0400``, Shopify's; ``...T14:22:05Z``)."""
+
+
 def parse_datetime(values: pd.Series, date_format: str | None) -> pd.Series:
-    """Timestamps in ISO 8601 (default) or the strftime ``date_format`` given; NaT if unreadable."""
+    """Timestamps in ISO 8601 (default) or the strftime ``date_format`` given; NaT if unreadable.
+
+    A UTC offset after the time is dropped, keeping the wall time as written: exports give times in
+    the shop's own zone, whose offset changes with daylight saving within one file.
+    """
     fmt = date_format or "ISO8601"
+    if date_format is None and values.str.contains(r"\d:\d\d.*(?:Z|[+-]\d\d:?\d\d)$", regex=True).any():
+        values = values.str.replace(_TIME_WITH_OFFSET, r"\1", regex=True)
     parsed = pd.to_datetime(values.where(values != ""), format=fmt, errors="coerce")
     if getattr(parsed.dt, "tz", None) is not None:
         # The store holds local business time without a zone (see docs/data-model.md).

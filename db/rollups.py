@@ -64,7 +64,8 @@ def _summed(sub: Any) -> list[Any]:
 def _watermark(connection: Connection) -> dict[str, int]:
     return {"max_order_id": int(connection.scalar(select(func.coalesce(func.max(Order.id), 0))) or 0),
             "max_line_id": int(connection.scalar(select(func.coalesce(func.max(OrderLine.id), 0))) or 0),
-            "max_import_run_id": int(connection.scalar(select(func.coalesce(func.max(ImportRun.id), 0))) or 0),
+            "max_import_run_id": int(connection.scalar(select(func.coalesce(func.max(ImportRun.id), 0))
+                                                       .where(ImportRun.changed)) or 0),
             "erased_customers": int(connection.scalar(select(func.count()).select_from(ErasedCustomer)) or 0)}
 
 

@@ -14,6 +14,7 @@ from db.models import Customer, ImportRun, Order, OrderLine, Product
 from db.money import from_micros
 from db.orders import CREDIT_LINE, SALES_LINE
 from db.sample import ONLINE_RETAIL_SAMPLE
+from db.snapshot_models import AnalyticsRun
 
 
 @dataclass
@@ -76,6 +77,16 @@ def last_completed_import(session: Session) -> ImportRun | None:
     """The newest import that finished (its counts say how many rows were read and rejected)."""
     return session.scalar(select(ImportRun).where(ImportRun.status == "completed").order_by(ImportRun.id.desc())
                           .limit(1))
+
+
+def changed_since_latest_run(session: Session) -> bool:
+    """Whether an import or sync changed the store after the latest completed analytics run began
+    (or the store has data and no run yet): then a refresh has something new to say."""
+    started = session.scalar(select(func.max(AnalyticsRun.started_at)).where(AnalyticsRun.status == "completed"))
+    query = select(ImportRun.id).where(ImportRun.changed, ImportRun.finished_at.is_not(None))
+    if started is not None:
+        query = query.where(ImportRun.finished_at > started)
+    return session.scalar(query.limit(1)) is not None
 
 
 def recorded_currency(session: Session) -> str | None:

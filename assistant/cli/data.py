@@ -120,6 +120,22 @@ def import_orders(ctx: typer.Context, path: PathArgument, renames: MapOption = [
     _import(ctx, "orders", path, renames, encoding, date_format, force, currency)
 
 
+@import_app.command("shopify")
+def import_shopify(ctx: typer.Context, path: PathArgument, encoding: EncodingOption = "utf-8",
+                   force: ForceOption = False) -> None:
+    """Shopify's order export (Orders > Export): line items, refunds and cancellations as credits, each order's
+    currency; customers are known by their e-mail."""
+    _import(ctx, "shopify", path, [], encoding, None, force)
+
+
+@import_app.command("woocommerce")
+def import_woocommerce(ctx: typer.Context, path: PathArgument, encoding: EncodingOption = "utf-8",
+                       force: ForceOption = False) -> None:
+    """WooCommerce's order export (Customer/Order/Coupon Export, one row per item): item refunds, cancellations
+    and refunded orders as credits, each order's currency."""
+    _import(ctx, "woocommerce", path, [], encoding, None, force)
+
+
 def demo(ctx: typer.Context,
          database: Annotated[Path | None, typer.Option(help="SQLite file to use instead of DATABASE_URL.")]
          = None) -> None:

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from assistant.jobs.alerts import AlertSender
     from assistant.jobs.delivery import Deliverer
     from assistant.jobs.reminders import ReminderSender
-    from assistant.jobs.scheduler import ScheduledRefresh
+    from assistant.jobs.scheduler import CronJob
     from assistant.slack.poster import SlackPoster
 
 console = Console()
@@ -126,28 +126,51 @@ def language_model(settings: Settings) -> LanguageModel | None:
                                                timeout=settings.llm_timeout_seconds))
 
 
-def scheduled_refresh(deps: Deps) -> ScheduledRefresh | None:
-    """The refresh on CRM_REFRESH_SCHEDULE, if one is set; after it, stale builder models are retrained."""
-    if not deps.settings.refresh_schedule:
-        return None
+def cron_jobs(deps: Deps) -> list[CronJob]:
+    """The scheduler's crontab jobs: the refresh on CRM_REFRESH_SCHEDULE, the sync on CRM_SYNC_SCHEDULE."""
+    from assistant.jobs.scheduler import CronJob
+
+    jobs = []
+    if deps.settings.refresh_schedule:
+        jobs.append(CronJob("refresh", deps.settings.refresh_schedule, deps.settings.timezone,
+                            lambda: refresh_then_retrain(deps)))
+    if deps.settings.sync_schedule:
+        jobs.append(CronJob("sync", deps.settings.sync_schedule, deps.settings.timezone,
+                            lambda: sync_then_refresh(deps)))
+    return jobs
+
+
+def refresh_then_retrain(deps: Deps) -> object:
+    """The refresh (under the store's refresh lock), then builder models that went stale are retrained."""
     from assistant.jobs.refresh.executor import executor_for
     from assistant.jobs.refresh.inputs import RefreshParams
     from assistant.jobs.refresh.run import run_refresh_exclusive
-    from assistant.jobs.scheduler import ScheduledRefresh
     from assistant.jobs.training import retrain_stale
 
-    def refresh_then_retrain() -> object:
-        executor = executor_for(deps.settings.dask_scheduler, deps.engine.dialect.name,
-                                deps.settings.refresh_workers)
-        try:
-            summary = run_refresh_exclusive(deps.engine, RefreshParams(currency=deps.settings.currency or None),
-                                            keep_runs=deps.settings.keep_analytics_runs, executor=executor)
-        finally:
-            executor.close()
-        retrain_stale(deps.engine, deps.settings.retrain_after_days)
-        return summary
+    executor = executor_for(deps.settings.dask_scheduler, deps.engine.dialect.name, deps.settings.refresh_workers)
+    try:
+        summary = run_refresh_exclusive(deps.engine, RefreshParams(currency=deps.settings.currency or None),
+                                        keep_runs=deps.settings.keep_analytics_runs, executor=executor)
+    finally:
+        executor.close()
+    retrain_stale(deps.engine, deps.settings.retrain_after_days)
+    return summary
 
-    return ScheduledRefresh(deps.settings.refresh_schedule, deps.settings.timezone, refresh_then_retrain)
+
+def sync_then_refresh(deps: Deps) -> object:
+    """Every source and the inbox (under the sync lock), then the refresh if the store changed since the
+    latest analytics run: by this sync, or by an earlier one whose refresh could not run."""
+    from assistant.jobs.sync import run_sync, sources_of
+    from db.stats import changed_since_latest_run
+
+    outcome = run_sync(deps.engine, sources_of(deps.settings.sources_file), timezone=deps.settings.timezone,
+                       reject_dir=deps.settings.rejects_dir, inbox=deps.settings.inbox_dir,
+                       batch_rows=deps.settings.import_batch_rows)
+    with Session(deps.engine) as session:
+        stale = changed_since_latest_run(session)
+    if stale:
+        refresh_then_retrain(deps)
+    return outcome
 
 
 def alert_sender(deps: Deps, poster: SlackPoster) -> AlertSender:

@@ -15,13 +15,13 @@ from assistant.cli.deps import (
     Deps,
     alert_sender,
     console,
+    cron_jobs,
     deliverer,
     deps_of,
     errors,
     language_model,
     reminder_sender,
     runner_context,
-    scheduled_refresh,
 )
 from assistant.errors import UserFacingError
 from assistant.slack.console_render import CONSOLE_USER
@@ -73,7 +73,7 @@ def serve(ctx: typer.Context) -> None:
     if settings.scheduler_in_serve:
         poster = SlackPoster(client)
         background = make_scheduler(deliverer(deps, poster), alert_sender(deps, poster),
-                                    settings.scheduler_tick_seconds, blocking=False, refresh=scheduled_refresh(deps),
+                                    settings.scheduler_tick_seconds, blocking=False, cron_jobs=cron_jobs(deps),
                                     reminders=reminder_sender(deps, poster))
         background.start()
         errors.print(f"Digest scheduler running in this process (every {settings.scheduler_tick_seconds} s).")
@@ -128,7 +128,7 @@ def scheduler(ctx: typer.Context) -> None:
     tick = deps.settings.scheduler_tick_seconds
     poster = SlackPoster(client_from_settings(deps.settings))
     running = make_scheduler(deliverer(deps, poster), alert_sender(deps, poster), tick, blocking=True,
-                             refresh=scheduled_refresh(deps), reminders=reminder_sender(deps, poster))
+                             cron_jobs=cron_jobs(deps), reminders=reminder_sender(deps, poster))
     if deps.settings.health_port:
         start_probes(Probes(deps.engine), deps.settings.health_port)
     # SIGTERM (docker stop, kubectl): let the tick in flight finish its posts, then exit.

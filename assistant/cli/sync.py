@@ -1,4 +1,5 @@
-"""``crm-bot sync``: bring new and changed orders and customers from the sources file's databases."""
+"""``crm-bot sync``: bring new and changed orders and customers from the sources file's databases and
+the inbox folder."""
 
 from __future__ import annotations
 
@@ -23,16 +24,19 @@ def sync(
     = False,
     details: Annotated[bool, typer.Option(help="Print each query's full import report.")] = False,
 ) -> None:
-    """Sync the databases of CRM_SOURCES_FILE into the store (incrementally, by watermark; never two at once)."""
+    """Sync the databases of CRM_SOURCES_FILE (incrementally, by watermark) and the files of CRM_INBOX_DIR into
+    the store; never two syncs at once."""
     deps = deps_of(ctx)
     sources = sources_of(deps.settings.sources_file, source)
-    if not sources:
-        errors.print("Nothing to sync: set CRM_SOURCES_FILE to a TOML file naming the databases to read "
-                     "(docs/syncing.md).")
+    inbox = deps.settings.inbox_dir if not source else None  # --source picks databases only
+    if not sources and inbox is None:
+        errors.print("Nothing to sync: set CRM_SOURCES_FILE to a TOML file naming the databases to read, or "
+                     "CRM_INBOX_DIR to a folder exports are dropped in (docs/syncing.md).")
         raise typer.Exit(1)
     with errors.status("Syncing...") as status:
         outcome = run_sync(deps.engine, sources, timezone=deps.settings.timezone, reject_dir=deps.settings.rejects_dir,
-                           full=full, progress=lambda what, rows: status.update(f"Syncing {what}: {rows:,} rows..."))
+                           full=full, inbox=inbox, batch_rows=deps.settings.import_batch_rows,
+                           progress=lambda what, rows: status.update(f"Syncing {what}: {rows:,} rows..."))
     console.print(sync_table(outcome))
     if details:
         for part in outcome.parts:
@@ -62,6 +66,10 @@ def sync_table(outcome: SyncOutcome) -> Table:
         report = part.report
         if report is None:
             table.add_row(part.source, part.part, "", "", "", "", "", "[red]failed[/red]")
+            continue
+        if report.status == "skipped":
+            table.add_row(part.source, part.part, f"{report.rows_read:,}", "0", "0", f"{report.rows_read:,}", "0",
+                          "imported before")
             continue
         changed = report.updated + report.notes.get("orders_changed", 0)
         table.add_row(part.source, part.part, f"{report.rows_read:,}", f"{report.stored_new:,}", f"{changed:,}",

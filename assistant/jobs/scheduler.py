@@ -1,5 +1,5 @@
 """The scheduler: APScheduler 3 ticking the digest deliverer, the alert sender, the follow-up
-reminders and the scheduled refresh.
+reminders, and running the scheduled sync and refresh.
 
 One interval job looks at every subscription each tick rather than one cron job per
 subscription: subscriptions change from Slack at any time and several replicas may run the
@@ -9,7 +9,7 @@ scheduler, and the store (claims under unique constraints) is what decides who p
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -24,6 +24,7 @@ from assistant.jobs.delivery import Deliverer
 from assistant.jobs.refresh.run import RefreshBusy
 from assistant.jobs.reminders import ReminderSender
 from assistant.jobs.schedule import zone
+from assistant.jobs.sync import SyncBusy
 from assistant.ops.metrics import ALERTS, DIGESTS, REMINDERS
 from db import pending_writes
 from db.clock import store_time
@@ -86,34 +87,36 @@ def prune_previews(deliverer: Deliverer) -> int:
 
 
 @dataclass(frozen=True)
-class ScheduledRefresh:
-    """The analytics refresh on a crontab schedule (``0 2 * * *``) in a time zone."""
+class CronJob:
+    """A job on a crontab schedule (``0 2 * * *``) in a time zone: the refresh, the sync."""
 
+    name: str
     crontab: str
     timezone: str
     run: Callable[[], object]
-    """Runs the refresh under the store's refresh lock (``RefreshBusy`` if another one runs)."""
+    """Runs the job under its store-wide lock (``RefreshBusy`` / ``SyncBusy`` if another process runs it)."""
 
 
-def refresh_now(refresh: ScheduledRefresh) -> None:
-    """The refresh job: skipped (and logged) if another process is refreshing already."""
+def run_cron_job(job: CronJob) -> None:
+    """Run ``job``: skipped (and logged) if another process runs it already; a failure is logged and
+    the next time comes round (the previous snapshot, or the data already synced, stays in use)."""
     try:
-        refresh.run()
-    except RefreshBusy as exc:
-        log.info("scheduled refresh %s", exc)
+        job.run()
+    except (RefreshBusy, SyncBusy) as exc:
+        log.info("scheduled %s %s", job.name, exc)
     except Exception:
-        log.exception("scheduled refresh failed; the previous snapshot stays in use")
+        log.exception("scheduled %s failed; what it would have replaced stays in use", job.name)
 
 
 def make_scheduler(deliverer: Deliverer, alert_sender: AlertSender, tick_seconds: int, blocking: bool,
-                   refresh: ScheduledRefresh | None = None, reminders: ReminderSender | None = None) -> BaseScheduler:
-    """A scheduler that runs ``tick`` every ``tick_seconds`` (first tick at start) and, if given,
-    the refresh on its own schedule."""
+                   cron_jobs: Sequence[CronJob] = (), reminders: ReminderSender | None = None) -> BaseScheduler:
+    """A scheduler that runs ``tick`` every ``tick_seconds`` (first tick at start) and each of
+    ``cron_jobs`` on its own schedule."""
     scheduler: BaseScheduler = (BlockingScheduler if blocking else BackgroundScheduler)(timezone=UTC)
     scheduler.add_job(tick, IntervalTrigger(seconds=tick_seconds), args=[deliverer, alert_sender, reminders],
                       id="digests", coalesce=True, max_instances=1, misfire_grace_time=tick_seconds,
                       next_run_time=datetime.now(UTC))
-    if refresh is not None:
-        scheduler.add_job(refresh_now, CronTrigger.from_crontab(refresh.crontab, timezone=zone(refresh.timezone)),
-                          args=[refresh], id="refresh", coalesce=True, max_instances=1, misfire_grace_time=3600)
+    for job in cron_jobs:
+        scheduler.add_job(run_cron_job, CronTrigger.from_crontab(job.crontab, timezone=zone(job.timezone)),
+                          args=[job], id=job.name, coalesce=True, max_instances=1, misfire_grace_time=3600)
     return scheduler

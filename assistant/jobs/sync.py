@@ -1,4 +1,4 @@
-"""``crm-bot sync``: every database source of the sources file (and the inbox folder), under one lock.
+"""``crm-bot sync``: every database source of the sources file, then the inbox folder, under one lock.
 
 Never two syncs at once from any process or machine (the store's ``sync`` lock, renewed after each
 batch, so a sync that runs for hours keeps it and a killed one frees it within minutes).  A source
@@ -20,13 +20,17 @@ from assistant.errors import UserFacingError
 from assistant.ops.sources import Source, load_sources
 from db import locks
 from db.clock import Clock, store_time, utc_now
+from db.importers.inbox import process_inbox
 from db.importers.report import ImportReport
+from db.importers.runner import ImportOptions
 from db.importers.sql_source import SourceError, open_source
 from db.importers.sync import sync_query
 
 SYNC_LOCK = "sync"
 SYNC_LEASE = timedelta(minutes=15)
 """Renewed after every batch: a live sync keeps the lock, a killed one frees it this long after."""
+INBOX_SETTLE_SECONDS = 60.0
+"""An inbox file is taken once unchanged this long (a copy still in progress keeps touching it)."""
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +91,10 @@ def sources_of(sources_file: Path | None, names: Sequence[str] = ()) -> list[Sou
 
 
 def run_sync(engine: Engine, sources: Sequence[Source], *, timezone: str, reject_dir: Path, full: bool = False,
+             inbox: Path | None = None, batch_rows: int = 20_000, settle_seconds: float = INBOX_SETTLE_SECONDS,
              progress: Progress | None = None, clock: Clock = utc_now) -> SyncOutcome:
-    """Sync ``sources`` into the store holding the sync lock; ``SyncBusy`` if another process syncs."""
+    """Sync ``sources``, then the ``inbox`` folder's files, into the store holding the sync lock;
+    ``SyncBusy`` if another process syncs."""
     holder = locks.process_name()
     try:
         with locks.held(engine, SYNC_LOCK, holder, store_time(clock()), SYNC_LEASE):
@@ -96,9 +102,25 @@ def run_sync(engine: Engine, sources: Sequence[Source], *, timezone: str, reject
             for source in sources:
                 outcome.parts.extend(_sync_source(engine, source, timezone, reject_dir, full, holder, progress,
                                                   clock))
+            if inbox is not None:
+                outcome.parts.extend(_inbox(engine, inbox, ImportOptions(batch_rows=batch_rows, reject_dir=reject_dir),
+                                            settle_seconds, clock))
             return outcome
     except locks.LockHeld as exc:
         raise SyncBusy(f"not started: a sync is {exc.running}.") from exc
+
+
+def _inbox(engine: Engine, inbox: Path, options: ImportOptions, settle_seconds: float,
+           clock: Clock) -> list[PartOutcome]:
+    if not inbox.is_dir():
+        return [PartOutcome("inbox", str(inbox), error=f"CRM_INBOX_DIR={inbox} is not a folder; create it or unset "
+                                                         "CRM_INBOX_DIR.")]
+    parts = []
+    for done in process_inbox(engine, inbox, options, settle_seconds, clock):
+        if done.error:
+            log.warning("inbox file %s moved to %s: %s", done.name, done.moved_to, done.error)
+        parts.append(PartOutcome("inbox", done.name, report=done.report, error=done.error))
+    return parts
 
 
 def _sync_source(engine: Engine, source: Source, timezone: str, reject_dir: Path, full: bool, holder: str,

@@ -88,8 +88,9 @@ class Probes:
             checks = self.readiness()
             ready = all(v == "ok" for v in checks.values())
             body: dict[str, Any] = {"ready": ready, "checks": checks}
-            if checks.get("database") == "ok":
-                body["sources"] = self.sources()
+            sources = self.sources() if checks.get("database") == "ok" else {}
+            if sources:
+                body["sources"] = sources
             return self._json(start_response, 200 if ready else 503, body)
         if path == "/metrics":
             return self._metrics(environ, start_response)

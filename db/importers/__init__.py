@@ -1,4 +1,5 @@
-"""CSV -> store importers: Online Retail (I and II), generic customers and generic orders.
+"""CSV -> store importers: Online Retail (I and II), generic customers and orders, Shopify and WooCommerce
+order exports.
 
 Use ``import_file``; the formats and cleaning rules are documented in docs/importing.md.
 """
@@ -12,11 +13,12 @@ from sqlalchemy import Engine
 from db.clock import Clock, utc_now
 from db.importers.customers import import_customer_file
 from db.importers.formats import GENERIC_ORDERS, ONLINE_RETAIL
+from db.importers.platforms import PLATFORMS, import_platform_file
 from db.importers.report import ImportReport
 from db.importers.runner import ImportOptions, Progress, import_order_file
 from db.importers.source import ImportFileError
 
-FORMATS = ("online-retail", "customers", "orders")
+FORMATS = ("online-retail", "customers", "orders", *PLATFORMS)
 
 __all__ = ["FORMATS", "ImportFileError", "ImportOptions", "ImportReport", "import_file"]
 
@@ -31,4 +33,6 @@ def import_file(engine: Engine, source_format: str, path: Path, options: ImportO
         return import_order_file(engine, path, ONLINE_RETAIL, options, progress, clock)
     if source_format == "orders":
         return import_order_file(engine, path, GENERIC_ORDERS, options, progress, clock)
+    if source_format in PLATFORMS:
+        return import_platform_file(engine, path, PLATFORMS[source_format], options, progress, clock)
     raise ValueError(f"unknown import format {source_format!r}; expected one of {', '.join(FORMATS)}")

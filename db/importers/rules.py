@@ -57,6 +57,7 @@ NOTES: dict[str, str] = {
     "repeated_lines": "lines repeating an identical earlier line of the same order (kept, marked)",
     "attribute_columns": "extra columns kept as customer attributes",
     "orders_changed": "orders stored earlier whose status changed (updated, not stored twice)",
+    "credit_lines": "credit lines made for cancelled and refunded orders (in rows read: the money that went back)",
 }
 
 # Stock codes that are not merchandise.  Matched case-insensitively against the whole code.

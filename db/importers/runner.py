@@ -90,6 +90,8 @@ def finish_run(engine: Engine, report: ImportReport, clock: Clock, error: str | 
     with engine.begin() as connection:
         connection.execute(update(ImportRun.__table__).where(ImportRun.__table__.c.id == report.run_id).values(
             status=report.status, finished_at=store_time(clock()), counts=report.as_counts(), error=error,
+            changed=bool(report.stored_new or report.updated or report.notes.get("orders_changed")
+                         or report.new_customers or report.new_orders),
             reject_file=str(report.reject_file) if report.reject_file else None, currency=report.currency))
 
 

@@ -1,4 +1,4 @@
-"""data sources synced by watermark; each order's currency
+"""data sources synced by watermark; each order's currency; whether an import run changed anything
 
 Revision ID: 3e7a9c4d1b25
 Revises: 8a2d5c71e3f0
@@ -37,12 +37,16 @@ def upgrade() -> None:
                     sa.PrimaryKeyConstraint('source', 'part', name=op.f('pk_sync_states')))
     with op.batch_alter_table('orders') as batch:
         batch.add_column(sa.Column('currency', sa.String(length=3), nullable=True))
+    with op.batch_alter_table('import_runs') as batch:
+        batch.add_column(sa.Column('changed', sa.Boolean(), server_default=sa.true(), nullable=False))
     # Orders stored before this revision take their import run's currency.
     op.execute("UPDATE orders SET currency = (SELECT import_runs.currency FROM import_runs "
                "WHERE import_runs.id = orders.import_run_id)")
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('import_runs') as batch:
+        batch.drop_column('changed')
     with op.batch_alter_table('orders') as batch:
         batch.drop_column('currency')
     op.drop_table('sync_states')

@@ -13,7 +13,7 @@ from assistant.jobs.alerts import AlertSender
 from assistant.jobs.delivery import Deliverer
 from assistant.jobs.refresh.inputs import REFRESH_LOCK
 from assistant.jobs.refresh.run import RefreshBusy, RefreshSummary, run_refresh_exclusive
-from assistant.jobs.scheduler import ScheduledRefresh, make_scheduler, refresh_now
+from assistant.jobs.scheduler import CronJob, make_scheduler, run_cron_job
 from assistant.slack.app import make_client
 from assistant.slack.poster import SlackPoster
 from db import locks
@@ -23,9 +23,9 @@ def test_the_refresh_job_fires_at_local_time_and_skips_while_another_refresh_run
         refreshed: tuple[Engine, RefreshSummary, RefreshSummary], caplog: pytest.LogCaptureFixture) -> None:
     engine = refreshed[0]
     poster = SlackPoster(make_client("xoxb-test", "http://127.0.0.1:9/api/"))
-    refresh = ScheduledRefresh("0 2 * * *", "Europe/London", lambda: run_refresh_exclusive(engine))
+    refresh = CronJob("refresh", "0 2 * * *", "Europe/London", lambda: run_refresh_exclusive(engine))
     scheduler = make_scheduler(Deliverer(sessionmaker(engine), poster), AlertSender(sessionmaker(engine), poster),
-                               30, blocking=False, refresh=refresh)
+                               30, blocking=False, cron_jobs=[refresh])
     trigger = scheduler.get_job("refresh").trigger
     assert trigger.get_next_fire_time(None, datetime(2026, 7, 1, tzinfo=UTC)) == datetime(
         2026, 7, 1, 1, 0, tzinfo=UTC)  # 02:00 BST
@@ -36,5 +36,5 @@ def test_the_refresh_job_fires_at_local_time_and_skips_while_another_refresh_run
         with pytest.raises(RefreshBusy, match="already running on other-replica:1"):
             run_refresh_exclusive(engine)
         with caplog.at_level(logging.INFO, logger="assistant.jobs.scheduler"):
-            refresh_now(refresh)  # the job logs and waits for tomorrow; it does not fail the scheduler
+            run_cron_job(refresh)  # the job logs and waits for tomorrow; it does not fail the scheduler
         assert "already running on other-replica:1" in caplog.text

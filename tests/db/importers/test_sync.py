@@ -42,7 +42,7 @@ def shop_url(database_url: str, tmp_path: Path, request: pytest.FixtureRequest) 
 
 @pytest.fixture
 def shop(shop_url: str) -> Iterator[ShopDatabase]:
-    engine = make_engine(shop_url) if shop_url.startswith("sqlite") else make_engine(shop_url)
+    engine = make_engine(shop_url)
     database = ShopDatabase(engine)
     database.add_customer(1, "ana@example.com", "Ana", "Portugal", T0)
     database.add_customer(2, "ben@example.com", "Ben", "EIRE", T0)
@@ -130,7 +130,7 @@ def test_a_source_that_goes_away_mid_sync_resumes_from_its_last_batch(engine: En
         if len(batches) == stop_after:  # the shop's database disappears between two fetches
             _take_source_away(shop)
 
-    with pytest.raises(SourceError, match="failed after 10 rows.*resumes"):
+    with pytest.raises(SourceError, match=r"failed after 10 rows.*resumes"):
         sync_query(engine, source, ORDERS, options(tmp_path), progress=go_away)
     state = sync_states.get(engine, "shop", "orders")
     assert state is not None and not state.first_sync_done and state.failing_since is not None
@@ -161,7 +161,7 @@ def test_a_query_missing_a_column_says_which_and_writes_nothing(engine: Engine, 
         sync_query(engine, source, no_watermark, options(tmp_path))
     assert counts(engine) == (0, 0, 0)
     state = sync_states.get(engine, "shop", "orders")
-    assert state is not None and state.error and "sku" in (state.error or "") or "updated_at" in (state.error or "")
+    assert (state is not None and state.error and "sku" in (state.error or "")) or "updated_at" in (state.error or "")
 
 
 def test_rows_without_a_watermark_are_read_on_full_syncs_and_counted(engine: Engine, source: Engine,
@@ -195,7 +195,7 @@ def test_the_source_is_only_read_and_each_statement_is_time_limited(engine: Engi
                                "ORDER BY i DESC", "updated_at", "customer_id")
         with pytest.raises(SourceError):
             sync_query(engine, source, writing, options(tmp_path))
-        with pytest.raises(SourceError, match="timeout|interrupted|canceling"):
+        with pytest.raises(SourceError, match=r"timeout|interrupted|canceling"):
             sync_query(engine, source, slow, options(tmp_path))
     finally:
         source.dispose()
