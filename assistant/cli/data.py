@@ -21,7 +21,7 @@ from db import migrate
 from db.engine import make_session_factory
 from db.importers import ImportOptions, ImportReport, import_file
 from db.sample import ONLINE_RETAIL_SAMPLE
-from db.stats import recorded_currency, store_summary
+from db.stats import mixed_currencies, recorded_currency, store_summary
 
 import_app = typer.Typer(help="Load CSV exports into the store (idempotent: re-running changes nothing).",
                          no_args_is_help=True)
@@ -168,6 +168,9 @@ def stats(ctx: typer.Context) -> None:
     """Show what the store holds."""
     with store_session(ctx) as session:
         console.print(terminal.store_summary(store_summary(session), recorded_currency(session)))
+        mixed = mixed_currencies(session)
+    if mixed:
+        errors.print(f"[yellow]Note:[/yellow] {mixed}.", highlight=False)
 
 
 @db_app.command("upgrade")

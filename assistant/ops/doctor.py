@@ -72,6 +72,7 @@ def store_checks(engine: Engine, now: datetime) -> list[Check]:
         last_sale = snapshots.last_sale_at(session)
         subs = digests.subscriptions(session)
         sample = stats.holds_only_the_sample(session)
+        mixed = stats.mixed_currencies(session)
     if last_sale is None:
         found.append(Check("Data", False, "the store holds no orders", "load some with `crm-bot import ...`"))
     else:
@@ -80,6 +81,9 @@ def store_checks(engine: Engine, now: datetime) -> list[Check]:
                            words.data_age(last_sale, store_time(now), sample) + (
                                ": answers and digests describe that date" if stale else ""),
                            "import recent orders (`crm-bot import ...`)" if stale and not sample else ""))
+    if mixed:
+        found.append(Check("Currencies", None, mixed, "keep one currency per store (a store per currency), or "
+                                                      "convert prices before they are imported"))
     if run is None:
         found.append(Check("Analytics", False, "no analytics run yet", "run `crm-bot refresh`"))
     else:

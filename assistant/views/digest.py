@@ -118,6 +118,9 @@ def _quality(session: Session, now: datetime, cadence: str) -> list[str]:
         if read and guests:
             line += f"; {guests / read:.0%} of lines have no customer id (in revenue, not in customer figures)"
         lines.append(line + ".")
+    mixed = stats.mixed_currencies(session)
+    if mixed:
+        lines.append(mixed[0].upper() + mixed[1:] + ".")
     for state in sync_states.failing(session):
         lines.append(f"Source {state.source} ({state.part}) has failed to sync since "
                      f"{state.failing_since:%Y-%m-%d %H:%M} UTC: its new orders are not in this digest "

@@ -4,6 +4,7 @@ about it (doctor, /readyz, /metrics, the digest's data-quality line)."""
 from __future__ import annotations
 
 import json
+import os
 import urllib.request
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -86,3 +87,33 @@ def test_two_syncs_never_run_at_once(engine: Engine, sources_file: Path, tmp_pat
     locks.acquire(engine, "sync", "worker-2:99", datetime.now(), timedelta(minutes=15))
     with pytest.raises(SyncBusy, match="a sync is already running on worker-2:99"):
         run_sync(engine, sources_of(sources_file), timezone="UTC", reject_dir=tmp_path)
+
+
+def test_the_scheduled_sync_refreshes_only_when_the_store_changed(engine: Engine, sources_file: Path,
+                                                                  tmp_path: Path) -> None:
+    from assistant.cli.deps import Deps, cron_jobs
+    from assistant.jobs.scheduler import run_cron_job
+    from db import snapshots
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    settings = load_settings(database_url=engine.url.render_as_string(hide_password=False), sources_file=sources_file,
+                             inbox_dir=inbox, sync_schedule="*/15 * * * *", rejects_dir=tmp_path / "rejects")
+    [job] = cron_jobs(Deps(settings=settings, engine=engine))
+    assert (job.name, job.crontab) == ("sync", "*/15 * * * *")
+
+    def runs() -> int:
+        with Session(engine) as session:
+            latest = snapshots.latest_run(session)
+            return latest.id if latest else 0
+
+    run_cron_job(job)  # new orders: synced, then refreshed
+    first = runs()
+    assert first > 0
+    run_cron_job(job)  # nothing new (the overlap's rows are read again, stored once): no refresh
+    assert runs() == first
+    (inbox / "more.csv").write_text("order_id,customer_id,date,sku,quantity,unit_price\n"
+                                    "X1,1,2024-03-30 10:00,MUG,1,4.50\n", encoding="utf-8")
+    os.utime(inbox / "more.csv", (0, 0))
+    run_cron_job(job)  # a file in the inbox: imported, then refreshed
+    assert runs() > first and (inbox / "done" / "more.csv").exists()

@@ -93,3 +93,14 @@ def test_an_order_cut_by_a_batch_boundary_keeps_its_credit_whole(engine: Engine,
     stored = documents(engine)
     assert stored["#1003-R"][4] == [("MUG-BLU", -1, Decimal("5")), ("Serving Board", -1, Decimal("6"))]
     assert len(stored["#1006"][4]) == 3 and stored["#1006"][1] == "dan@example.ca"
+
+
+def test_a_store_with_several_currencies_says_so(engine: Engine, tmp_path: Path) -> None:
+    from sqlalchemy.orm import Session
+
+    from db.stats import mixed_currencies, order_currencies
+    import_file(engine, "shopify", EXPORTS / "shopify_orders_export.csv", ImportOptions(reject_dir=tmp_path))
+    with Session(engine) as session:
+        assert order_currencies(session) == {"USD": 8, "CAD": 1}
+        assert mixed_currencies(session) == ("the store holds orders in 2 currencies (USD 8, CAD 1 orders): money "
+                                             "figures add their amounts as if they were one currency")
