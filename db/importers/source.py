@@ -223,8 +223,14 @@ def frame_of_rows(rows: Sequence[Sequence[str]], header: Sequence[str], position
                   specs: Sequence[ColumnSpec], keep_extra: bool = False) -> pd.DataFrame:
     """Rows of strings as a frame of the canonical columns (missing optional ones empty), plus the
     other columns as ``extra:NAME`` when ``keep_extra``."""
+    return frame_of_raw(pd.DataFrame(list(rows), columns=range(len(header)), dtype=object), header, positions,
+                        specs, keep_extra)
+
+
+def frame_of_raw(raw: pd.DataFrame, header: Sequence[str], positions: Mapping[str, int],
+                 specs: Sequence[ColumnSpec], keep_extra: bool = False) -> pd.DataFrame:
+    """``frame_of_rows`` for values already in columns numbered by position (strings throughout)."""
     width = len(header)
-    raw = pd.DataFrame(list(rows), columns=range(width), dtype=object)
     frame = pd.DataFrame(index=raw.index)
     for spec in specs:
         position = positions.get(spec.name)

@@ -18,10 +18,12 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
+import pandas as pd
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 
-from db.importers.source import ColumnSpec, ImportFileError, RowChunk, describe_missing, frame_of_rows, match_columns
+from db.importers.source import ColumnSpec, ImportFileError, RowChunk, describe_missing, frame_of_raw, match_columns
 
 PARTS = ("customers", "orders")
 
@@ -163,6 +165,13 @@ def as_text(value: Any) -> str:
     return str(value)
 
 
+def _texts(values: list[Any]) -> np.ndarray:
+    """``as_text`` of a column's values, converting each distinct value once (prices, codes and dates repeat)."""
+    codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+    texts = np.array([as_text(value) for value in uniques] + [""], dtype=object)
+    return texts[codes]  # the sentinel -1 (None) picks the trailing ""
+
+
 def encode_watermark(value: Any) -> dict[str, Any] | None:
     """A watermark value as JSON for the sync state (its type kept, so it binds back the same)."""
     if value is None:
@@ -222,10 +231,11 @@ def read_batches(engine: Engine, query: SourceQuery, specs: Sequence[ColumnSpec]
             result = connection.execution_options(yield_per=batch_rows).execute(
                 text(_wrapped(connection, query, condition, columns[positions[query.key]])), params)
             for rows in result.partitions(batch_rows):
-                values = [[as_text(v) for v in row] for row in rows]
-                lines = list(range(row_number + 1, row_number + len(values) + 1))
-                row_number += len(values)
-                frame = frame_of_rows(values, columns, positions, specs, keep_extra)
+                raw = pd.DataFrame({i: _texts([row[i] for row in rows]) for i in range(len(columns))},
+                                   index=range(len(rows)))
+                lines = list(range(row_number + 1, row_number + len(rows) + 1))
+                row_number += len(rows)
+                frame = frame_of_raw(raw, columns, positions, specs, keep_extra)
                 # The watermark changes on every edit: kept as an attribute it would make every row "updated".
                 chunk = RowChunk(frame.drop(columns=[f"extra:{query.watermark}"], errors="ignore"), lines)
                 if mark is not None:
