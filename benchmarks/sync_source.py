@@ -93,9 +93,10 @@ def shop_changes(shop: ShopDatabase, new_orders: int, changed_orders: int, after
             "SELECT 10000000 + g, 'N' || g, (SELECT id FROM customers ORDER BY id OFFSET (g %% 4000) LIMIT 1), "
             "%(t)s, 'paid', 'GBP', %(t)s FROM generate_series(1, %(n)s) g", {"t": after, "n": new_orders})
         connection.exec_driver_sql(
-            "INSERT INTO order_items (order_id, sku, title, qty, price) SELECT 10000000 + g, s.sku, s.title, 1 + g %% 5, "
-            "2.95 FROM generate_series(1, %(n)s) g CROSS JOIN (VALUES ('85123A', 'WHITE HANGING HEART T-LIGHT "
-            "HOLDER'), ('22423', 'REGENCY CAKESTAND 3 TIER')) s(sku, title)", {"n": new_orders})
+            "INSERT INTO order_items (order_id, sku, title, qty, price) "
+            "SELECT 10000000 + g, s.sku, s.title, 1 + g %% 5, 2.95 FROM generate_series(1, %(n)s) g "
+            "CROSS JOIN (VALUES ('85123A', 'WHITE HANGING HEART T-LIGHT HOLDER'), "
+            "('22423', 'REGENCY CAKESTAND 3 TIER')) s(sku, title)", {"n": new_orders})
         connection.exec_driver_sql(
             "UPDATE orders SET status = 'refunded', updated_at = %(t)s WHERE id IN (SELECT id FROM orders WHERE "
             "status = 'paid' AND id < 10000000 ORDER BY id LIMIT %(m)s)", {"t": after, "m": changed_orders})

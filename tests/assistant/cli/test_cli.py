@@ -1,9 +1,19 @@
-"""The crm-bot command line, run as a user runs it: the installed console script, in a subprocess."""
+"""The crm-bot command line, run as a user runs it.
+
+The README's first command, start-up failures, the console and anything reading standard input run
+the installed console script in a subprocess; the other commands run the same entry point
+(``assistant.cli.app.main``: argument parsing, settings from the environment, the error boundary)
+in this process, with their own environment, working folder and output, which spares a
+2-3 second interpreter start per call.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -24,6 +34,39 @@ def crm_bot(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subproc
     clean["COLUMNS"] = "160"
     return subprocess.run([CRM_BOT, *args], cwd=cwd, env={**clean, **(env or {})}, capture_output=True,
                           text=True, timeout=300, check=False)
+
+
+def crm_bot_here(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``crm_bot`` through the same entry point in this process: same arguments, environment and folder."""
+    from assistant.cli.app import main
+    from assistant.cli.deps import console, errors
+
+    saved_env, saved_cwd, saved_argv = dict(os.environ), Path.cwd(), sys.argv
+    widths = console.width, errors.width  # a subprocess's consoles read COLUMNS=160 when they start
+    console.width = errors.width = 160
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    try:
+        os.environ.clear()
+        os.environ.update({k: v for k, v in saved_env.items() if not k.startswith(("CRM_", "DATABASE_URL"))})
+        os.environ.update({"COLUMNS": "160", **(env or {})})
+        os.chdir(cwd)
+        sys.argv = ["crm-bot", *args]
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main()
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_env)
+        os.chdir(saved_cwd)
+        sys.argv = saved_argv
+        root.handlers[:], root.level = saved_handlers, saved_level
+        console.width, errors.width = widths
+    return subprocess.CompletedProcess(["crm-bot", *args], code, out.getvalue(), err.getvalue())
 
 
 def test_demo_loads_the_sample_into_an_embedded_store_without_any_setting(tmp_path: Path) -> None:
@@ -68,31 +111,31 @@ def test_demo_loads_the_sample_into_an_embedded_store_without_any_setting(tmp_pa
 
 def test_insight_commands_before_any_refresh_say_what_to_do(tmp_path: Path) -> None:
     env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}"}
-    assert crm_bot("db", "upgrade", cwd=tmp_path, env=env).returncode == 0
+    assert crm_bot_here("db", "upgrade", cwd=tmp_path, env=env).returncode == 0
     for command in (["segments"], ["rules"], ["recommend", "1"], ["explain", "1"]):
-        result = crm_bot(*command, cwd=tmp_path, env=env)
+        result = crm_bot_here(*command, cwd=tmp_path, env=env)
         assert result.returncode == 2
         assert "run `crm-bot refresh`" in result.stderr, command
-    refresh = crm_bot("refresh", cwd=tmp_path, env=env)
+    refresh = crm_bot_here("refresh", cwd=tmp_path, env=env)
     assert refresh.returncode == 2 and "no sales to analyse yet" in refresh.stderr
     engine = make_engine(env["DATABASE_URL"])  # a refresh running elsewhere (another replica, the scheduler)
     locks.acquire(engine, "analytics-refresh", "worker-7:42", datetime.now(UTC).replace(tzinfo=None),
                   timedelta(hours=1))
-    busy = crm_bot("refresh", cwd=tmp_path, env=env)
+    busy = crm_bot_here("refresh", cwd=tmp_path, env=env)
     assert busy.returncode == 2 and "not started: a refresh already running on worker-7:42" in busy.stderr
-    health = crm_bot("model-health", cwd=tmp_path, env=env)
+    health = crm_bot_here("model-health", cwd=tmp_path, env=env)
     assert health.returncode == 2 and "no prediction models yet" in health.stderr
-    train = crm_bot("train", "--target", "churned", cwd=tmp_path, env=env)
+    train = crm_bot_here("train", "--target", "churned", cwd=tmp_path, env=env)
     assert train.returncode == 2 and "the store has no customers yet" in train.stderr
 
 
 def test_demo_database_option_and_db_commands(tmp_path: Path) -> None:
-    assert crm_bot("demo", "--database", str(tmp_path / "data" / "demo.db"), cwd=tmp_path).returncode == 0
+    assert crm_bot_here("demo", "--database", str(tmp_path / "data" / "demo.db"), cwd=tmp_path).returncode == 0
     env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'data' / 'demo.db'}"}
-    current = crm_bot("db", "current", cwd=tmp_path, env=env)
+    current = crm_bot_here("db", "current", cwd=tmp_path, env=env)
     assert "this version needs" in current.stdout and "run `crm-bot db upgrade`" not in current.stdout
-    assert crm_bot("db", "check", cwd=tmp_path, env=env).returncode == 0
-    stats = crm_bot("stats", cwd=tmp_path, env=env)
+    assert crm_bot_here("db", "check", cwd=tmp_path, env=env).returncode == 0
+    stats = crm_bot_here("stats", cwd=tmp_path, env=env)
     assert stats.returncode == 0 and "96,115" in stats.stdout
 
 
@@ -108,7 +151,7 @@ def test_wrong_file_gets_a_message_not_a_traceback(tmp_path: Path) -> None:
 
 def test_bad_map_option(tmp_path: Path) -> None:
     (tmp_path / "c.csv").write_text("id\n1\n")
-    result = crm_bot("import", "customers", "c.csv", "--map", "nonsense", cwd=tmp_path)
+    result = crm_bot_here("import", "customers", "c.csv", "--map", "nonsense", cwd=tmp_path)
     assert result.returncode == 2
     assert "expected FILE_COLUMN=EXPECTED_COLUMN" in result.stderr
 
@@ -116,7 +159,7 @@ def test_bad_map_option(tmp_path: Path) -> None:
 def test_reject_file_and_summary_add_up(tmp_path: Path) -> None:
     (tmp_path / "orders.csv").write_text("order_id,date,sku,quantity,unit_price\n1,2024-01-01,A,1,2\n"
                                          "2,someday,A,1,2\n")
-    result = crm_bot("import", "orders", "orders.csv", cwd=tmp_path)
+    result = crm_bot_here("import", "orders", "orders.csv", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "2 │ rows read" in result.stdout and "1 │ rejected" in result.stdout
     rejects = list((tmp_path / "rejects").glob("orders.run*.rejects.csv"))
@@ -164,23 +207,23 @@ def test_console_drives_the_real_bot_through_the_fake(demo_folder: Path) -> None
 
 def test_admin_roles_and_audit_from_the_command_line(tmp_path: Path) -> None:
     env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}", "CRM_ADMINS": "U0BOSS001"}
-    assert crm_bot("db", "upgrade", cwd=tmp_path, env=env).returncode == 0
-    granted = crm_bot("admin", "grant", "U0REP0001", "rep", cwd=tmp_path, env=env)
+    assert crm_bot_here("db", "upgrade", cwd=tmp_path, env=env).returncode == 0
+    granted = crm_bot_here("admin", "grant", "U0REP0001", "rep", cwd=tmp_path, env=env)
     assert granted.returncode == 0 and "U0REP0001> is now rep (was viewer, the default)" in granted.stdout
-    roles = crm_bot("admin", "roles", cwd=tmp_path, env=env).stdout
+    roles = crm_bot_here("admin", "roles", cwd=tmp_path, env=env).stdout
     assert "<@U0BOSS001>: admin (CRM_ADMINS)" in roles and "<@U0REP0001>: rep" in roles
-    bad = crm_bot("admin", "grant", "U0REP0001", "king", cwd=tmp_path, env=env)
+    bad = crm_bot_here("admin", "grant", "U0REP0001", "king", cwd=tmp_path, env=env)
     assert bad.returncode == 2 and "no role 'king'" in bad.stderr
-    audit = crm_bot("audit", "--since", "2020-01-01", cwd=tmp_path, env=env)
+    audit = crm_bot_here("audit", "--since", "2020-01-01", cwd=tmp_path, env=env)
     assert audit.returncode == 0 and "role: grant rep" in audit.stdout
 
 
 def test_customer_export_and_erase_from_the_command_line(tmp_path: Path) -> None:
     env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}"}
     (tmp_path / "people.csv").write_text("customer_id,name,email\n12347,Arne Example,arne@example.com\n")
-    assert crm_bot("db", "upgrade", cwd=tmp_path, env=env).returncode == 0
-    assert crm_bot("import", "customers", "people.csv", cwd=tmp_path, env=env).returncode == 0
-    exported = crm_bot("customer", "export", "12347", "--output", "held.json", cwd=tmp_path, env=env)
+    assert crm_bot_here("db", "upgrade", cwd=tmp_path, env=env).returncode == 0
+    assert crm_bot_here("import", "customers", "people.csv", cwd=tmp_path, env=env).returncode == 0
+    exported = crm_bot_here("customer", "export", "12347", "--output", "held.json", cwd=tmp_path, env=env)
     assert exported.returncode == 0, exported.stderr
     held = json.loads((tmp_path / "held.json").read_text())
     assert held["customer"]["email"] == "arne@example.com" and held["orders"] == []
@@ -190,27 +233,27 @@ def test_customer_export_and_erase_from_the_command_line(tmp_path: Path) -> None
     engine = make_engine(env["DATABASE_URL"])
     locks.acquire(engine, "analytics-refresh", "worker-7:42", datetime.now(UTC).replace(tzinfo=None),
                   timedelta(hours=1))
-    busy = crm_bot("customer", "erase", "12347", "--yes", cwd=tmp_path, env=env)
+    busy = crm_bot_here("customer", "erase", "12347", "--yes", cwd=tmp_path, env=env)
     assert busy.returncode == 2 and "nothing erased: a refresh already running on worker-7:42" in busy.stderr
     locks.release(engine, "analytics-refresh", "worker-7:42")
     engine.dispose()
-    erased = crm_bot("customer", "erase", "12347", "--yes", cwd=tmp_path, env=env)
+    erased = crm_bot_here("customer", "erase", "12347", "--yes", cwd=tmp_path, env=env)
     assert erased.returncode == 0 and "Erased customer 12347" in erased.stdout and "erased:" in erased.stdout
-    again = crm_bot("customer", "erase", "12347", "--yes", cwd=tmp_path, env=env)
+    again = crm_bot_here("customer", "erase", "12347", "--yes", cwd=tmp_path, env=env)
     assert again.returncode == 2 and "the store holds nothing about them" in again.stderr
-    missing = crm_bot("customer", "export", "99999", cwd=tmp_path, env=env)
+    missing = crm_bot_here("customer", "export", "99999", cwd=tmp_path, env=env)
     assert missing.returncode == 2 and "no customer with id '99999'" in missing.stderr
-    audit = crm_bot("audit", "--customer", "12347", cwd=tmp_path, env=env).stdout
+    audit = crm_bot_here("audit", "--customer", "12347", cwd=tmp_path, env=env).stdout
     assert "erasure: customer erased" in audit and "export: data subject export" in audit and "12347" not in audit
 
 
 def test_digest_subscriptions_at_the_terminal_name_who_is_told(tmp_path: Path) -> None:
-    assert crm_bot("db", "upgrade", cwd=tmp_path).returncode == 0
-    nobody = crm_bot("digest", "subscribe", "C0456ABCD", "daily", cwd=tmp_path)
+    assert crm_bot_here("db", "upgrade", cwd=tmp_path).returncode == 0
+    nobody = crm_bot_here("digest", "subscribe", "C0456ABCD", "daily", cwd=tmp_path)
     assert nobody.returncode == 2 and "--notify" in nobody.stderr and "Traceback" not in nobody.stderr
-    told = crm_bot("digest", "subscribe", "C0456ABCD", "daily", "--notify", "U0JANE0001", cwd=tmp_path)
+    told = crm_bot_here("digest", "subscribe", "C0456ABCD", "daily", "--notify", "U0JANE0001", cwd=tmp_path)
     assert told.returncode == 0 and "will get the daily digest" in told.stdout
-    admin = crm_bot("digest", "subscribe", "C0789ABCD", "weekly", cwd=tmp_path,
+    admin = crm_bot_here("digest", "subscribe", "C0789ABCD", "weekly", cwd=tmp_path,
                     env={"CRM_ADMINS": "U0BOSS0001,U0TWO00002"})
     assert admin.returncode == 0
     engine = make_engine(f"sqlite:///{tmp_path / 'crm-bot.db'}")
@@ -221,7 +264,7 @@ def test_digest_subscriptions_at_the_terminal_name_who_is_told(tmp_path: Path) -
 
 
 def test_scores_export_every_customer_with_reasons_for_a_campaign_tool(demo_folder: Path) -> None:
-    purchase = crm_bot("scores", "--target", "purchase", "--csv", "purchase.csv", cwd=demo_folder)
+    purchase = crm_bot_here("scores", "--target", "purchase", "--csv", "purchase.csv", cwd=demo_folder)
     assert purchase.returncode == 0, purchase.stderr
     assert "customers written to purchase.csv (purchase propensity" in purchase.stdout
     rows = list(csv.DictReader((demo_folder / "purchase.csv").open(encoding="utf-8")))
@@ -229,31 +272,31 @@ def test_scores_export_every_customer_with_reasons_for_a_campaign_tool(demo_fold
     scores = [float(r["score"]) for r in rows]
     assert len(rows) > 500 and scores == sorted(scores, reverse=True)
     assert rows[0]["reason_1"].startswith(("up: ", "down: ")) and "in the next 90 days" in rows[0]["explanation"]
-    churn = crm_bot("scores", "--target", "churn", "--csv", "churn.csv", cwd=demo_folder)
+    churn = crm_bot_here("scores", "--target", "churn", "--csv", "churn.csv", cwd=demo_folder)
     assert churn.returncode == 0, churn.stderr
     churned = list(csv.DictReader((demo_folder / "churn.csv").open(encoding="utf-8")))
     assert len(churned) == len(rows)
     by_id = {r["customer_id"]: float(r["score"]) for r in rows}
     assert all(abs(1 - by_id[r["customer_id"]] - float(r["score"])) < 1e-6 for r in churned[:50])
-    unknown = crm_bot("scores", "--target", "churned", "--csv", "x.csv", cwd=demo_folder)
+    unknown = crm_bot_here("scores", "--target", "churned", "--csv", "x.csv", cwd=demo_folder)
     assert unknown.returncode == 2 and "no scores for 'churned': the targets are purchase, churn" in unknown.stderr
-    nowhere = crm_bot("scores", "--target", "purchase", "--csv", "missing/x.csv", cwd=demo_folder)
+    nowhere = crm_bot_here("scores", "--target", "purchase", "--csv", "missing/x.csv", cwd=demo_folder)
     assert nowhere.returncode == 2 and "the folder missing does not exist" in nowhere.stderr
     assert not (demo_folder / "x.csv").exists() and not list(demo_folder.glob(".*.csv.*"))
 
 
 def test_lists_export_for_campaigns_at_the_terminal(demo_folder: Path) -> None:
-    listed = crm_bot("atrisk", "--top", "3", cwd=demo_folder)
+    listed = crm_bot_here("atrisk", "--top", "3", cwd=demo_folder)
     assert listed.returncode == 0 and "Accounts at risk" in listed.stdout and "3." in listed.stdout, listed.stderr
-    at_risk = crm_bot("atrisk", "--csv", "atrisk.csv", cwd=demo_folder)
+    at_risk = crm_bot_here("atrisk", "--csv", "atrisk.csv", cwd=demo_folder)
     assert at_risk.returncode == 0 and "customers written to atrisk.csv (Accounts at risk" in at_risk.stdout
     rows = list(csv.DictReader((demo_folder / "atrisk.csv").open(encoding="utf-8")))
     assert list(rows[0])[:3] == ["customer_id", "name", "email"] and len(rows) > 500
-    champions = crm_bot("segments", "champions", "--csv", "champions.csv", cwd=demo_folder)
+    champions = crm_bot_here("segments", "champions", "--csv", "champions.csv", cwd=demo_folder)
     assert champions.returncode == 0, champions.stderr
     members = list(csv.DictReader((demo_folder / "champions.csv").open(encoding="utf-8")))
     assert members and {r["segment"] for r in members} == {"Champions"}
-    nowhere = crm_bot("atrisk", "--country", "Atlantis", "--csv", "none.csv", cwd=demo_folder)
+    nowhere = crm_bot_here("atrisk", "--country", "Atlantis", "--csv", "none.csv", cwd=demo_folder)
     assert nowhere.returncode == 2 and "no customers in 'Atlantis'" in nowhere.stderr
     assert not (demo_folder / "none.csv").exists()  # (a segment and a country together: test_exports.py)
 
@@ -261,23 +304,23 @@ def test_lists_export_for_campaigns_at_the_terminal(demo_folder: Path) -> None:
 def test_owners_from_the_terminal_one_at_a_time_and_from_a_file(tmp_path: Path) -> None:
     env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}"}
     (tmp_path / "people.csv").write_text("customer_id,name\n12347,Arne\n12348,Bea\n12349,Cy\n12350,Di\n")
-    assert crm_bot("import", "customers", "people.csv", cwd=tmp_path, env=env).returncode == 0
-    one = crm_bot("customer", "assign", "12347", "U0JANE001", cwd=tmp_path, env=env)
+    assert crm_bot_here("import", "customers", "people.csv", cwd=tmp_path, env=env).returncode == 0
+    one = crm_bot_here("customer", "assign", "12347", "U0JANE001", cwd=tmp_path, env=env)
     assert one.returncode == 0 and "12347 (Arne) is now owned by" in one.stdout, one.stderr
-    wrong = crm_bot("customer", "assign", "12347", "jane", cwd=tmp_path, env=env)
+    wrong = crm_bot_here("customer", "assign", "12347", "jane", cwd=tmp_path, env=env)
     assert wrong.returncode == 2 and "is not a Slack member id" in wrong.stderr
     (tmp_path / "owners.csv").write_text("Customer_ID,owner,region\n12347,U0JANE001,north\n12348.0,U0SAM0001,south\n"
                                          "12349,rep@example.com,west\n99999,U0SAM0001,east\n12350,not a person,x\n")
-    bulk = crm_bot("import", "owners", "owners.csv", cwd=tmp_path, env=env)
+    bulk = crm_bot_here("import", "owners", "owners.csv", cwd=tmp_path, env=env)
     assert bulk.returncode == 1
     assert "2 accounts handed over, 1 already with that owner, 2 rows rejected" in bulk.stdout
     assert "line 5: 99999: no such customer" in bulk.stderr and "line 6: 12350" in bulk.stderr
-    again = crm_bot("import", "owners", "owners.csv", cwd=tmp_path, env=env)
+    again = crm_bot_here("import", "owners", "owners.csv", cwd=tmp_path, env=env)
     assert "0 accounts handed over, 3 already with that owner" in again.stdout
     (tmp_path / "bad.csv").write_text("id,who\n1,2\n")
-    missing = crm_bot("import", "owners", "bad.csv", cwd=tmp_path, env=env)
+    missing = crm_bot_here("import", "owners", "bad.csv", cwd=tmp_path, env=env)
     assert missing.returncode == 2 and "has no customer_id and no owner column" in missing.stderr
-    audit = crm_bot("audit", "--customer", "12348", cwd=tmp_path, env=env).stdout
+    audit = crm_bot_here("audit", "--customer", "12348", cwd=tmp_path, env=env).stdout
     assert "assignment: owner changed" in audit
 
 
@@ -291,20 +334,20 @@ def test_sync_from_a_shop_database_at_the_terminal(tmp_path: Path) -> None:
                        datetime(2024, 3, 2 + n, 12))
     (tmp_path / "sources.toml").write_text(shop.sources_toml("env:SHOP_DATABASE_URL"), encoding="utf-8")
     env = {"CRM_SOURCES_FILE": str(tmp_path / "sources.toml"), "SHOP_DATABASE_URL": f"sqlite:///{tmp_path / 'shop.db'}"}
-    first = crm_bot("sync", cwd=tmp_path, env=env)
+    first = crm_bot_here("sync", cwd=tmp_path, env=env)
     assert first.returncode == 0, first.stderr
     assert "│ shop   │ customers │         1 │   1 │" in first.stdout
     assert "│ shop   │ orders    │         3 │   3 │" in first.stdout
     assert "run `crm-bot refresh`" in first.stdout
-    unknown = crm_bot("sync", "--source", "erp", cwd=tmp_path, env=env)
+    unknown = crm_bot_here("sync", "--source", "erp", cwd=tmp_path, env=env)
     assert unknown.returncode == 2 and "no source named 'erp'" in unknown.stderr and "it names shop" in unknown.stderr
     engine = make_engine(f"sqlite:///{tmp_path / 'crm-bot.db'}")  # a sync running elsewhere
     locks.acquire(engine, "sync", "worker-3:17", datetime.now(UTC).replace(tzinfo=None), timedelta(minutes=15))
-    busy = crm_bot("sync", cwd=tmp_path, env=env)
+    busy = crm_bot_here("sync", cwd=tmp_path, env=env)
     assert busy.returncode == 2 and "a sync is already running on worker-3:17" in busy.stderr
     locks.release(engine, "sync", "worker-3:17")
     shop.set_status("W1", "refunded", datetime(2024, 3, 9))
-    again = crm_bot("sync", "--refresh", cwd=tmp_path, env=env)
+    again = crm_bot_here("sync", "--refresh", cwd=tmp_path, env=env)
     assert again.returncode == 0, again.stderr
     # The refunded order updated (the order before it is read again within the overlap, unchanged).
     assert "│ shop   │ orders    │         2 │   0 │       1 │" in again.stdout
