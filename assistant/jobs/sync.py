@@ -23,7 +23,8 @@ from db.clock import Clock, store_time, utc_now
 from db.importers.inbox import process_inbox
 from db.importers.report import ImportReport
 from db.importers.runner import ImportOptions
-from db.importers.sql_source import SourceError, open_source
+from db.importers.source import ImportFileError
+from db.importers.sql_source import open_source
 from db.importers.sync import sync_query
 
 SYNC_LOCK = "sync"
@@ -137,7 +138,7 @@ def _sync_source(engine: Engine, source: Source, timezone: str, reject_dir: Path
 
             try:
                 report = sync_query(engine, reader, query, options, batch_done, clock)
-            except SourceError as exc:
+            except ImportFileError as exc:  # the source (SourceError) or its rows as a whole (no date readable)
                 log.warning("sync of %s (%s) failed: %s", source.name, query.part, exc)
                 parts.append(PartOutcome(source.name, query.part, error=str(exc)))
                 continue

@@ -83,27 +83,27 @@ def test_demo_loads_the_sample_into_an_embedded_store_without_any_setting(tmp_pa
     assert "Segments as of 2011-12-09 (run 1)" in out and "Champions" in out
     assert (tmp_path / "crm-bot.db").exists()
 
-    at_risk = crm_bot("segments", "At risk", cwd=tmp_path)
+    at_risk = crm_bot_here("segments", "At risk", cwd=tmp_path)
     assert at_risk.returncode == 0 and "Most valuable At risk customers" in at_risk.stdout
-    clusters = crm_bot("clusters", cwd=tmp_path)
+    clusters = crm_bot_here("clusters", cwd=tmp_path)
     assert clusters.returncode == 0 and "chosen" not in clusters.stderr
     assert "by silhouette" in clusters.stdout and "adjusted Rand index" in clusters.stdout
-    rules = crm_bot("rules", "--product", "85123A", cwd=tmp_path)
+    rules = crm_bot_here("rules", "--product", "85123A", cwd=tmp_path)
     assert rules.returncode == 0 and "Customers who buy" in rules.stdout
     assert "WHITE HANGING HEART T-LIGHT HOLDER" in rules.stdout
-    recommended = crm_bot("recommend", "12748", cwd=tmp_path)
+    recommended = crm_bot_here("recommend", "12748", cwd=tmp_path)
     assert recommended.returncode == 0 and "bought by" in recommended.stdout
-    unknown = crm_bot("recommend", "no such person", cwd=tmp_path)
+    unknown = crm_bot_here("recommend", "no such person", cwd=tmp_path)
     assert unknown.returncode == 2 and "no customer matches" in unknown.stderr
-    explained = crm_bot("explain", "12748", cwd=tmp_path)
+    explained = crm_bot_here("explain", "12748", cwd=tmp_path)
     assert explained.returncode == 0, explained.stderr
     assert "Purchase propensity" in explained.stdout and "in the next 90 days" in explained.stdout
     assert "Churn risk" in explained.stdout and "12-month value" in explained.stdout
-    health = crm_bot("model-health", cwd=tmp_path)
+    health = crm_bot_here("model-health", cwd=tmp_path)
     assert health.returncode == 0 and "purchase_next_90_days" in health.stdout
     assert "BG/NBD expected purchases" in health.stdout and "recency only" in health.stdout
 
-    again = crm_bot("demo", cwd=tmp_path)
+    again = crm_bot_here("demo", cwd=tmp_path)
     assert again.returncode == 0
     assert "already loaded" in again.stdout
     assert "96,115" in again.stdout

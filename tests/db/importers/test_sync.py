@@ -221,3 +221,14 @@ def test_an_erased_customer_does_not_come_back_through_a_sync(engine: Engine, so
         guests = connection.execute(select(func.count()).select_from(Order)
                                     .where(Order.customer_id.is_(None))).scalar_one()
     assert ids == {"2"} and guests == 6
+
+
+def test_a_query_whose_dates_cannot_be_read_fails_with_the_layout_to_use(engine: Engine, source: Engine,
+                                                                          tmp_path: Path) -> None:
+    from db.importers.source import ImportFileError
+    unreadable = ORDERS_QUERY.replace("o.placed_at AS ordered_at", "'9 Mar 2024' AS ordered_at")
+    query = SourceQuery("shop", "orders", unreadable, "updated_at", "order_id")
+    with pytest.raises(ImportFileError, match="none of the dates in the first rows could be read"):
+        sync_query(engine, source, query, options(tmp_path))
+    state = sync_states.get(engine, "shop", "orders")
+    assert state is not None and state.failing_since is not None and counts(engine) == (0, 0, 0)
