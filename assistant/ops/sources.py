@@ -62,7 +62,7 @@ class _SourceEntry(BaseModel):
     @field_validator("watermark", "customers_watermark", "orders_watermark")
     @classmethod
     def _column_name(cls, value: str | None) -> str | None:
-        if value is not None and not _IDENTIFIER.match(value):
+        if value and not _IDENTIFIER.match(value):
             raise ValueError(f"{value!r} is not a column name (letters, digits and _)")
         return value
 
@@ -169,10 +169,10 @@ def _source(name: str, entry: _SourceEntry, path: Path, environ: Mapping[str, st
         raise SourcesFileError(f"source {name!r}: {entry.url} does not give a database URL "
                                "(e.g. postgresql://user@host/shop or sqlite:///shop.db).") from exc
     queries = []
-    for part, sql, watermark, key in (
-            ("customers", entry.customers, entry.customers_watermark or entry.watermark, "customer_id"),
-            ("orders", entry.orders, entry.orders_watermark or entry.watermark, "order_id")):
-        if sql:
+    for part, sql, own, key in (("customers", entry.customers, entry.customers_watermark, "customer_id"),
+                                ("orders", entry.orders, entry.orders_watermark, "order_id")):
+        if sql:  # a part's own watermark wins; "" there: that query is read whole every time
+            watermark = (own if own is not None else entry.watermark) or None
             queries.append(SourceQuery(source=name, part=part, sql=sql, watermark=watermark, key=key))
     options = SyncOptions(batch_rows=entry.batch_rows, overlap=timedelta(minutes=entry.overlap_minutes),
                           timeout_seconds=entry.timeout_seconds, statuses=entry.statuses,

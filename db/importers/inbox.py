@@ -49,10 +49,19 @@ class InboxFile:
     error: str | None = None
 
 
+_ORDER_COLUMNS = tuple(spec for spec in GENERIC_ORDERS.columns if spec.name in ("order_id", "quantity", "unit_price"))
+
+
 def recognise(header: list[str]) -> str | None:
-    """The format whose required columns the header has (the most specific one), or None."""
+    """The format whose required columns the header has (the most specific one), or None.
+
+    A header with order columns is never read as customers (it only needs a customer id): an
+    order export of an unknown layout must fail, not become one attribute-laden customer per line.
+    """
     for name, _, specs in RECOGNISED:
         if not match_columns(header, specs)[1]:
+            if name == "customers" and match_columns(header, _ORDER_COLUMNS)[0]:
+                return None
             return name
     return None
 

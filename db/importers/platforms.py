@@ -251,7 +251,8 @@ WOOCOMMERCE = Platform(
     to_lines=_woocommerce_lines,
     # A failed or draft order never stood: kept as a cancellation with its own quantities, counted nowhere.
     statuses={"completed": "sale", "processing": "sale", "on-hold": "sale", "pending": "sale",
-              "cancelled": "sale", "refunded": "sale", "failed": "cancellation", "checkout-draft": "cancellation"},
+              "pending payment": "sale", "cancelled": "sale", "refunded": "sale", "failed": "cancellation",
+              "checkout-draft": "cancellation", "draft": "cancellation"},
 )
 
 PLATFORMS = {platform.name: platform for platform in (SHOPIFY, WOOCOMMERCE)}

@@ -37,6 +37,13 @@ def test_a_url_by_environment_variable_or_file_and_the_defaults(tmp_path: Path) 
     assert [q.part for q in erp.queries] == ["customers"] and erp.queries[0].watermark is None
 
 
+def test_one_query_may_go_without_the_sources_watermark(tmp_path: Path) -> None:
+    path = write(tmp_path, '[sources.shop]\nurl = "sqlite:///shop.db"\n' + ORDERS
+                 + ORDERS.replace("orders", "customers", 1) + 'watermark = "updated_at"\ncustomers_watermark = ""\n')
+    [shop] = load_sources(path, {})
+    assert {q.part: q.watermark for q in shop.queries} == {"customers": None, "orders": "updated_at"}
+
+
 @pytest.mark.parametrize(("body", "message"), [
     ('[sources.shop]\nurl = "postgresql://sync:hunter2@shop/shop"\n' + ORDERS,
      'sources.shop.url holds a password.*url = "env:SHOP_DATABASE_URL"'),

@@ -76,3 +76,5 @@ def test_headers_are_read_most_specific_first() -> None:
     assert recognise(["order_id", "customer_id", "order_date", "sku", "qty", "price"]) == "orders"
     assert recognise(["id", "email"]) == "customers"
     assert recognise(["a", "b"]) is None
+    # Another shop's order export (no product code): not a format, and never customers.
+    assert recognise(["Order ID", "Customer ID", "Order Date", "Item Name", "Quantity", "Item Cost"]) is None
