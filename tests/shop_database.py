@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+import pandas as pd
 from sqlalchemy import (
     Column,
     DateTime,
@@ -80,6 +81,30 @@ class ShopDatabase:
             connection.execute(insert(order_items), [
                 {"order_id": order_id, "sku": item.sku, "title": item.title, "qty": item.qty,
                  "price": Decimal(item.price)} for item in items])
+
+    def load_invoices(self, lines: pd.DataFrame) -> None:
+        """Online Retail style lines (InvoiceNo, StockCode, Description, Quantity, InvoiceDate, UnitPrice,
+        CustomerID, Country) as the shop's customers, orders and items, in three bulk inserts."""
+        when = pd.to_datetime(lines["InvoiceDate"], format="ISO8601")
+        known = lines[lines["CustomerID"] != ""]
+        people = known.assign(when=when).groupby("CustomerID", sort=False).agg(
+            country=("Country", "first"), first=("when", "min")).reset_index()
+        invoices = lines.assign(when=when).groupby("InvoiceNo", sort=False).agg(
+            customer=("CustomerID", "first"), when=("when", "min")).reset_index()
+        ids = {number: self._next_order + i for i, number in enumerate(invoices["InvoiceNo"])}
+        self._next_order += len(invoices)
+        with self.engine.begin() as connection:
+            connection.execute(insert(customers), [
+                {"id": int(r.CustomerID), "email": f"c{r.CustomerID}@example.com", "name": None, "country": r.country,
+                 "created_at": r.first.to_pydatetime(), "updated_at": r.first.to_pydatetime()}
+                for r in people.itertuples()])
+            connection.execute(insert(orders), [
+                {"id": ids[r.InvoiceNo], "number": r.InvoiceNo, "customer_id": int(r.customer) if r.customer else None,
+                 "placed_at": r.when.to_pydatetime(), "status": "cancelled" if r.InvoiceNo.startswith("C") else "paid",
+                 "currency": "GBP", "updated_at": r.when.to_pydatetime()} for r in invoices.itertuples()])
+            connection.execute(insert(order_items), [
+                {"order_id": ids[r.InvoiceNo], "sku": r.StockCode, "title": r.Description or None,
+                 "qty": int(r.Quantity), "price": Decimal(r.UnitPrice)} for r in lines.itertuples()])
 
     def set_status(self, number: str, status: str, updated_at: datetime) -> None:
         with self.engine.begin() as connection:
