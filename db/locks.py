@@ -6,9 +6,11 @@ insert (one winner) or, when the holder's lease ran out (it crashed), a compare-
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
@@ -18,6 +20,8 @@ from sqlalchemy.orm import Session
 
 from db.bulk import rows_affected
 from db.ops_models import JobLock
+
+log = logging.getLogger(__name__)
 
 
 def process_name() -> str:
@@ -85,3 +89,32 @@ def renew(engine: Engine | Connection, name: str, holder: str, now: datetime, le
                                   .values(lease_until=now + lease))
         session.commit()
         return rows_affected(renewed) == 1
+
+
+@contextmanager
+def kept(engine: Engine, name: str, holder: str, clock: Callable[[], datetime], lease: timedelta) -> Iterator[None]:
+    """``held``, with a heartbeat renewing the lease every third of it while the body runs.
+
+    A long job (a refresh, a first sync) keeps its lock for as long as it lives, whatever it takes,
+    and a killed one frees it within one ``lease``: the lease can be minutes, not hours.
+    """
+    acquire(engine, name, holder, clock(), lease)
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(lease.total_seconds() / 3):
+            try:
+                if not renew(engine, name, holder, clock(), lease):
+                    log.warning("lock %s was taken from %s (its lease ran out)", name, holder)
+                    return
+            except Exception:  # the database blinked: try again at the next beat, the lease has slack
+                log.warning("could not renew lock %s; retrying", name, exc_info=True)
+
+    heartbeat = threading.Thread(target=beat, name=f"lock-{name}", daemon=True)
+    heartbeat.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        heartbeat.join()
+        release(engine, name, holder)

@@ -1,7 +1,7 @@
 """``crm-bot sync``: every database source of the sources file, then the inbox folder, under one lock.
 
-Never two syncs at once from any process or machine (the store's ``sync`` lock, renewed after each
-batch, so a sync that runs for hours keeps it and a killed one frees it within minutes).  A source
+Never two syncs at once from any process or machine (the store's ``sync`` lock, kept by a heartbeat,
+so a sync that runs for hours keeps it and a killed one frees it within minutes).  A source
 that is down is recorded as failing and the others still sync; nothing it half-read is lost, as
 each batch commits with its resume point.
 """
@@ -28,8 +28,8 @@ from db.importers.sql_source import open_source
 from db.importers.sync import sync_query
 
 SYNC_LOCK = "sync"
-SYNC_LEASE = timedelta(minutes=15)
-"""Renewed after every batch: a live sync keeps the lock, a killed one frees it this long after."""
+SYNC_LEASE = timedelta(minutes=10)
+"""Renewed by a heartbeat (``locks.kept``): a live sync keeps the lock, a killed one frees it this long after."""
 INBOX_SETTLE_SECONDS = 60.0
 """An inbox file is taken once unchanged this long (a copy still in progress keeps touching it)."""
 
@@ -96,12 +96,11 @@ def run_sync(engine: Engine, sources: Sequence[Source], *, timezone: str, reject
              progress: Progress | None = None, clock: Clock = utc_now) -> SyncOutcome:
     """Sync ``sources``, then the ``inbox`` folder's files, into the store holding the sync lock;
     ``SyncBusy`` if another process syncs."""
-    holder = locks.process_name()
     try:
-        with locks.held(engine, SYNC_LOCK, holder, store_time(clock()), SYNC_LEASE):
+        with locks.kept(engine, SYNC_LOCK, locks.process_name(), lambda: store_time(clock()), SYNC_LEASE):
             outcome = SyncOutcome()
             for source in sources:
-                outcome.parts.extend(_sync_source(engine, source, timezone, reject_dir, full, holder, progress,
+                outcome.parts.extend(_sync_source(engine, source, timezone, reject_dir, full, progress,
                                                   clock))
             if inbox is not None:
                 outcome.parts.extend(_inbox(engine, inbox, ImportOptions(batch_rows=batch_rows, reject_dir=reject_dir),
@@ -124,7 +123,7 @@ def _inbox(engine: Engine, inbox: Path, options: ImportOptions, settle_seconds: 
     return parts
 
 
-def _sync_source(engine: Engine, source: Source, timezone: str, reject_dir: Path, full: bool, holder: str,
+def _sync_source(engine: Engine, source: Source, timezone: str, reject_dir: Path, full: bool,
                  progress: Progress | None, clock: Clock) -> list[PartOutcome]:
     options = replace(source.options, full=full, reject_dir=reject_dir)
     reader = open_source(source.url, options.timeout_seconds, timezone)
@@ -132,7 +131,6 @@ def _sync_source(engine: Engine, source: Source, timezone: str, reject_dir: Path
     try:
         for query in source.queries:
             def batch_done(rows: int, _estimate: int, label: str = f"{source.name} {query.part}") -> None:
-                locks.renew(engine, SYNC_LOCK, holder, store_time(clock()), SYNC_LEASE)
                 if progress:
                     progress(label, rows)
 

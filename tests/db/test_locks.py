@@ -27,3 +27,22 @@ def test_one_holder_at_a_time_and_a_dead_holders_lease_runs_out(engine: Engine) 
             pytest.raises(locks.LockHeld):
         locks.acquire(engine, "refresh", "host-d:4", NOW + LEASE + timedelta(minutes=3), LEASE)
     locks.acquire(engine, "refresh", "host-d:4", NOW + LEASE + timedelta(minutes=4), LEASE)  # released on exit
+
+
+def test_a_kept_lock_lives_as_long_as_its_holder_and_a_silent_one_runs_out(engine: Engine) -> None:
+    import time
+
+    from db.clock import store_time, utc_now
+
+    def now() -> datetime:
+        return store_time(utc_now())
+
+    lease = timedelta(seconds=0.6)
+    with locks.kept(engine, "sync", "host-a:1", now, lease):
+        time.sleep(2.0)  # over three leases: the heartbeat renews it
+        with pytest.raises(locks.LockHeld, match="host-a:1"):
+            locks.acquire(engine, "sync", "host-b:2", now(), lease)
+    locks.acquire(engine, "sync", "host-b:2", now(), lease)  # released on exit
+    # host-b "dies" (no heartbeat): its lease runs out and the next holder takes over.
+    time.sleep(0.8)
+    locks.acquire(engine, "sync", "host-c:3", now(), lease)

@@ -41,8 +41,9 @@ from db.snapshot_models import CustomerLifetime, CustomerPrediction, CustomerSco
 
 log = logging.getLogger(__name__)
 
-REFRESH_LEASE = timedelta(hours=3)
-"""Longer than any refresh should take; a crashed refresh blocks the next one at most this long."""
+REFRESH_LEASE = timedelta(minutes=10)
+"""Renewed by a heartbeat while the refresh runs (``locks.kept``); a killed refresh blocks the next one at
+most this long."""
 
 
 class RefreshBusy(UserFacingError):
@@ -225,7 +226,7 @@ def run_refresh_exclusive(engine: Engine, params: RefreshParams | None = None, c
     """``run_refresh`` holding the store-wide refresh lock: never two refreshes at once, from any
     process or machine.  The bot keeps answering from the previous snapshot meanwhile."""
     try:
-        with locks.held(engine, REFRESH_LOCK, locks.process_name(), store_time(clock()), REFRESH_LEASE):
+        with locks.kept(engine, REFRESH_LOCK, locks.process_name(), lambda: store_time(clock()), REFRESH_LEASE):
             return run_refresh(engine, params, clock=clock, **kwargs)
     except locks.LockHeld as exc:
         raise RefreshBusy(f"not started: a refresh {exc.running}; the bot answers from the previous snapshot "
