@@ -1,6 +1,6 @@
 """Benchmark: `crm-bot sync` from a shop's PostgreSQL database.
 
-The full UCI Online Retail data (541,909 lines) is loaded by COPY into a shop-like schema
+The full UCI Online Retail data (541,909 lines) is loaded into a shop-like schema
 (customers, orders, order_items: tests/shop_database.py) in a database of its own; then, into a
 fresh PostgreSQL store, as `crm-bot sync` runs it (the same job, in this process, timed around it):
 
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import io
 import os
 import resource
 import sys
@@ -47,42 +46,11 @@ DATASETS = Path(os.environ.get("CRM_DATASETS_DIR", ROOT.parent / "shared" / "dat
 
 
 def load_online_retail(shop: ShopDatabase, path: Path) -> tuple[int, datetime]:
-    """COPY the Online Retail lines into the shop's tables; returns (lines, the latest update time)."""
+    """The Online Retail lines as the shop's customers, orders and items; returns (lines, the latest update)."""
     with gzip.open(path, "rt", encoding="utf-8") as raw:
-        frame = pd.read_csv(raw, dtype=str, keep_default_na=False)
-    frame["when"] = pd.to_datetime(frame["InvoiceDate"], format="ISO8601")
-    customers = frame[frame["CustomerID"] != ""].groupby("CustomerID", sort=False).agg(
-        country=("Country", "first"), first=("when", "min")).reset_index()
-    customers["id"] = customers["CustomerID"].str.replace(r"\.0$", "", regex=True).astype(int)
-    orders = frame.groupby("InvoiceNo", sort=False).agg(customer=("CustomerID", "first"), when=("when", "min")
-                                                       ).reset_index()
-    orders["id"] = range(1, len(orders) + 1)
-    orders["status"] = orders["InvoiceNo"].str.startswith("C").map({True: "cancelled", False: "paid"})
-    order_ids = dict(zip(orders["InvoiceNo"], orders["id"], strict=True))
-    raw_connection = shop.engine.raw_connection()
-    try:
-        cursor = raw_connection.cursor()
-
-        def copy(table: str, columns: str, rows: pd.DataFrame) -> None:
-            buffer = io.StringIO()
-            rows.to_csv(buffer, index=False, header=False)
-            with cursor.copy(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)") as sink:
-                sink.write(buffer.getvalue())
-
-        copy("customers", "id, email, name, country, created_at, updated_at", pd.DataFrame({
-            "id": customers["id"], "email": "c" + customers["id"].astype(str) + "@example.com", "name": "",
-            "country": customers["country"], "created_at": customers["first"], "updated_at": customers["first"]}))
-        copy("orders", "id, number, customer_id, placed_at, status, currency, updated_at", pd.DataFrame({
-            "id": orders["id"], "number": orders["InvoiceNo"],
-            "customer_id": orders["customer"].str.replace(r"\.0$", "", regex=True), "placed_at": orders["when"],
-            "status": orders["status"], "currency": "GBP", "updated_at": orders["when"]}))
-        copy("order_items", "order_id, sku, title, qty, price", pd.DataFrame({
-            "order_id": frame["InvoiceNo"].map(order_ids), "sku": frame["StockCode"],
-            "title": frame["Description"], "qty": frame["Quantity"], "price": frame["UnitPrice"]}))
-        raw_connection.commit()
-    finally:
-        raw_connection.close()
-    return len(frame), orders["when"].max().to_pydatetime()
+        lines = pd.read_csv(raw, dtype=str, keep_default_na=False)
+    shop.load_invoices(lines)
+    return len(lines), pd.to_datetime(lines["InvoiceDate"], format="ISO8601").max().to_pydatetime()
 
 
 def shop_changes(shop: ShopDatabase, new_orders: int, changed_orders: int, after: datetime) -> None:
@@ -123,7 +91,7 @@ def main() -> None:
         sys.exit(f"Online Retail not found at {data} (set CRM_DATASETS_DIR)")
     with scratch_store("postgresql") as (shop_url, workdir), scratch_store("postgresql") as (store_url, _):
         shop = ShopDatabase(make_engine(shop_url))
-        lines, latest = timed("load Online Retail into the shop (COPY)", lambda: load_online_retail(shop, data))
+        lines, latest = timed("load Online Retail into the shop", lambda: load_online_retail(shop, data))
         print(f"shop: {lines:,} order lines")
         store = make_engine(store_url)
         migrate.upgrade(store)

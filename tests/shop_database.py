@@ -84,7 +84,8 @@ class ShopDatabase:
 
     def load_invoices(self, lines: pd.DataFrame) -> None:
         """Online Retail style lines (InvoiceNo, StockCode, Description, Quantity, InvoiceDate, UnitPrice,
-        CustomerID, Country) as the shop's customers, orders and items, in three bulk inserts."""
+        CustomerID, Country) as the shop's customers, orders and items, in three bulk inserts (the sync
+        tests and benchmarks/sync_source.py fill a shop this way)."""
         when = pd.to_datetime(lines["InvoiceDate"], format="ISO8601")
         known = lines[lines["CustomerID"] != ""]
         people = known.assign(when=when).groupby("CustomerID", sort=False).agg(

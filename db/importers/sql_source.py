@@ -131,7 +131,7 @@ def source_columns(connection: Connection, query: SourceQuery) -> list[str]:
         result = connection.execute(text(_wrapped(connection, query, "1 = 0", None)))
         return list(result.keys())
     except Exception as exc:
-        raise SourceError(f"{query.label} cannot run: {_first_line(exc)}") from exc
+        raise SourceError(f"{query.label} cannot run: {first_line(exc)}") from exc
 
 
 def check_columns(columns: Sequence[str], query: SourceQuery, specs: Sequence[ColumnSpec]) -> dict[str, int]:
@@ -247,11 +247,12 @@ def read_batches(engine: Engine, query: SourceQuery, specs: Sequence[ColumnSpec]
         except SourceError:
             raise
         except Exception as exc:
-            raise SourceError(f"{query.label} failed after {row_number} rows: {_first_line(exc)}. "
+            raise SourceError(f"{query.label} failed after {row_number} rows: {first_line(exc)}. "
                               "Rows read before are stored; the next sync resumes from there.",
                               nothing_written=row_number == 0) from exc
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The database's own first line of an error, for a message."""
     message = str(getattr(exc, "orig", None) or exc).strip()
     return message.splitlines()[0] if message else type(exc).__name__

@@ -38,6 +38,7 @@ from db.importers.sql_source import (
     check_columns,
     decode_watermark,
     encode_watermark,
+    first_line,
     read_batches,
     source_columns,
 )
@@ -65,18 +66,17 @@ def specs_of(query: SourceQuery) -> tuple[ColumnSpec, ...]:
     return CUSTOMER_COLUMNS if query.part == "customers" else GENERIC_ORDERS.columns
 
 
-def query_columns(source: Engine, query: SourceQuery) -> list[str]:
-    """The query's result columns, checked against what its part needs (``SourceError`` if not)."""
+def query_columns(source: Engine, query: SourceQuery) -> tuple[list[str], dict[str, int]]:
+    """The query's result columns and where the importer's columns are among them (``SourceError`` if a
+    required one is missing or the source cannot be reached)."""
     try:
         with source.connect() as connection:
             columns = source_columns(connection, query)
     except SourceError:
         raise
     except Exception as exc:
-        raise SourceError(f"source {query.source!r} cannot be reached: "
-                          f"{str(getattr(exc, 'orig', None) or exc).strip().splitlines()[0]}") from exc
-    check_columns(columns, query, specs_of(query))
-    return columns
+        raise SourceError(f"source {query.source!r} cannot be reached: {first_line(exc)}") from exc
+    return columns, check_columns(columns, query, specs_of(query))
 
 
 def sync_query(store: Engine, source: Engine, query: SourceQuery, options: SyncOptions,
@@ -91,7 +91,7 @@ def sync_query(store: Engine, source: Engine, query: SourceQuery, options: SyncO
     report = ImportReport(source_format=f"sync:{query.part}", source_name=f"{query.source} ({query.part})")
     sync_states.started(store, query.source, query.part, clock())
     try:
-        columns = query_columns(source, query)
+        columns, positions = query_columns(source, query)
     except SourceError as exc:
         sync_states.failed(store, query.source, query.part, clock(), str(exc))
         raise
@@ -101,7 +101,7 @@ def sync_query(store: Engine, source: Engine, query: SourceQuery, options: SyncO
     import_options = ImportOptions(batch_rows=options.batch_rows, reject_dir=options.reject_dir)
     header = [spec.name for spec in specs_of(query)]
     if query.part == "customers":
-        found = set(check_columns(columns, query, specs_of(query)).values())
+        found = set(positions.values())
         header += [c for i, c in enumerate(columns) if i not in found and c != query.watermark]
     rejects = RejectWriter(reject_path(import_options, f"{query.source}-{query.part}", report.run_id), header)
     nulls = 0

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select, text
+from sqlalchemy.exc import InternalError, OperationalError
 
 from db import sync_states
 from db.engine import make_engine
@@ -161,7 +162,7 @@ def test_a_query_missing_a_column_says_which_and_writes_nothing(engine: Engine, 
         sync_query(engine, source, no_watermark, options(tmp_path))
     assert counts(engine) == (0, 0, 0)
     state = sync_states.get(engine, "shop", "orders")
-    assert (state is not None and state.error and "sku" in (state.error or "")) or "updated_at" in (state.error or "")
+    assert state is not None and "watermark column 'updated_at'" in (state.error or "")  # the latest failure
 
 
 def test_rows_without_a_watermark_are_read_on_full_syncs_and_counted(engine: Engine, source: Engine,
@@ -195,6 +196,9 @@ def test_the_source_is_only_read_and_each_statement_is_time_limited(engine: Engi
                                "ORDER BY i DESC", "updated_at", "customer_id")
         with pytest.raises(SourceError):
             sync_query(engine, source, writing, options(tmp_path))
+        refused = OperationalError if source.dialect.name == "sqlite" else InternalError
+        with source.connect() as connection, pytest.raises(refused, match=r"read-only|readonly"):
+            connection.exec_driver_sql("DELETE FROM customers")  # the connection itself refuses any write
         with pytest.raises(SourceError, match=r"timeout|interrupted|canceling"):
             sync_query(engine, source, slow, options(tmp_path))
     finally:
