@@ -15,6 +15,9 @@ SAMPLE_SIZE = 20_000
 """Mutual information uses a nearest-neighbour estimator; a fixed random sample of this many
 customers keeps it fast on a million customers while leaving the ranking unchanged in practice."""
 
+NEIGHBOURS = 3
+"""Neighbours of the mutual-information estimator (scikit-learn's default)."""
+
 
 def feature_importance(features: pd.DataFrame, target: pd.Series, random_state: int = 42,
                        sample_size: int = SAMPLE_SIZE) -> pd.DataFrame:
@@ -30,7 +33,7 @@ def feature_importance(features: pd.DataFrame, target: pd.Series, random_state: 
     Returns
     -------
     DataFrame ``feature, score`` (nats), ``share`` (of the total score) and ``description``.
-    Empty when fewer than two customers or a single class remain.
+    Empty when a single class remains, or a class of ``NEIGHBOURS`` customers or fewer.
     """
     require_columns(features, ("customer_id",), "customer features")
     names = [c for c in features.columns if c in FEATURE_DESCRIPTIONS]
@@ -38,10 +41,12 @@ def feature_importance(features: pd.DataFrame, target: pd.Series, random_state: 
     aligned = aligned.dropna(subset=["_target"])
     if len(aligned) > sample_size:
         aligned = aligned.sample(n=sample_size, random_state=random_state)
-    if len(aligned) < 2 or aligned["_target"].nunique() < 2:
+    counts = aligned["_target"].value_counts()
+    # the estimator compares each customer with its 3 nearest neighbours of the same class
+    if len(counts) < 2 or counts.min() <= NEIGHBOURS:
         return empty_frame(IMPORTANCE_COLUMNS)
     scores = mutual_info_classif(aligned[names].to_numpy(dtype="float64"), aligned["_target"].astype(str),
-                                 discrete_features=False, random_state=random_state)
+                                 discrete_features=False, n_neighbors=NEIGHBOURS, random_state=random_state)
     frame = pd.DataFrame({"feature": names, "score": scores})
     total = frame["score"].sum()
     frame["share"] = frame["score"] / total if total > 0 else 0.0

@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, Select, and_, case, distinct, func, select
 from sqlalchemy.orm import QueryableAttribute, Session
 
 from db.models import Customer, Order, OrderLine
+from db.orders import SALE_ORDER, TRADE_ORDER
 from db.snapshot_models import BasketRule, CustomerLifetime, CustomerPrediction, CustomerScore
 
 Periods = Sequence[tuple[datetime, datetime]]
@@ -48,15 +49,15 @@ def period_kpis(session: Session, periods: Periods, run_id: int | None = None,
     revenue = _in_segment(
         select(bucket.label("period"), func.sum(OrderLine.quantity * OrderLine.unit_price_micros))
         .join(Order, Order.id == OrderLine.order_id)
-        .where(Order.ordered_at >= first, Order.ordered_at < last, Order.kind != "adjustment"),
+        .where(Order.ordered_at >= first, Order.ordered_at < last, TRADE_ORDER),
         run_id, segment).group_by("period")
     orders = _in_segment(
         select(bucket.label("period"), func.count(Order.id), func.count(distinct(Order.customer_id)))
-        .where(Order.kind == "sale", Order.ordered_at >= first, Order.ordered_at < last),
+        .where(SALE_ORDER, Order.ordered_at >= first, Order.ordered_at < last),
         run_id, segment).group_by("period")
     firsts = _in_segment(
         select(Order.customer_id.label("customer_id"), func.min(Order.ordered_at).label("first_sale"))
-        .where(Order.kind == "sale", Order.customer_id.is_not(None)), run_id, segment
+        .where(SALE_ORDER, Order.customer_id.is_not(None)), run_id, segment
     ).group_by(Order.customer_id).subquery()
     new = (select(_bucket(firsts.c.first_sale, periods).label("period"), func.count())
            .where(firsts.c.first_sale >= first, firsts.c.first_sale < last).group_by("period"))
@@ -76,7 +77,7 @@ def revenue_by_segment(session: Session, periods: Periods, run_id: int) -> pd.Da
              .join(Order, Order.id == OrderLine.order_id)
              .outerjoin(CustomerScore, (CustomerScore.customer_id == Order.customer_id)
                         & (CustomerScore.run_id == run_id))
-             .where(Order.ordered_at >= first, Order.ordered_at < last, Order.kind != "adjustment")
+             .where(Order.ordered_at >= first, Order.ordered_at < last, TRADE_ORDER)
              .group_by("period", CustomerScore.segment))
     frame = pd.DataFrame(session.execute(query).all(), columns=["period", "segment", "net_revenue_micros"])
     frame["net_revenue_micros"] = frame["net_revenue_micros"].map(int).astype("int64")
@@ -153,13 +154,13 @@ def large_orders(session: Session, since: datetime, until: datetime, factor: flo
     value = func.sum(OrderLine.quantity * OrderLine.unit_price_micros)
     recent = (select(Order.id, Order.external_id, Order.customer_id, Order.ordered_at, value.label("value"))
               .join(OrderLine, OrderLine.order_id == Order.id)
-              .where(Order.kind == "sale", Order.customer_id.is_not(None), Order.ordered_at >= since,
+              .where(SALE_ORDER, Order.customer_id.is_not(None), Order.ordered_at >= since,
                      Order.ordered_at < until)
               .group_by(Order.id, Order.external_id, Order.customer_id, Order.ordered_at)
               .having(value >= min_value_micros)).subquery()
     earlier = (select(Order.customer_id, value.label("value"))
                .join(OrderLine, OrderLine.order_id == Order.id)
-               .where(Order.kind == "sale", Order.ordered_at < since,
+               .where(SALE_ORDER, Order.ordered_at < since,
                       Order.customer_id.in_(select(recent.c.customer_id)))
                .group_by(Order.id, Order.customer_id))
     history = pd.DataFrame(session.execute(earlier).all(), columns=["customer_id", "value"]).astype({"value": float})

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
     true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -140,6 +141,9 @@ class Order(Base):
     country: Mapped[str | None] = mapped_column(String(80))
     currency: Mapped[str | None] = mapped_column(String(3))
     """ISO 4217 code of the order's prices: the source's own per order (Shopify, a sync), else its run's."""
+    in_main_currency: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    """Whether the analytics count the order: its currency is the store's main one or unknown
+    (``db.currencies``: amounts in other currencies are kept apart, never converted)."""
     import_run_id: Mapped[int | None] = mapped_column(ForeignKey("import_runs.id"))
 
     customer: Mapped[Customer | None] = relationship(back_populates="orders")
@@ -148,6 +152,9 @@ class Order(Base):
     __table_args__ = (
         Index("ix_orders_customer_id_ordered_at", "customer_id", "ordered_at"),
         Index("ix_orders_ordered_at", "ordered_at"),
+        # only the few orders kept apart are indexed: "are any kept apart?" is answered instantly
+        Index("ix_orders_kept_apart", "currency", postgresql_where=text("NOT in_main_currency"),
+              sqlite_where=text("NOT in_main_currency")),
         CheckConstraint("kind IN (" + ", ".join(f"'{k}'" for k in ORDER_KINDS) + ")", name="kind"),
     )
 

@@ -1,9 +1,10 @@
 """Order queries: what analytics and the bot need, aggregated in SQL or streamed in chunks.
 
 Which lines count as *sales* is decided here, once (docs/data-model.md explains the rule):
-lines of ``sale`` orders, of merchandise (not postage, fees, ...), with a positive quantity
-and price, counting a repeated identical line once.  Credit lines (negative quantities on
-cancellation or return documents) are the *returns* that analytics nets against sales.
+lines of ``sale`` orders in the store's main currency (``db.currencies``), of merchandise (not
+postage, fees, ...), with a positive quantity and price, counting a repeated identical line once.
+Credit lines (negative quantities on cancellation or return documents) are the *returns* that
+analytics nets against sales.
 """
 
 from __future__ import annotations
@@ -19,8 +20,14 @@ from sqlalchemy.orm import Session
 from db.models import Customer, Order, OrderLine, Product
 from db.money import MICROS_PER_UNIT
 
+SALE_ORDER: ColumnElement[bool] = and_(Order.kind == "sale", Order.in_main_currency)
+"""A sale order the analytics count: in the store's main currency (``db.currencies``)."""
+
+TRADE_ORDER: ColumnElement[bool] = and_(Order.kind != "adjustment", Order.in_main_currency)
+"""A sale, cancellation or return (bad-debt adjustments are accounting, not trade) the analytics count."""
+
 SALES_LINE: ColumnElement[bool] = and_(
-    Order.kind == "sale",
+    SALE_ORDER,
     Product.kind == "product",
     OrderLine.quantity > 0,
     OrderLine.unit_price_micros > 0,
@@ -30,6 +37,7 @@ SALES_LINE: ColumnElement[bool] = and_(
 
 CREDIT_LINE: ColumnElement[bool] = and_(
     Order.kind.in_(("cancellation", "return")),
+    Order.in_main_currency,
     Product.kind == "product",
     OrderLine.quantity < 0,
     OrderLine.unit_price_micros > 0,
@@ -177,19 +185,20 @@ def customer_order_totals(session: Session, as_of: datetime | None = None) -> pd
 
 
 def orders_of_customer(session: Session, customer_id: int, limit: int = 20, offset: int = 0) -> pd.DataFrame:
-    """A customer's orders, newest first, with line count and value (for the bot's "Orders" view)."""
+    """A customer's orders, newest first, with currency, line count and value (for the bot's "Orders" view:
+    every order, also those in a currency the analytics keep apart)."""
     query = (
-        select(Order.external_id.label("order_ref"), Order.ordered_at, Order.kind,
+        select(Order.external_id.label("order_ref"), Order.ordered_at, Order.kind, Order.currency,
                func.count(OrderLine.id).label("lines"),
                func.coalesce(func.sum(OrderLine.quantity * OrderLine.unit_price_micros), 0).label("value_micros"))
         .join(OrderLine, OrderLine.order_id == Order.id)
         .where(Order.customer_id == customer_id)
-        .group_by(Order.id, Order.external_id, Order.ordered_at, Order.kind)
+        .group_by(Order.id, Order.external_id, Order.ordered_at, Order.kind, Order.currency)
         .order_by(Order.ordered_at.desc(), Order.id.desc())
         .limit(limit).offset(offset)
     )
-    frame = pd.DataFrame(session.execute(query).all(), columns=["order_ref", "ordered_at", "kind", "lines",
-                                                                "value_micros"])
+    frame = pd.DataFrame(session.execute(query).all(), columns=["order_ref", "ordered_at", "kind", "currency",
+                                                                "lines", "value_micros"])
     frame["value"] = frame.pop("value_micros").astype("float64") / MICROS_PER_UNIT
     return frame
 
@@ -244,7 +253,7 @@ def _as_date(value: object) -> date | None:
 def sale_count(session: Session, customer_id: int, as_of: datetime) -> int:
     """How many sale orders ``customer_id`` placed up to ``as_of``."""
     return int(session.scalar(select(func.count(Order.id)).where(
-        Order.customer_id == customer_id, Order.kind == "sale", Order.ordered_at <= as_of)) or 0)
+        Order.customer_id == customer_id, SALE_ORDER, Order.ordered_at <= as_of)) or 0)
 
 
 def bought_with(session: Session, sku: str, as_of: datetime, limit: int = 10) -> pd.DataFrame:

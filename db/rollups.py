@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from db.access_models import ErasedCustomer
 from db.models import Customer, ImportRun, Order, OrderLine, Product
+from db.orders import SALE_ORDER, TRADE_ORDER
 from db.rollup_models import (
     CustomerFigureRollup,
     CustomerSalesRollup,
@@ -54,7 +55,7 @@ def _by_order(*keys: Any) -> Any:
                    *(facts[f].label(f) for f in SUMS))
             .select_from(OrderLine).join(Order, Order.id == OrderLine.order_id)
             .join(Product, Product.id == OrderLine.product_id)
-            .where(Order.kind != "adjustment").group_by(Order.id, Order.kind, *keys).subquery())
+            .where(TRADE_ORDER).group_by(Order.id, Order.kind, *keys).subquery())
 
 
 def _summed(sub: Any) -> list[Any]:
@@ -100,7 +101,7 @@ def build(connection: Connection, run_id: int, propensity_model_id: int | None, 
     connection.execute(insert(ProductSalesRollup).from_select(["run_id", "day", "country", "product_id", *FACTS],
                                                               per_product))
     firsts = (select(Order.customer_id.label("customer_id"), func.min(Order.ordered_at).label("first_sale"))
-              .where(Order.kind == "sale", Order.customer_id.is_not(None)).group_by(Order.customer_id).subquery())
+              .where(SALE_ORDER, Order.customer_id.is_not(None)).group_by(Order.customer_id).subquery())
     first_day = func.date(firsts.c.first_sale)
     new = (select(literal(run_id), first_day, Customer.country, CustomerScore.segment, CustomerScore.cluster,
                   func.count())

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from db.models import Customer, Order, OrderLine, Product
 from db.money import MICROS_PER_UNIT
+from db.orders import SALE_ORDER, TRADE_ORDER
 from db.rollup_models import (
     CustomerFigureRollup,
     CustomerSalesRollup,
@@ -336,7 +337,7 @@ def _raw_lines(metric: Metric, start: datetime | None, end: datetime | None, fil
     needed = LINE_AGGREGATES[metric.name]
     key, label = _key(group_by, buckets, Order.country, Order.ordered_at)
     query = (select(*_columns(key, label), *(available[n].label(n) for n in needed)).select_from(OrderLine)
-             .join(Order, Order.id == OrderLine.order_id).where(Order.kind != "adjustment"))
+             .join(Order, Order.id == OrderLine.order_id).where(TRADE_ORDER))
     if filters.product or group_by == "product" or "units" in needed:
         query = query.join(Product, Product.id == OrderLine.product_id)
     if filters.owner or group_by == "customer":
@@ -433,7 +434,7 @@ def _firsts(session: Session, metric: Metric, start: datetime | None, end: datet
             and all(_midnight(t) for t in sum(buckets, ())):
         return _rolled_firsts(session, metric, start, end, filters, group_by, snapshot, buckets)
     firsts = (select(Order.customer_id.label("customer_id"), func.min(Order.ordered_at).label("first_sale"))
-              .where(Order.kind == "sale", Order.customer_id.is_not(None)).group_by(Order.customer_id).subquery())
+              .where(SALE_ORDER, Order.customer_id.is_not(None)).group_by(Order.customer_id).subquery())
     key, label = _key(group_by, buckets, Customer.country, firsts.c.first_sale)
     columns = _columns(key, label)
     query = (select(*columns, func.count().label("n")).select_from(firsts)

@@ -16,7 +16,9 @@ from sqlalchemy import JSON, Connection, case, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from db.bulk import insert_new_rows, new_id
+from db.currencies import main_currency
 from db.models import Customer, Order, Product
+from db.orders import SALE_ORDER
 from db.rollup_models import ROLLUP_TABLES
 from db.snapshot_models import (
     AnalyticsRun,
@@ -127,9 +129,12 @@ def latest_run(session: Session, before_run: int | None = None) -> AnalyticsRun 
 
 
 def store_currency(session: Session) -> str | None:
-    """The currency amounts are shown in: the latest run's, else the one the imports recorded."""
+    """The currency amounts are shown in: the latest run's, else the orders' main one, else the one the
+    imports recorded."""
     run = latest_run(session)
-    return run.currency if run is not None and run.currency else recorded_currency(session)
+    if run is not None and run.currency:
+        return run.currency
+    return main_currency(session) or recorded_currency(session)
 
 
 def segments_of_run(session: Session, run_id: int) -> dict[int, str]:
@@ -250,12 +255,12 @@ def product_names(session: Session, skus: Sequence[str] | None = None) -> dict[s
 
 def first_sale_at(session: Session) -> datetime | None:
     """When the first sale order in the store was placed."""
-    return session.scalar(select(func.min(Order.ordered_at)).where(Order.kind == "sale"))
+    return session.scalar(select(func.min(Order.ordered_at)).where(SALE_ORDER))
 
 
 def last_sale_at(session: Session) -> datetime | None:
     """When the latest sale order in the store was placed: the default ``as_of`` of a refresh."""
-    return session.scalar(select(func.max(Order.ordered_at)).where(Order.kind == "sale"))
+    return session.scalar(select(func.max(Order.ordered_at)).where(SALE_ORDER))
 
 
 __all__ = ["AnalyticsRun", "BasketRule", "ClusterStat", "CustomerScore", "Recommendation", "SegmentStat"]

@@ -89,26 +89,6 @@ def changed_since_latest_run(session: Session) -> bool:
     return session.scalar(query.limit(1)) is not None
 
 
-def order_currencies(session: Session) -> dict[str, int]:
-    """Orders by the currency they were recorded in (orders of unknown currency left out), most first."""
-    rows = session.execute(select(Order.currency, func.count()).where(Order.currency.is_not(None))
-                           .group_by(Order.currency).order_by(func.count().desc(), Order.currency)).all()
-    return {str(code): int(count) for code, count in rows}
-
-
-def mixed_currencies(session: Session) -> str | None:
-    """A warning in words when the store holds orders in several currencies, else None.
-
-    Money figures are never converted: they would add the amounts up as if in one currency.
-    """
-    currencies = order_currencies(session)
-    if len(currencies) < 2:
-        return None
-    listed = ", ".join(f"{code} {count:,}" for code, count in currencies.items())
-    return (f"the store holds orders in {len(currencies)} currencies ({listed} orders): money figures add their "
-            "amounts as if they were one currency")
-
-
 def recorded_currency(session: Session) -> str | None:
     """The currency of the latest completed import that recorded one (``None``: never said)."""
     return session.scalar(select(ImportRun.currency).where(ImportRun.status == "completed",

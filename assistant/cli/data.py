@@ -18,10 +18,12 @@ from assistant.jobs.refresh.inputs import RefreshParams
 from assistant.slack.console_render import CONSOLE_USER
 from assistant.views.insights import segments_view
 from db import migrate
+from db.currencies import mixed_currencies
 from db.engine import make_session_factory
 from db.importers import ImportOptions, ImportReport, import_file
 from db.sample import ONLINE_RETAIL_SAMPLE
-from db.stats import mixed_currencies, recorded_currency, store_summary
+from db.snapshots import store_currency
+from db.stats import store_summary
 
 import_app = typer.Typer(help="Load CSV exports into the store (idempotent: re-running changes nothing).",
                          no_args_is_help=True)
@@ -147,7 +149,7 @@ def demo(ctx: typer.Context,
     if report.status == "skipped":
         console.print("The sample is already loaded.")
     with make_session_factory(deps.engine)() as session:
-        console.print(terminal.store_summary(store_summary(session), recorded_currency(session)))
+        console.print(terminal.store_summary(store_summary(session), store_currency(session)))
     refresh_with_status(deps, RefreshParams())
     with make_session_factory(deps.engine)() as session:
         console.print(terminal.segments(segments_view(session)))
@@ -167,7 +169,7 @@ def demo(ctx: typer.Context,
 def stats(ctx: typer.Context) -> None:
     """Show what the store holds."""
     with store_session(ctx) as session:
-        console.print(terminal.store_summary(store_summary(session), recorded_currency(session)))
+        console.print(terminal.store_summary(store_summary(session), store_currency(session)))
         mixed = mixed_currencies(session)
     if mixed:
         errors.print(f"[yellow]Note:[/yellow] {mixed}.", highlight=False)

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from analytics import words
 from analytics.builder_limits import DEFAULT_BUDGET_SECONDS
 from analytics.rules import ENGINES, RuleParams
 from assistant.cli import terminal, terminal_predictions
@@ -26,6 +27,7 @@ from assistant.views.list_exports import ListExport, list_export
 from assistant.views.policy import Viewer
 from assistant.views.predictions import explain_view, model_health
 from assistant.views.score_exports import EXPORT_COLUMNS, score_export
+from db import currencies
 
 
 def refresh_with_status(deps: Deps, params: RefreshParams, explain_plan: bool = False) -> None:
@@ -70,6 +72,9 @@ def refresh(
                                                                     "(0.10 = 10%).")] = 0.10,
     explain_plan: Annotated[bool, typer.Option("--explain-plan", help="Print the steps, sample sizes and partitions "
                                                                       "this refresh would use, and stop.")] = False,
+    currency: Annotated[str | None, typer.Option(help="With orders in several currencies: analyse this one's "
+                                                      "(default: CRM_CURRENCY, else the one most orders are in; "
+                                                      "the others are kept apart, never converted).")] = None,
 ) -> None:
     """Compute segments, clusters, churn and lifetime value, purchase propensity, basket rules and
     recommendations; store them as a new snapshot."""
@@ -78,7 +83,23 @@ def refresh(
     rules = RuleParams(min_support=min_support, min_confidence=min_confidence, min_lift=min_lift, engine=engine)
     refresh_with_status(deps_of(ctx), RefreshParams(as_of=as_of, random_state=seed, top_n=top_n,
                                                     horizon_days=horizon_days, clv_months=clv_months,
-                                                    annual_discount=discount, rules=rules), explain_plan)
+                                                    annual_discount=discount, rules=rules,
+                                                    currency=_held_currency(ctx, currency)), explain_plan)
+
+
+def _held_currency(ctx: typer.Context, code: str | None) -> str | None:
+    """``--currency`` checked: an ISO code, and one the store holds orders in when its orders say."""
+    if code is None:
+        return None
+    code = code.strip().upper()
+    if not words.is_currency(code):
+        raise UserFacingError(f"--currency {code!r} is not an ISO 4217 currency code (e.g. GBP, EUR, USD)")
+    with store_session(ctx) as session:
+        held = currencies.order_currencies(session)
+    if held and code not in held:
+        listed = ", ".join(f"{c} ({n:,} orders)" for c, n in held.items())
+        raise UserFacingError(f"--currency {code}: the store holds no orders in {code}; its orders are in {listed}")
+    return code
 
 
 CSV_OPTION = typer.Option("--csv", help="Write the whole list (every customer, all fields) to this CSV file "

@@ -145,7 +145,7 @@ def doctor(ctx: typer.Context) -> None:
     from assistant.slack.doctor import slack_checks
 
     deps = deps_of(ctx)
-    found = settings_checks(deps.settings) + store_checks(deps.engine, utc_now())
+    found = settings_checks(deps.settings) + store_checks(deps.engine, utc_now(), deps.settings.currency)
     found += source_checks(deps.settings, deps.engine, utc_now())
     if deps.settings.slack_bot_token is not None:
         found += slack_checks(client_from_settings(deps.settings))

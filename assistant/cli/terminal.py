@@ -13,6 +13,7 @@ from rich.table import Table
 
 from analytics import words
 from assistant.views.insights import ClustersView, RecommendView, RulesView, SegmentsView
+from db import currencies
 from db.importers import ImportReport
 from db.stats import StoreSummary
 
@@ -101,6 +102,9 @@ def refresh_summary(summary: RefreshSummary) -> Group:
     results = summary.results
     lines = [f"Analytics run {summary.run_id} as of {summary.as_of:%Y-%m-%d %H:%M}: "
              f"{words.count(summary.customers, 'customer')} with purchases scored in {summary.seconds:.1f} s."]
+    kept = currencies.kept_apart_words(results.get("kept_apart") or {}, results.get("currency"))
+    if kept:
+        lines.append(f"Money: {kept}; set CRM_CURRENCY to analyse another currency.")
     clusters = results.get("clusters", {})
     if "refused" in clusters:
         lines.append(f"Clusters: none ({clusters['refused']}).")

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from analytics import words
 from assistant.ops.settings import Settings
 from assistant.ops.sources import SourcesFileError, load_sources
-from db import digests, migrate, snapshots, stats, sync_states
+from db import currencies, digests, migrate, snapshots, stats, sync_states
 from db.clock import store_time
 from db.engine import ping
 from db.importers.sql_source import SourceError, open_source
@@ -48,7 +48,7 @@ def settings_checks(settings: Settings) -> list[Check]:
                   "set SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode)")]
 
 
-def store_checks(engine: Engine, now: datetime) -> list[Check]:
+def store_checks(engine: Engine, now: datetime, currency_setting: str = "") -> list[Check]:
     """Reachable, migrated, holding data and recent analytics."""
     where = engine.url.render_as_string(hide_password=True)
     if engine.url.get_backend_name() == "sqlite" and not Path(engine.url.database or "").expanduser().exists():
@@ -72,7 +72,8 @@ def store_checks(engine: Engine, now: datetime) -> list[Check]:
         last_sale = snapshots.last_sale_at(session)
         subs = digests.subscriptions(session)
         sample = stats.holds_only_the_sample(session)
-        mixed = stats.mixed_currencies(session)
+        mixed = currencies.mixed_currencies(session)
+        held = currencies.order_currencies(session)
     if last_sale is None:
         found.append(Check("Data", False, "the store holds no orders", "load some with `crm-bot import ...`"))
     else:
@@ -81,9 +82,14 @@ def store_checks(engine: Engine, now: datetime) -> list[Check]:
                            words.data_age(last_sale, store_time(now), sample) + (
                                ": answers and digests describe that date" if stale else ""),
                            "import recent orders (`crm-bot import ...`)" if stale and not sample else ""))
+    setting = currency_setting.upper()
+    if setting and held and setting not in held:
+        found.append(Check("Currency setting", None, f"CRM_CURRENCY is {setting}, but no order is in {setting}: "
+                                                     f"the analytics count the {next(iter(held))} orders",
+                           "set CRM_CURRENCY to one of " + ", ".join(held) + " (or leave it empty)"))
     if mixed:
-        found.append(Check("Currencies", None, mixed, "keep one currency per store (a store per currency), or "
-                                                      "convert prices before they are imported"))
+        found.append(Check("Currencies", None, mixed, "set CRM_CURRENCY to analyse another currency, keep a store "
+                                                      "per currency, or convert prices before they are imported"))
     if run is None:
         found.append(Check("Analytics", False, "no analytics run yet", "run `crm-bot refresh`"))
     else:

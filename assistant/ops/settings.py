@@ -123,7 +123,9 @@ class Settings(BaseSettings):
                                        description="How long to wait for the language model before asking back.")
     currency: str = Field("", alias="CRM_CURRENCY",
                           description="ISO 4217 code money is shown in (GBP, EUR, USD), from the next refresh; "
-                                      "empty: the currency the imports recorded (Online Retail: GBP).")
+                                      "with orders in several currencies, the one analysed (the others are kept "
+                                      "apart, never converted). Empty: the currency most orders are in, else the "
+                                      "one the imports recorded (Online Retail: GBP).")
     log_format: str = Field("text", alias="CRM_LOG_FORMAT", pattern="^(text|json)$",
                             description="`json` for one JSON object per log line (with request ids), else text.")
     log_level: str = Field("WARNING", alias="CRM_LOG_LEVEL", pattern="^(DEBUG|INFO|WARNING|ERROR)$",

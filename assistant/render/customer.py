@@ -133,7 +133,7 @@ def orders_page(customer: object, frame: pd.DataFrame, offset: int, more: bool,
         return Message(text=f"No orders for {who(customer)}.",
                        blocks=[section(f"No orders for {escape(who(customer))}.")])
     rows = [f"`{escape(r.order_ref)}` {r.ordered_at:%Y-%m-%d}  {r.kind}  {words.count(r.lines, 'line')}  "
-            f"{_money(r.value, currency)}"
+            f"{_money(r.value, r.currency or currency)}"  # each order in its own currency: never converted
             for r in frame.itertuples()]
     blocks = [section(f"*Orders of {escape(who(customer))}* ({offset + 1}-{offset + len(frame)}, newest first)\n"
                       + "\n".join(rows))]

@@ -27,7 +27,7 @@ from analytics.digest import (
 )
 from analytics.rfm import SEGMENTS
 from assistant.errors import UserFacingError
-from db import customers, kpis, predictions, snapshots, stats, sync_states
+from db import currencies, customers, kpis, predictions, snapshots, stats, sync_states
 from db.clock import store_time, utc_now
 from db.snapshot_models import AnalyticsRun
 
@@ -118,7 +118,7 @@ def _quality(session: Session, now: datetime, cadence: str) -> list[str]:
         if read and guests:
             line += f"; {guests / read:.0%} of lines have no customer id (in revenue, not in customer figures)"
         lines.append(line + ".")
-    mixed = stats.mixed_currencies(session)
+    mixed = currencies.mixed_currencies(session)
     if mixed:
         lines.append(mixed[0].upper() + mixed[1:] + ".")
     for state in sync_states.failing(session):

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from assistant.errors import UserFacingError
 from assistant.views.digest import risk_key
-from db import rollups, snapshots
+from db import currencies, rollups, snapshots
 from db.semantic import DIMENSIONS, METRICS, Filters, Measured, Metric, NotMeasurable, Rank, Snapshot, measure
 
 
@@ -113,7 +113,17 @@ ASKER = "<asker>"
 
 
 def answer(session: Session, question: MetricQuestion) -> MetricAnswer:
-    """Measure ``question`` against the store (the latest analytics run for segments and risk)."""
+    """Measure ``question`` against the store (the latest analytics run for segments and risk), saying
+    which orders in other currencies it leaves out."""
+    result = _answer(session, question)
+    if result.metric.source != "customers":  # a count of the store's customers reads no order
+        kept = currencies.kept_apart_words(currencies.kept_apart(session), result.currency)
+        if kept:
+            result.note = " ".join(part for part in (result.note, kept[0].upper() + kept[1:] + ".") if part)
+    return result
+
+
+def _answer(session: Session, question: MetricQuestion) -> MetricAnswer:
     metric = METRICS[question.metric]
     first, last = snapshots.first_sale_at(session), snapshots.last_sale_at(session)
     if first is None or last is None:

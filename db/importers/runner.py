@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, select, update
 
 from db.bulk import new_id
 from db.clock import Clock, store_time, utc_now
+from db.currencies import mark_main_currency
 from db.erased import ErasedIds
 from db.importers.formats import OrderFormat
 from db.importers.order_lines import PreparedLines, Rejection, prepare_lines
@@ -87,11 +88,14 @@ def finish_run(engine: Engine, report: ImportReport, clock: Clock, error: str | 
     report.status = "failed" if error else "completed"
     if report.stored_new or report.updated:
         refresh_planner_statistics(engine)
+    changed = bool(report.stored_new or report.updated or report.notes.get("orders_changed")
+                   or report.new_customers or report.new_orders)
     with engine.begin() as connection:
+        if report.new_orders:  # new orders may be in another currency, or change the main one
+            mark_main_currency(connection)
         connection.execute(update(ImportRun.__table__).where(ImportRun.__table__.c.id == report.run_id).values(
             status=report.status, finished_at=store_time(clock()), counts=report.as_counts(), error=error,
-            changed=bool(report.stored_new or report.updated or report.notes.get("orders_changed")
-                         or report.new_customers or report.new_orders),
+            changed=changed,
             reject_file=str(report.reject_file) if report.reject_file else None, currency=report.currency))
 
 

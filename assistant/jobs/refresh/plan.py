@@ -18,6 +18,7 @@ from assistant.jobs.refresh.inputs import NothingToAnalyse, RefreshParams
 from db.frames import FrameIO
 from db.histories import customer_ids
 from db.models import Order
+from db.orders import SALE_ORDER
 
 LOWEST_ID, HIGHEST_ID = -(2**62), 2**62
 """The first partition starts, and the last ends, beyond any id: together they cover every customer."""
@@ -83,7 +84,7 @@ def make_plan(io: FrameIO, params: RefreshParams, as_of: datetime, engine: str) 
         high = HIGHEST_ID if number == len(starts) - 1 else int(ids[start + size] - 1)
         partitions.append(Partition(number, low, high, len(chunk)))
     sale_orders = int(io.read(select(func.count()).select_from(Order)
-                              .where(Order.kind == "sale", Order.ordered_at <= as_of), ["n"])["n"].iloc[0] or 0)
+                              .where(SALE_ORDER, Order.ordered_at <= as_of), ["n"])["n"].iloc[0] or 0)
     basket_share = 1.0 if sale_orders <= params.basket_sample else params.basket_sample / sale_orders
     return RefreshPlan(as_of=as_of, customers=len(ids), partitions=tuple(partitions), fit_sample=params.fit_sample,
                        candidate_bound=candidate_bound(params.fit_sample, len(ids)), sale_orders=sale_orders,

@@ -33,7 +33,7 @@ from assistant.jobs.refresh.inputs import REFRESH_LOCK, NothingToAnalyse, Refres
 from assistant.jobs.refresh.partitions import GatherTask, Scored, ScoreTask, gather, score
 from assistant.jobs.refresh.plan import RefreshPlan, make_plan
 from assistant.jobs.refresh.snapshot import write_run_tables
-from db import locks, predictions, rollups, snapshots, stats
+from db import currencies, locks, predictions, rollups, snapshots, stats
 from db.clock import Clock, store_time, utc_now
 from db.frames import FrameIO
 from db.maintenance import analyse_tables, refresh_planner_statistics
@@ -116,12 +116,13 @@ def run_refresh(engine: Engine, params: RefreshParams | None = None, clock: Cloc
         log.info("refresh %s: partition %d of %d done%s", step, done, total, eta)
 
     say("planning")
+    main, kept = _mark_main_currency(engine, params, say)
     plan = plan_refresh(engine, params, executor)
     as_of, store = plan.as_of, _store_url(engine)
     log.info("refresh plan: %s", "; ".join(plan.describe()))
     with Session(engine) as session:
         previous = snapshots.latest_run(session)
-        currency = params.currency or stats.recorded_currency(session)
+        currency = main or params.currency or stats.recorded_currency(session)
     gathered = executor.map("reading the store", gather, [
         GatherTask(store, as_of, p, params.random_state, plan.candidate_bound) for p in plan.partitions],
         partitions_done)
@@ -147,7 +148,9 @@ def run_refresh(engine: Engine, params: RefreshParams | None = None, clock: Cloc
         results = _finish(engine, run_id, model_id, records, scored, previous.id if previous else None,
                           {"customers_with_sales": customers, "sales_lines": sum(p.lines for p in scored),
                            "sale_orders": plan.sale_orders, "partitions": len(plan.partitions)},
-                          currency, clock, say, watch, keep_runs)
+                          currency, clock, say, watch, keep_runs,
+                          # which currency was analysed and why: imports keep CRM_CURRENCY's choice (db.currencies)
+                          {"currency_setting": params.currency, "kept_apart": kept})
     except UserFacingError as exc:
         _discard(engine, run_id, clock, exc)
         raise
@@ -165,10 +168,21 @@ def run_refresh(engine: Engine, params: RefreshParams | None = None, clock: Cloc
     return RefreshSummary(run_id=run_id, as_of=as_of, customers=customers, seconds=seconds, results=results)
 
 
+def _mark_main_currency(engine: Engine, params: RefreshParams,
+                        say: Callable[[str], None]) -> tuple[str | None, dict[str, int]]:
+    """Mark the orders the run counts (before the plan counts anything) and say which are kept apart."""
+    with engine.begin() as connection:
+        main = currencies.mark_main_currency(connection, params.currency, setting_known=True)
+        kept = currencies.kept_apart(connection)
+    if kept:
+        say(str(currencies.kept_apart_words(kept, main)))
+    return main, kept
+
+
 def _finish(engine: Engine, run_id: int, model_id: int, records: FitRecords, scored: list[Scored],
             previous_run: int | None,
             sizes: dict[str, int], currency: str | None, clock: Clock, say: Callable[[str], None], watch: Stopwatch,
-            keep_runs: int | None) -> dict[str, Any]:
+            keep_runs: int | None, noted: dict[str, Any]) -> dict[str, Any]:
     """The run-wide tables and rollups, and the run marked completed: one transaction."""
     say("storing the snapshot")
     with engine.begin() as connection:
@@ -179,7 +193,7 @@ def _finish(engine: Engine, run_id: int, model_id: int, records: FitRecords, sco
                                                           Recommendation)])
         rollups.build(connection, run_id, model_id, store_time(clock()))
         watch.lap("rollups")
-        results = _results(records, scored, previous_run, watch.timings, currency)
+        results = {**_results(records, scored, previous_run, watch.timings, currency), **noted}
         snapshots.finish_run(connection, run_id, store_time(clock()), sizes, results)
         if keep_runs is not None:
             results["pruned_runs"] = snapshots.prune_runs(connection, keep_runs)

@@ -98,9 +98,11 @@ def test_an_order_cut_by_a_batch_boundary_keeps_its_credit_whole(engine: Engine,
 def test_a_store_with_several_currencies_says_so(engine: Engine, tmp_path: Path) -> None:
     from sqlalchemy.orm import Session
 
-    from db.stats import mixed_currencies, order_currencies
+    from db.currencies import kept_apart, mixed_currencies, order_currencies
     import_file(engine, "shopify", EXPORTS / "shopify_orders_export.csv", ImportOptions(reject_dir=tmp_path))
     with Session(engine) as session:
         assert order_currencies(session) == {"USD": 8, "CAD": 1}
-        assert mixed_currencies(session) == ("the store holds orders in 2 currencies (USD 8, CAD 1 orders): money "
-                                             "figures add their amounts as if they were one currency")
+        assert kept_apart(session) == {"CAD": 1}
+        assert mixed_currencies(session) == ("the store holds orders in 2 currencies (USD 8, CAD 1 orders): figures "
+                                             "count the USD orders only: 1 order in CAD is kept apart (amounts are "
+                                             "never converted)")
